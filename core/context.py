@@ -1,0 +1,29 @@
+"""What the facade's services share: one store, one vault, one clock, the options."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .clock import Clock
+from .credentials import Vault
+from .integrations import IntegrationRepo
+from .paths import side_file
+from .storage import AtomicJSONStorage
+
+
+@dataclass
+class CoreContext:
+    db_path: Path
+    store: AtomicJSONStorage
+    vault: Vault
+    clock: Clock
+    environ: Mapping[str, str]
+    repo: IntegrationRepo
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def side_path(self, part: str) -> Path:
+        """A sibling file of the database (`byok.health.json`, ...), for a service's own data."""
+        return side_file(self.db_path, part)

@@ -1,0 +1,228 @@
+"""The facade: the one entry point that the console, the CLI, scripts and tests call.
+
+Every method is async, validates its input first, and runs file I/O in a worker thread so that an
+fsync never stalls the caller's event loop. Results are pydantic models; "not found" is `None`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from . import validation as v
+from .clock import Clock, utc_now
+from .context import CoreContext
+from .credentials import Vault
+from .enums import IntegrationStatus, ProviderType
+from .health import HealthService
+from .integrations import IntegrationRepo, to_detail, to_health_status, to_summary
+from .models import (
+    HealthCheckResult,
+    HealthStatusResult,
+    IntegrationDeleteResult,
+    IntegrationDetailResult,
+    IntegrationLifecycleResult,
+    IntegrationListResult,
+    LimitDecision,
+    LimitsStatusResult,
+    UsageRecordResult,
+)
+from .paths import default_db_path
+from .storage import AtomicJSONStorage
+from .usage import UsageService
+
+P = ParamSpec("P")
+T = TypeVar("T")
+SCHEMA_VERSION = 1
+
+
+class IntegrationsFacade:
+    """Unified facade for LLM integration management, scoped by tenant on every call.
+
+    Options: `clock` (a callable returning an aware datetime), `master_key` (32 bytes),
+    `key_path`, `environ` (where `env:` credentials and `$BYOK_MASTER_KEY` are read), `durable`
+    (fsync; on by default), plus the options of the health and usage services.
+    """
+
+    def __init__(self, db_path: str | os.PathLike[str] | None = None, **options: Any) -> None:
+        environ: Mapping[str, str] = options.pop("environ", None) or os.environ
+        clock: Clock = options.pop("clock", None) or utc_now
+        path = Path(db_path).expanduser() if db_path is not None else default_db_path(environ)
+        store = AtomicJSONStorage(path, schema=SCHEMA_VERSION, durable=options.pop("durable", True))
+        store.ensure_created()
+        vault = Vault(
+            key_path=options.pop("key_path", None),
+            master_key=options.pop("master_key", None),
+            environ=environ,
+        )
+        repo = IntegrationRepo(store, vault, clock, environ)
+        self._ctx = CoreContext(
+            db_path=store.path, store=store, vault=vault, clock=clock, environ=environ,
+            repo=repo, options=options,
+        )
+        self._repo = repo
+        self._health = HealthService(self._ctx)
+        self._usage = UsageService(self._ctx)
+
+    @property
+    def db_path(self) -> Path:
+        return self._ctx.db_path
+
+    @property
+    def context(self) -> CoreContext:
+        return self._ctx
+
+    async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    # -- integrations ---------------------------------------------------------------------------
+
+    async def list_integrations(
+        self,
+        tenant_id: str,
+        *,
+        status: IntegrationStatus | str | None = None,
+        provider_type: ProviderType | str | None = None,
+        search: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> IntegrationListResult:
+        tenant = v.tenant(tenant_id)
+        state = v.status(status) if status is not None else None
+        kind = v.provider(provider_type) if provider_type is not None else None
+        needle = v.search(search)
+        offset, limit = v.page(offset, limit)
+        docs = await self._run(self._repo.find, tenant, status=state, provider_type=kind, search=needle)
+        items = [to_summary(doc) for doc in docs[offset : offset + limit]]
+        return IntegrationListResult(items=items, total=len(docs))
+
+    async def get_integration(self, tenant_id: str, integration_id: str) -> IntegrationDetailResult | None:
+        tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
+        doc = await self._run(self._repo.get, tenant, iid)
+        return to_detail(doc) if doc is not None else None
+
+    async def create_integration(
+        self,
+        tenant_id: str,
+        *,
+        name: str,
+        provider_type: ProviderType | str,
+        credential: str = "",
+        default_model: str | None = None,
+        config: dict[str, Any] | None = None,
+        budget_limit_cents: int = 0,
+        token_limit_month: int = 0,
+        rate_limit_rpm: int = 0,
+        created_by: str | None = None,
+    ) -> IntegrationDetailResult:
+        tenant = v.tenant(tenant_id)
+        doc = await self._run(
+            self._repo.create, tenant, name=name, provider_type=provider_type,
+            credential=credential, default_model=default_model, config=config,
+            budget_limit_cents=budget_limit_cents, token_limit_month=token_limit_month,
+            rate_limit_rpm=rate_limit_rpm, created_by=created_by,
+        )
+        return to_detail(doc)
+
+    async def update_integration(
+        self, tenant_id: str, integration_id: str, **fields: Any
+    ) -> IntegrationDetailResult | None:
+        tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
+        doc = await self._run(self._repo.update, tenant, iid, fields)
+        return to_detail(doc) if doc is not None else None
+
+    async def delete_integration(self, tenant_id: str, integration_id: str) -> IntegrationDeleteResult:
+        tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
+        deleted = await self._run(self._repo.delete, tenant, iid)
+        return IntegrationDeleteResult(deleted=deleted, integration_id=iid)
+
+    async def enable_integration(self, tenant_id: str, integration_id: str) -> IntegrationLifecycleResult | None:
+        return await self._lifecycle(tenant_id, integration_id, IntegrationStatus.ENABLED)
+
+    async def disable_integration(self, tenant_id: str, integration_id: str) -> IntegrationLifecycleResult | None:
+        return await self._lifecycle(tenant_id, integration_id, IntegrationStatus.DISABLED)
+
+    async def _lifecycle(
+        self, tenant_id: str, integration_id: str, target: IntegrationStatus
+    ) -> IntegrationLifecycleResult | None:
+        tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
+        outcome = await self._run(self._repo.set_status, tenant, iid, target)
+        if outcome is None:
+            return None
+        doc, message = outcome
+        return IntegrationLifecycleResult(integration_id=iid, status=doc["status"], message=message)
+
+    async def list_tenants(self) -> list[str]:
+        """Every tenant that has at least one integration."""
+        return await self._run(self._repo.tenants)
+
+    # -- health ---------------------------------------------------------------------------------
+
+    async def get_health_status(self, tenant_id: str, integration_id: str) -> HealthStatusResult | None:
+        tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
+        doc = await self._run(self._repo.get, tenant, iid)
+        return to_health_status(doc) if doc is not None else None
+
+    async def test_credentials(
+        self, tenant_id: str, integration_id: str, **options: Any
+    ) -> HealthCheckResult | None:
+        tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
+        return await self._health.test_credentials(tenant, iid, **options)
+
+    def check_many(self, tenant_id: str, **options: Any) -> AsyncIterator[HealthCheckResult]:
+        """Probe many integrations at once, yielding each result as it completes."""
+        return self._health.check_many(v.tenant(tenant_id), **options)
+
+    async def get_health_log(
+        self, tenant_id: str, integration_id: str | None = None, *, limit: int = 100
+    ) -> list[Any]:
+        tenant = v.tenant(tenant_id)
+        iid = v.integration_id(integration_id) if integration_id is not None else None
+        return await self._run(self._health.get_health_log, tenant, iid, limit=limit)
+
+    # -- usage and limits -----------------------------------------------------------------------
+
+    async def record_usage(self, tenant_id: str, integration_id: str, **kwargs: Any) -> UsageRecordResult | None:
+        tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
+        return await self._run(self._usage.record_usage, tenant, iid, **kwargs)
+
+    async def record_usage_batch(self, tenant_id: str, records: Any) -> Any:
+        return await self._run(self._usage.record_usage_batch, v.tenant(tenant_id), records)
+
+    async def import_usage_jsonl(self, tenant_id: str, source: Any) -> Any:
+        return await self._run(self._usage.import_jsonl, v.tenant(tenant_id), source)
+
+    async def get_limits_status(self, tenant_id: str, integration_id: str) -> LimitsStatusResult | None:
+        tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
+        return await self._run(self._usage.get_limits_status, tenant, iid)
+
+    async def check_limits(self, tenant_id: str, integration_id: str, **kwargs: Any) -> LimitDecision | None:
+        tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
+        return await self._run(self._usage.check_limits, tenant, iid, **kwargs)
+
+    async def get_alerts(self, tenant_id: str, **kwargs: Any) -> Any:
+        return await self._run(self._usage.get_alerts, v.tenant(tenant_id), **kwargs)
+
+    # -- lifetime -------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        await self._health.aclose()
+        self._usage.close()
+        self._ctx.store.close()
+
+
+_facade_instance: IntegrationsFacade | None = None
+_facade_lock = threading.Lock()
+
+
+def get_integrations_facade() -> IntegrationsFacade:
+    """The process-wide facade on the default database ($BYOK_DB, else the user data dir)."""
+    global _facade_instance
+    with _facade_lock:
+        if _facade_instance is None:
+            _facade_instance = IntegrationsFacade()
+        return _facade_instance

@@ -1,0 +1,138 @@
+"""Result models of the public contract (pydantic v2). Datetimes are timezone-aware UTC.
+
+Results are frozen: they are values handed to the console, the CLI and scripts, never handles
+back into storage. None of them carries a raw secret.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .enums import CredentialSource, HealthState, IntegrationStatus, ProviderType
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True, use_enum_values=False)
+
+
+class IntegrationSummaryResult(_Result):
+    """One row of a list: enough for a table, nothing secret."""
+
+    id: str
+    name: str
+    provider_type: ProviderType
+    status: IntegrationStatus
+    health_state: HealthState
+    default_model: str | None
+    created_at: datetime
+    health_checked_at: datetime | None = None
+    health_latency_ms: int | None = None
+    budget_limit_cents: int = 0
+    token_limit_month: int = 0
+    rate_limit_rpm: int = 0
+
+
+class IntegrationListResult(_Result):
+    items: list[IntegrationSummaryResult]
+    total: int = Field(description="count of all matches, not of the page")
+
+
+class IntegrationDetailResult(_Result):
+    id: str
+    tenant_id: str
+    name: str
+    provider_type: ProviderType
+    status: IntegrationStatus
+    health_state: HealthState
+    health_checked_at: datetime | None
+    health_message: str | None
+    default_model: str | None
+    budget_limit_cents: int
+    token_limit_month: int
+    rate_limit_rpm: int
+    created_at: datetime
+    updated_at: datetime | None
+    created_by: str | None
+    credential_hint: str | None
+    credential_source: CredentialSource
+    config: dict[str, Any]
+    health_reason: str | None = None
+    health_latency_ms: int | None = None
+
+
+class IntegrationLifecycleResult(_Result):
+    integration_id: str
+    status: IntegrationStatus
+    message: str
+
+
+class IntegrationDeleteResult(_Result):
+    deleted: bool
+    integration_id: str
+
+
+class HealthCheckResult(_Result):
+    integration_id: str
+    health_state: HealthState
+    message: str | None
+    latency_ms: int | None
+    checked_at: datetime
+    reason: str
+    http_status: int | None = None
+    models: list[str] = Field(default_factory=list)
+    retry_after_s: float | None = None
+    rate_limits: dict[str, Any] = Field(default_factory=dict)
+    provider_info: dict[str, Any] = Field(default_factory=dict)
+
+
+class HealthStatusResult(_Result):
+    integration_id: str
+    health_state: HealthState
+    health_message: str | None
+    health_checked_at: datetime | None
+    health_reason: str | None = None
+    health_latency_ms: int | None = None
+
+
+class LimitsStatusResult(_Result):
+    integration_id: str
+    budget_limit_cents: int
+    budget_used_cents: int
+    budget_percent: float
+    token_limit_month: int
+    tokens_used_month: int
+    token_percent: float
+    rate_limit_rpm: int
+    requests_this_minute: int
+    rate_percent: float
+    period_start: datetime
+    period_end: datetime
+    requests_month: int = 0
+    unpriced_calls: int = 0
+
+
+class UsageRecordResult(_Result):
+    accepted: bool
+    duplicate: bool
+    cost_cents: float
+    priced: bool
+    integration_id: str | None = None
+    call_id: str | None = None
+
+
+class Decision(StrEnum):
+    ALLOWED = "allowed"
+    WARNED = "warned"
+    THROTTLED = "throttled"
+    BLOCKED = "blocked"
+
+
+class LimitDecision(_Result):
+    decision: Decision
+    reasons: list[str] = Field(default_factory=list)
+    retry_after_s: float | None = None
+    integration_id: str | None = None

@@ -1,0 +1,33 @@
+"""Where byok keeps its files, and the environment variables that move them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from platformdirs import user_config_dir, user_data_dir
+
+APP = "byok"
+DB_ENV = "BYOK_DB"
+MASTER_KEY_ENV = "BYOK_MASTER_KEY"
+KEY_FILE_ENV = "BYOK_KEY_FILE"
+
+
+def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    if env.get(DB_ENV):
+        return Path(env[DB_ENV]).expanduser()
+    return Path(user_data_dir(APP, appauthor=False)) / "byok.json"
+
+
+def default_key_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    if env.get(KEY_FILE_ENV):
+        return Path(env[KEY_FILE_ENV]).expanduser()
+    return Path(user_config_dir(APP, appauthor=False)) / "master.key"
+
+
+def side_file(db_path: Path, part: str) -> Path:
+    """A file that belongs with the database: `byok.json` -> `byok.health.json`."""
+    return db_path.with_name(f"{db_path.stem}.{part}{db_path.suffix or '.json'}")
