@@ -48,7 +48,9 @@ class CredentialSpec:
 def parse_credential(raw: object, provider: ProviderType) -> CredentialSpec:
     """Check a `credential` argument; raise ValidationError (never echoing it) when it is bad."""
     if not isinstance(raw, str):
-        raise ValidationError("must be a string: a secret, env:NAME or file:/absolute/path", "credential")
+        raise ValidationError(
+            "must be a string: a secret, env:NAME or file:/absolute/path", "credential"
+        )
     text = raw.strip()
     if not text:
         if provider in KEYLESS_PROVIDERS:
@@ -57,7 +59,9 @@ def parse_credential(raw: object, provider: ProviderType) -> CredentialSpec:
     if text.startswith("env:"):
         name = text[4:].strip()
         if not _ENV_NAME.fullmatch(name):
-            raise ValidationError("env: must be followed by a variable name such as OPENAI_API_KEY", "credential")
+            raise ValidationError(
+                "env: must be followed by a variable name such as OPENAI_API_KEY", "credential"
+            )
         return CredentialSpec(CredentialSource.ENV, name)
     if text.startswith("file:"):
         path = text[5:].strip()
@@ -157,7 +161,8 @@ class Vault:
         key = self._master_key(create=False)
         if sealed.get("kid") not in (None, _fingerprint(key)):
             raise CredentialError(
-                f"the stored credential of {integration_id} was encrypted under another master key; "
+                f"the stored credential of {integration_id} was encrypted under another "
+                "master key; "
                 f"set the right ${MASTER_KEY_ENV} or key file, or enter the credential again"
             )
         try:
@@ -201,7 +206,9 @@ def _create_key_file(path: Path) -> bytes:
     return key
 
 
-def stored_form(spec: CredentialSpec, vault: Vault, tenant_id: str, integration_id: str) -> dict[str, Any]:
+def stored_form(
+    spec: CredentialSpec, vault: Vault, tenant_id: str, integration_id: str
+) -> dict[str, Any]:
     """What goes into the database for a credential: never the plaintext."""
     form: dict[str, Any] = {"source": spec.source.value, "hint": hint_for(spec)}
     if spec.source is CredentialSource.ENCRYPTED:
@@ -243,4 +250,6 @@ def resolve(
         if not value:
             raise CredentialError(f"the credential file {path} is empty")
         return value
-    raise CredentialError(f"the stored credential of {integration_id} has an unknown source {source!r}")
+    raise CredentialError(
+        f"the stored credential of {integration_id} has an unknown source {source!r}"
+    )

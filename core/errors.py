@@ -1,4 +1,7 @@
-"""The exceptions of the public contract. Messages are written for people and never hold a secret."""
+"""The exceptions of the public contract.
+
+Messages are written for people and never hold a secret.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +16,7 @@ class ValidationError(IntegrationError, ValueError):
     """Bad input. `errors` maps each offending field to a message a person can act on."""
 
     def __init__(self, errors: Mapping[str, str] | str, field: str = "input") -> None:
-        self.errors: dict[str, str] = (
-            {field: errors} if isinstance(errors, str) else dict(errors)
-        )
+        self.errors: dict[str, str] = {field: errors} if isinstance(errors, str) else dict(errors)
         super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
 
 

@@ -61,8 +61,13 @@ class IntegrationsFacade:
         )
         repo = IntegrationRepo(store, vault, clock, environ)
         self._ctx = CoreContext(
-            db_path=store.path, store=store, vault=vault, clock=clock, environ=environ,
-            repo=repo, options=options,
+            db_path=store.path,
+            store=store,
+            vault=vault,
+            clock=clock,
+            environ=environ,
+            repo=repo,
+            options=options,
         )
         self._repo = repo
         self._health = HealthService(self._ctx)
@@ -96,11 +101,15 @@ class IntegrationsFacade:
         kind = v.provider(provider_type) if provider_type is not None else None
         needle = v.search(search)
         offset, limit = v.page(offset, limit)
-        docs = await self._run(self._repo.find, tenant, status=state, provider_type=kind, search=needle)
+        docs = await self._run(
+            self._repo.find, tenant, status=state, provider_type=kind, search=needle
+        )
         items = [to_summary(doc) for doc in docs[offset : offset + limit]]
         return IntegrationListResult(items=items, total=len(docs))
 
-    async def get_integration(self, tenant_id: str, integration_id: str) -> IntegrationDetailResult | None:
+    async def get_integration(
+        self, tenant_id: str, integration_id: str
+    ) -> IntegrationDetailResult | None:
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
         doc = await self._run(self._repo.get, tenant, iid)
         return to_detail(doc) if doc is not None else None
@@ -121,10 +130,17 @@ class IntegrationsFacade:
     ) -> IntegrationDetailResult:
         tenant = v.tenant(tenant_id)
         doc = await self._run(
-            self._repo.create, tenant, name=name, provider_type=provider_type,
-            credential=credential, default_model=default_model, config=config,
-            budget_limit_cents=budget_limit_cents, token_limit_month=token_limit_month,
-            rate_limit_rpm=rate_limit_rpm, created_by=created_by,
+            self._repo.create,
+            tenant,
+            name=name,
+            provider_type=provider_type,
+            credential=credential,
+            default_model=default_model,
+            config=config,
+            budget_limit_cents=budget_limit_cents,
+            token_limit_month=token_limit_month,
+            rate_limit_rpm=rate_limit_rpm,
+            created_by=created_by,
         )
         return to_detail(doc)
 
@@ -135,15 +151,21 @@ class IntegrationsFacade:
         doc = await self._run(self._repo.update, tenant, iid, fields)
         return to_detail(doc) if doc is not None else None
 
-    async def delete_integration(self, tenant_id: str, integration_id: str) -> IntegrationDeleteResult:
+    async def delete_integration(
+        self, tenant_id: str, integration_id: str
+    ) -> IntegrationDeleteResult:
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
         deleted = await self._run(self._repo.delete, tenant, iid)
         return IntegrationDeleteResult(deleted=deleted, integration_id=iid)
 
-    async def enable_integration(self, tenant_id: str, integration_id: str) -> IntegrationLifecycleResult | None:
+    async def enable_integration(
+        self, tenant_id: str, integration_id: str
+    ) -> IntegrationLifecycleResult | None:
         return await self._lifecycle(tenant_id, integration_id, IntegrationStatus.ENABLED)
 
-    async def disable_integration(self, tenant_id: str, integration_id: str) -> IntegrationLifecycleResult | None:
+    async def disable_integration(
+        self, tenant_id: str, integration_id: str
+    ) -> IntegrationLifecycleResult | None:
         return await self._lifecycle(tenant_id, integration_id, IntegrationStatus.DISABLED)
 
     async def _lifecycle(
@@ -162,7 +184,9 @@ class IntegrationsFacade:
 
     # -- health ---------------------------------------------------------------------------------
 
-    async def get_health_status(self, tenant_id: str, integration_id: str) -> HealthStatusResult | None:
+    async def get_health_status(
+        self, tenant_id: str, integration_id: str
+    ) -> HealthStatusResult | None:
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
         doc = await self._run(self._repo.get, tenant, iid)
         return to_health_status(doc) if doc is not None else None
@@ -186,7 +210,9 @@ class IntegrationsFacade:
 
     # -- usage and limits -----------------------------------------------------------------------
 
-    async def record_usage(self, tenant_id: str, integration_id: str, **kwargs: Any) -> UsageRecordResult | None:
+    async def record_usage(
+        self, tenant_id: str, integration_id: str, **kwargs: Any
+    ) -> UsageRecordResult | None:
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
         return await self._run(self._usage.record_usage, tenant, iid, **kwargs)
 
@@ -196,11 +222,15 @@ class IntegrationsFacade:
     async def import_usage_jsonl(self, tenant_id: str, source: Any) -> Any:
         return await self._run(self._usage.import_jsonl, v.tenant(tenant_id), source)
 
-    async def get_limits_status(self, tenant_id: str, integration_id: str) -> LimitsStatusResult | None:
+    async def get_limits_status(
+        self, tenant_id: str, integration_id: str
+    ) -> LimitsStatusResult | None:
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
         return await self._run(self._usage.get_limits_status, tenant, iid)
 
-    async def check_limits(self, tenant_id: str, integration_id: str, **kwargs: Any) -> LimitDecision | None:
+    async def check_limits(
+        self, tenant_id: str, integration_id: str, **kwargs: Any
+    ) -> LimitDecision | None:
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
         return await self._run(self._usage.check_limits, tenant, iid, **kwargs)
 

@@ -41,7 +41,9 @@ def _sort_key(doc: Doc) -> tuple[str, str]:
 
 
 class IntegrationRepo:
-    def __init__(self, store: AtomicJSONStorage, vault: Vault, clock: Clock, environ: Mapping[str, str]):
+    def __init__(
+        self, store: AtomicJSONStorage, vault: Vault, clock: Clock, environ: Mapping[str, str]
+    ):
         self.store = store
         self.vault = vault
         self.clock = clock
@@ -162,7 +164,9 @@ class IntegrationRepo:
             insert_doc(table, iid, doc)
         return doc
 
-    def update(self, tenant_id: str, integration_id: str, changes: Mapping[str, object]) -> Doc | None:
+    def update(
+        self, tenant_id: str, integration_id: str, changes: Mapping[str, object]
+    ) -> Doc | None:
         if not changes:
             raise ValidationError("give at least one field to change", "fields")
         unknown = sorted(str(k) for k in changes if k not in v.UPDATABLE)
@@ -188,7 +192,9 @@ class IntegrationRepo:
             _collect(errors, fields, "config", lambda: v.config(kind, changes["config"]))
         spec = None
         if "credential" in changes:
-            spec = _collect(errors, {}, "credential", lambda: parse_credential(changes["credential"], kind))
+            spec = _collect(
+                errors, {}, "credential", lambda: parse_credential(changes["credential"], kind)
+            )
         if errors:
             raise ValidationError(errors)
         if spec is not None:

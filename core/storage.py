@@ -70,7 +70,9 @@ def ensure_private_dir(directory: Path) -> None:
         directory.mkdir(parents=True, mode=0o700, exist_ok=True)
         os.chmod(directory, 0o700)
     except OSError as exc:
-        raise StoreError(f"cannot create directory {directory}: {exc.strerror}", str(directory)) from None
+        raise StoreError(
+            f"cannot create directory {directory}: {exc.strerror}", str(directory)
+        ) from None
 
 
 class AtomicJSONStorage(Storage):
@@ -206,7 +208,11 @@ class AtomicJSONStorage(Storage):
                 )
             step(data)
             version += 1
-        data.setdefault(META_TABLE, {})["1"] = {**meta, "schema": self.schema, "app": "byok-console"}
+        data.setdefault(META_TABLE, {})["1"] = {
+            **meta,
+            "schema": self.schema,
+            "app": "byok-console",
+        }
         return data
 
     # -- writing --------------------------------------------------------------------------------
@@ -224,9 +230,11 @@ class AtomicJSONStorage(Storage):
             self._acquire()
             try:
                 snap = self._load()
-                self._txn = orjson.loads(snap.raw) if snap is not None and snap.raw.strip() else {}
-                self._txn = self._upgrade(self._txn) if self._txn else self._empty()
-                self._dirty = snap is None or snap.data.get(META_TABLE) != self._txn.get(META_TABLE)
+                data = orjson.loads(snap.raw) if snap is not None and snap.raw.strip() else {}
+                stored_version = data.get(META_TABLE, {}).get("1", {}).get("schema")
+                self._txn = self._upgrade(data) if data else self._empty()
+                # A new file, or one just migrated, is written even if the block changes nothing.
+                self._dirty = snap is None or stored_version != self.schema
                 yield self.db
                 if self._dirty:
                     self._commit(self._txn)
@@ -263,11 +271,13 @@ class AtomicJSONStorage(Storage):
         self._remove_stale_temps()
         tmp = directory / f".{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+            fd = os.open(
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600
+            )
             try:
                 view = memoryview(raw)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
                 if self.durable:
                     os.fsync(fd)
             finally:

@@ -106,9 +106,7 @@ def model(value: object) -> str | None:
     if not text:
         return None
     if len(text) > MAX_MODEL or not _printable(text):
-        raise ValidationError(
-            f"must be at most {MAX_MODEL} printable characters", "default_model"
-        )
+        raise ValidationError(f"must be at most {MAX_MODEL} printable characters", "default_model")
     return text
 
 
@@ -151,7 +149,9 @@ def _valid_host(host: str) -> bool:
     except ValueError:
         pass
     labels = host.rstrip(".").split(".")
-    return all(re.fullmatch(r"[A-Za-z0-9_]([A-Za-z0-9_\-]{0,61}[A-Za-z0-9_])?", lab) for lab in labels)
+    return all(
+        re.fullmatch(r"[A-Za-z0-9_]([A-Za-z0-9_\-]{0,61}[A-Za-z0-9_])?", lab) for lab in labels
+    )
 
 
 def config(kind: ProviderType, value: object) -> dict[str, Any]:
@@ -179,13 +179,11 @@ def config(kind: ProviderType, value: object) -> dict[str, Any]:
                 out[key] = item.strip()
             elif key == "region":
                 if not isinstance(item, str) or not REGION_RE.fullmatch(item.strip()):
-                    raise ValidationError("must be an AWS region such as us-east-1", "config.region")
+                    raise ValidationError(
+                        "must be an AWS region such as us-east-1", "config.region"
+                    )
                 out[key] = item.strip()
-            elif isinstance(item, bool) or (isinstance(item, int) and abs(item) <= MAX_LIMIT):
-                out[key] = item
-            elif isinstance(item, float) and item == item and abs(item) < 1e15:
-                out[key] = item
-            elif isinstance(item, str) and len(item) <= MAX_CONFIG_TEXT and _printable(item):
+            elif _plain_setting(item):
                 out[key] = item
             else:
                 raise ValidationError("must be short text, a number or true/false", f"config.{key}")
@@ -196,6 +194,17 @@ def config(kind: ProviderType, value: object) -> dict[str, Any]:
     if errors:
         raise ValidationError(errors)
     return out
+
+
+def _plain_setting(item: object) -> bool:
+    """Short printable text, a finite number or a boolean: safe to store and to show."""
+    if isinstance(item, bool):
+        return True
+    if isinstance(item, int):
+        return abs(item) <= MAX_LIMIT
+    if isinstance(item, float):
+        return item == item and abs(item) < 1e15
+    return isinstance(item, str) and len(item) <= MAX_CONFIG_TEXT and _printable(item)
 
 
 def page(offset: object, limit_: object) -> tuple[int, int]:
