@@ -18,6 +18,7 @@ from .clock import Clock, utc_now
 from .context import CoreContext
 from .credentials import Vault
 from .enums import IntegrationStatus, ProviderType
+from .errors import ValidationError
 from .health import HealthService
 from .integrations import IntegrationRepo, to_detail, to_health_status, to_summary
 from .models import (
@@ -143,6 +144,19 @@ class IntegrationsFacade:
             created_by=created_by,
         )
         return to_detail(doc)
+
+    async def create_integrations(
+        self, tenant_id: str, items: list[dict[str, Any]]
+    ) -> list[IntegrationDetailResult]:
+        """Create many (same fields as create_integration) in one all-or-nothing durable commit.
+
+        A ValidationError names fields as `items[3].name`; a clash raises DuplicateNameError.
+        """
+        tenant = v.tenant(tenant_id)
+        if not isinstance(items, list):
+            raise ValidationError("must be a list of integration objects", "items")
+        docs = await self._run(self._repo.create_many, tenant, items)
+        return [to_detail(doc) for doc in docs]
 
     async def update_integration(
         self, tenant_id: str, integration_id: str, **fields: Any

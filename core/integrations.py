@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from tinydb.table import Document
+
 from . import validation as v
 from .clock import Clock, from_iso, to_iso
 from .credentials import Vault, parse_credential, resolve, stored_form
@@ -23,9 +25,10 @@ from .models import (
     IntegrationSummaryResult,
 )
 from .providers import provider_info
-from .storage import AtomicJSONStorage, insert_doc
+from .storage import AtomicJSONStorage
 
 TABLE = "integrations"
+CREATE_FIELDS = frozenset({"name", "provider_type", "created_by", *v.UPDATABLE})
 Doc = Mapping[str, Any]
 
 
@@ -101,7 +104,7 @@ class IntegrationRepo:
 
     # -- writing --------------------------------------------------------------------------------
 
-    def create(
+    def build(
         self,
         tenant_id: str,
         *,
@@ -158,11 +161,45 @@ class IntegrationRepo:
             "config": cfg,
         }
         doc["search_text"] = _search_text(doc)
+        return doc
+
+    def create(self, tenant_id: str, **fields: Any) -> Doc:
+        """Validate, seal the credential, then commit the new document durably."""
+        return self.create_many(tenant_id, [fields])[0]
+
+    def create_many(self, tenant_id: str, items: Iterable[Mapping[str, Any]]) -> list[Doc]:
+        """Create several at once: all or nothing, in one durable commit (imports, demo, bench)."""
+        docs: list[Doc] = []
+        errors: dict[str, str] = {}
+        batch = list(items)
+        for index, item in enumerate(batch):
+            if not isinstance(item, Mapping):
+                errors[f"items[{index}]"] = "must be an object of integration fields"
+                continue
+            prefix = f"items[{index}]." if len(batch) > 1 else ""
+            unknown = sorted(str(k) for k in item if k not in CREATE_FIELDS)
+            if unknown:
+                errors[prefix + "fields"] = f"unknown field(s) {', '.join(unknown)}"
+                continue
+            try:
+                docs.append(self.build(tenant_id, **item))
+            except ValidationError as exc:
+                errors.update({prefix + k: m for k, m in exc.errors.items()})
+        if errors:
+            raise ValidationError(errors)
         with self.store.transaction() as db:
             table = db.table(TABLE)
-            self._check_unique(tenant_id, doc["name_key"], None, fields["name"])
-            insert_doc(table, iid, doc)
-        return doc
+            taken = {
+                d["name_key"]
+                for d in (self.store.read() or {}).get(TABLE, {}).values()
+                if d["tenant_id"] == tenant_id
+            }
+            for doc in docs:
+                if doc["name_key"] in taken:
+                    raise DuplicateNameError(doc["name"])
+                taken.add(doc["name_key"])
+            table.insert_multiple(Document(dict(doc), doc_id=doc["id"]) for doc in docs)
+        return docs
 
     def update(
         self, tenant_id: str, integration_id: str, changes: Mapping[str, object]

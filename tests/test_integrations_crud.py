@@ -337,3 +337,38 @@ async def test_default_path_is_user_data_dir(monkeypatch, isolated_env) -> None:
     from core.paths import default_db_path
 
     assert default_db_path() == isolated_env / "data" / "byok" / "byok.json"
+
+
+async def test_create_many_is_all_or_nothing(facade: IntegrationsFacade) -> None:
+    made = await facade.create_integrations(
+        T, [{"name": f"bulk-{i}", "provider_type": "ollama"} for i in range(5)]
+    )
+    assert [d.name for d in made] == [f"bulk-{i}" for i in range(5)]
+    before = facade.db_path.read_bytes()
+    with pytest.raises(ValidationError) as e:
+        await facade.create_integrations(
+            T,
+            [
+                {"name": "ok", "provider_type": "ollama"},
+                {"name": "", "provider_type": "x"},
+                {"name": "z", "provider_type": "ollama", "colour": 1},
+            ],
+        )
+    assert {"items[1].name", "items[1].provider_type", "items[2].fields"} <= set(e.value.errors)
+    with pytest.raises(DuplicateNameError):
+        await facade.create_integrations(
+            T,
+            [
+                {"name": "new", "provider_type": "ollama"},
+                {"name": "BULK-3", "provider_type": "ollama"},
+            ],
+        )
+    with pytest.raises(DuplicateNameError):
+        await facade.create_integrations(
+            T,
+            [
+                {"name": "twin", "provider_type": "ollama"},
+                {"name": "Twin", "provider_type": "ollama"},
+            ],
+        )
+    assert facade.db_path.read_bytes() == before
