@@ -372,3 +372,56 @@ async def test_create_many_is_all_or_nothing(facade: IntegrationsFacade) -> None
             ],
         )
     assert facade.db_path.read_bytes() == before
+
+
+async def test_provider_settings_validated(facade: IntegrationsFacade) -> None:
+    az = await facade.create_integration(
+        T,
+        name="az",
+        provider_type="azure_openai",
+        credential=KEY,
+        config={"base_url": "https://res.openai.azure.com/", "api_version": "2024-10-21"},
+    )
+    assert az.config == {"base_url": "https://res.openai.azure.com", "api_version": "2024-10-21"}
+    br = await facade.create_integration(
+        T, name="br", provider_type="bedrock", credential=KEY, config={"region": "eu-west-1"}
+    )
+    assert br.config == {"region": "eu-west-1"}
+    for bad in ({"region": "mars"}, {"api_version": "a b"}, {"Bad-Key": 1}, {"x": [1, 2]}, "str"):
+        with pytest.raises(ValidationError) as e:
+            await facade.create_integration(
+                T, name="bad", provider_type="bedrock", credential=KEY, config=bad
+            )
+        assert any(k.startswith("config") for k in e.value.errors)
+
+
+async def test_model_and_name_text_rules(facade: IntegrationsFacade) -> None:
+    with pytest.raises(ValidationError) as e:
+        await make(facade, "m", default_model="x" * 201)
+    assert "default_model" in e.value.errors
+    with pytest.raises(ValidationError) as e:
+        await make(facade, "bell\x07name")
+    assert "name" in e.value.errors
+    blank = await make(facade, "blank-model", default_model="   ")
+    assert blank.default_model is None
+
+
+async def test_new_endpoint_resets_health(facade: IntegrationsFacade) -> None:
+    d = await facade.create_integration(
+        T, name="c", provider_type="custom", config={"base_url": "http://127.0.0.1:9/v1"}
+    )
+    facade.context.repo.apply_health(
+        T,
+        d.id,
+        state=HealthState.HEALTHY,
+        reason="ok",
+        message=None,
+        latency_ms=5,
+        checked_at="2026-01-01T00:00:00.000000+00:00",
+    )
+    same = await facade.update_integration(T, d.id, config={"base_url": "http://127.0.0.1:9/v1"})
+    assert same.health_state == HealthState.HEALTHY  # nothing changed, nothing reset
+    moved = await facade.update_integration(T, d.id, config={"base_url": "http://127.0.0.1:10/v1"})
+    assert moved.health_state == HealthState.UNKNOWN
+    with pytest.raises(ValidationError):  # custom still needs its base_url
+        await facade.update_integration(T, d.id, config={})
