@@ -15,9 +15,13 @@ from .errors import (
 )
 from .facade import IntegrationsFacade, get_integrations_facade
 from .models import (
+    Alert,
+    BatchResult,
     Decision,
     HealthCheckResult,
     HealthStatusResult,
+    ImportLineError,
+    ImportReport,
     IntegrationDeleteResult,
     IntegrationDetailResult,
     IntegrationLifecycleResult,
@@ -33,6 +37,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CATALOGUE",
+    "Alert",
+    "BatchResult",
     "CredentialError",
     "CredentialSource",
     "Decision",
@@ -40,6 +46,8 @@ __all__ = [
     "HealthCheckResult",
     "HealthState",
     "HealthStatusResult",
+    "ImportLineError",
+    "ImportReport",
     "IntegrationDeleteResult",
     "IntegrationDetailResult",
     "IntegrationError",

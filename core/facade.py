@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -22,8 +23,11 @@ from .errors import ValidationError
 from .health import HealthService
 from .integrations import IntegrationRepo, to_detail, to_health_status, to_summary
 from .models import (
+    Alert,
+    BatchResult,
     HealthCheckResult,
     HealthStatusResult,
+    ImportReport,
     IntegrationDeleteResult,
     IntegrationDetailResult,
     IntegrationLifecycleResult,
@@ -225,15 +229,45 @@ class IntegrationsFacade:
     # -- usage and limits -----------------------------------------------------------------------
 
     async def record_usage(
-        self, tenant_id: str, integration_id: str, **kwargs: Any
+        self,
+        tenant_id: str,
+        integration_id: str,
+        *,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        cost_cents: float | None = None,
+        call_id: str | None = None,
+        at: datetime | str | None = None,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
     ) -> UsageRecordResult | None:
+        """Record one call (durable when this returns). See CONTRACT.md and core/usage.py."""
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
-        return await self._run(self._usage.record_usage, tenant, iid, **kwargs)
+        return await self._run(
+            self._usage.record_usage,
+            tenant,
+            iid,
+            model=model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost_cents=cost_cents,
+            call_id=call_id,
+            at=at,
+            cache_read_tokens=cache_read_tokens,
+            cache_write_tokens=cache_write_tokens,
+        )
 
-    async def record_usage_batch(self, tenant_id: str, records: Any) -> Any:
+    async def record_usage_batch(
+        self, tenant_id: str, records: Sequence[Mapping[str, Any]]
+    ) -> BatchResult:
+        """Record many calls at once, all or nothing, idempotent by call_id."""
         return await self._run(self._usage.record_usage_batch, v.tenant(tenant_id), records)
 
-    async def import_usage_jsonl(self, tenant_id: str, source: Any) -> Any:
+    async def import_usage_jsonl(
+        self, tenant_id: str, source: str | os.PathLike[str] | Iterable[str]
+    ) -> ImportReport:
+        """Import a JSON Lines usage file (path or text stream); bad lines are reported."""
         return await self._run(self._usage.import_jsonl, v.tenant(tenant_id), source)
 
     async def get_limits_status(
@@ -243,13 +277,29 @@ class IntegrationsFacade:
         return await self._run(self._usage.get_limits_status, tenant, iid)
 
     async def check_limits(
-        self, tenant_id: str, integration_id: str, **kwargs: Any
+        self,
+        tenant_id: str,
+        integration_id: str,
+        *,
+        estimated_tokens: int = 0,
+        estimated_cost_cents: float = 0,
     ) -> LimitDecision | None:
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
-        return await self._run(self._usage.check_limits, tenant, iid, **kwargs)
+        return await self._run(
+            self._usage.check_limits,
+            tenant,
+            iid,
+            estimated_tokens=estimated_tokens,
+            estimated_cost_cents=estimated_cost_cents,
+        )
 
-    async def get_alerts(self, tenant_id: str, **kwargs: Any) -> Any:
-        return await self._run(self._usage.get_alerts, v.tenant(tenant_id), **kwargs)
+    async def get_alerts(
+        self, tenant_id: str, integration_id: str | None = None, *, limit: int = 100
+    ) -> list[Alert]:
+        """Usage alerts (80%/100% of a budget or token limit), newest first."""
+        return await self._run(
+            self._usage.get_alerts, v.tenant(tenant_id), integration_id, limit=limit
+        )
 
     # -- lifetime -------------------------------------------------------------------------------
 

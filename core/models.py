@@ -136,3 +136,53 @@ class LimitDecision(_Result):
     reasons: list[str] = Field(default_factory=list)
     retry_after_s: float | None = None
     integration_id: str | None = None
+
+
+class Alert(_Result):
+    """A usage threshold (80% or 100% of a budget or token limit) reached in a period.
+
+    Raised once per integration, period, limit and threshold, when recording usage reaches it.
+    """
+
+    id: str
+    integration_id: str
+    integration_name: str | None
+    kind: str = Field(description="'budget' (cents) or 'tokens'")
+    threshold: int = Field(description="80 or 100 (percent)")
+    limit: int
+    used: int = Field(description="cents (rounded half up) or tokens, when the alert was raised")
+    percent: float
+    period_start: datetime
+    period_end: datetime
+    created_at: datetime
+    message: str
+
+
+class BatchResult(_Result):
+    """What `record_usage_batch` stored. Everything counted as accepted is durable."""
+
+    accepted: int
+    duplicates: int
+    not_found: int
+    unpriced: int
+    cost_cents: float = Field(description="cost of the accepted records")
+    duplicate_indexes: list[int] = Field(default_factory=list)
+    not_found_indexes: list[int] = Field(default_factory=list)
+    alerts: list[Alert] = Field(default_factory=list)
+
+
+class ImportLineError(_Result):
+    line: int
+    message: str
+
+
+class ImportReport(_Result):
+    """The outcome of a JSON Lines import: good lines are stored, bad lines listed by number."""
+
+    lines: int = Field(description="non-blank lines read")
+    imported: int
+    duplicates: int
+    unpriced: int
+    cost_cents: float
+    errors: list[ImportLineError] = Field(default_factory=list)
+    error_count: int = 0
