@@ -517,8 +517,10 @@ class UsageService:
 
         blocked: list[str] = []
         status = doc["status"]
-        if status in (IntegrationStatus.DISABLED.value, IntegrationStatus.ERROR.value):
-            blocked.append(f"status: the integration is {status}")
+        if status == IntegrationStatus.DISABLED.value:
+            blocked.append("status: the integration is disabled")
+        elif status == IntegrationStatus.ERROR.value:
+            blocked.append("status: the integration is in error (its credential is unusable)")
         if doc["health_state"] == HealthState.FAILING.value:
             why = doc.get("health_reason") or doc.get("health_message") or "last probe failed"
             blocked.append(f"health: failing ({why})")
