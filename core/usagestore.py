@@ -288,6 +288,10 @@ class UsageStore:
             try:
                 if self._pending:
                     self.checkpoint()
+            except StoreError:
+                # Only a summary: the log keeps everything, and the next writer folds it in.
+                # A read-only database (or a full disk) must not make closing fail.
+                pass
             finally:
                 if self._lock_fd is not None:
                     os.close(self._lock_fd)
