@@ -87,7 +87,7 @@ def _tokens(value: object, field: str) -> int:
 
 
 def cents_to_nc(value: object, field: str = "cost_cents") -> int:
-    """A cost in cents (int, float, Decimal or numeric text) as exact nano-cents, half up.
+    """A cost in cents (int, float or Decimal) as exact nano-cents, rounded half up.
 
     A float is read as the decimal it prints as (0.1 is 0.1, not 0.1000000000000000055...).
     """
@@ -104,8 +104,6 @@ def cents_to_nc(value: object, field: str = "cost_cents") -> int:
             number = Decimal(repr(value))
         elif isinstance(value, int | Decimal):
             number = Decimal(value)
-        elif isinstance(value, str) and value.strip():
-            number = Decimal(value.strip())
         else:
             raise ValidationError("must be a number of cents >= 0", field)
     except InvalidOperation:

@@ -7,10 +7,12 @@ import math
 import os
 import stat
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core import BatchResult, IntegrationsFacade, ValidationError
 
@@ -289,3 +291,56 @@ async def test_usage_files_are_private(facade: IntegrationsFacade, db_path: Path
     assert len(files) >= 3
     for path in files:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=10**7),
+            st.integers(min_value=0, max_value=10**7),
+            st.decimals(min_value=0, max_value=10**6, places=6, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_totals_equal_the_exact_sums_for_any_records(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[int, int, Decimal]]
+) -> None:
+    """Whatever the records, tokens sum exactly and the cost is the exact decimal sum rounded to
+    a whole cent half up; the same after reopening."""
+    import asyncio
+
+    db = tmp_path_factory.mktemp("prop") / "byok.json"
+
+    async def run() -> None:
+        f = IntegrationsFacade(db, durable=False)
+        d = await f.create_integration(T, name="p", provider_type="ollama")
+        half = len(rows) // 2
+        batch = [
+            {"integration_id": d.id, "model": "m", "input_tokens": i, "output_tokens": o,
+             "cost_cents": c}
+            for i, o, c in rows[:half]
+        ]
+        await f.record_usage_batch(T, batch)
+        for i, o, c in rows[half:]:
+            await f.record_usage(T, d.id, model="m", input_tokens=i, output_tokens=o,
+                                 cost_cents=float(c) if c == Decimal(repr(float(c))) else c)
+        want_cost = int(sum((c for _, _, c in rows), Decimal(0)).to_integral_value(ROUND_HALF_UP))
+        want_tokens = sum(i + o for i, o, _ in rows)
+        for g in (f, IntegrationsFacade(db, durable=False)):
+            s = await g.get_limits_status(T, d.id)
+            assert s is not None
+            assert s.budget_used_cents == want_cost
+            assert s.tokens_used_month == want_tokens and s.requests_month == len(rows)
+            await g.aclose()
+
+    asyncio.run(run())
+
+
+def test_bad_usage_options_are_refused(db_path: Path) -> None:
+    for bad in (0, -1, 1.5, True, "7"):
+        with pytest.raises(ValidationError) as err:
+            IntegrationsFacade(db_path, usage_retention_days=bad)
+        assert "usage_retention_days" in err.value.errors
