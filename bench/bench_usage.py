@@ -22,6 +22,7 @@ import asyncio
 import base64
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -231,6 +232,8 @@ async def main() -> None:
     print(f"database files: {total / 1e6:.2f} MB in {len(files)} files  [bar <= 30 MB]")
     for p in files:
         print(f"  {p.relative_to(base)}  {p.stat().st_size / 1e6:.2f} MB")
+    if args.keep is None:
+        shutil.rmtree(base)
 
 
 if __name__ == "__main__":
