@@ -1,0 +1,161 @@
+"""Output of the `byok` command: JSON for machines, plain aligned tables for people.
+
+Tables are whitespace-aligned columns (no box drawing) so that `grep`, `awk` and `cut` work on
+them, and they are fitted to the terminal width (80 columns when the output is not a terminal)
+by shortening the widest free-text column. Colour is used only on a terminal and never when
+NO_COLOR is set (https://no-color.org), so logs and pipes stay clean.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from pydantic import BaseModel
+
+_COLOURS = {
+    "healthy": "32",
+    "allowed": "32",
+    "enabled": "32",
+    "degraded": "33",
+    "warned": "33",
+    "throttled": "33",
+    "failing": "31",
+    "blocked": "31",
+    "error": "31",
+    "disabled": "2",
+    "unknown": "2",
+}
+
+
+def use_colour(stream: TextIO) -> bool:
+    """Colour only for a person at a terminal who has not opted out."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def width(stream: TextIO) -> int:
+    """The terminal's width, or 80 when the output is a pipe or a file."""
+    try:
+        if stream.isatty():
+            return max(40, shutil.get_terminal_size((80, 24)).columns)
+    except (AttributeError, ValueError):
+        pass
+    return 80
+
+
+def to_jsonable(value: Any) -> Any:
+    """Result models as the contract's JSON (`model_dump(mode="json")`), recursively."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def print_json(value: Any, stream: TextIO | None = None) -> None:
+    out = stream or sys.stdout
+    out.write(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False) + "\n")
+
+
+def paint(text: str, word: str, colour: bool) -> str:
+    code = _COLOURS.get(word)
+    if not colour or code is None:
+        return text
+    return f"\x1b[{code}m{text}\x1b[0m"
+
+
+def shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return text[:limit]
+    return text[: limit - 1] + "…"
+
+
+def when(value: datetime | None) -> str:
+    """A compact UTC time for tables; relative for the recent past."""
+    if value is None:
+        return "never"
+    now = datetime.now(UTC)
+    seconds = (now - value).total_seconds()
+    if 0 <= seconds < 60:
+        return f"{int(seconds)}s ago"
+    if 0 <= seconds < 3600:
+        return f"{int(seconds // 60)}m ago"
+    if 0 <= seconds < 86400:
+        return f"{int(seconds // 3600)}h ago"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def cents(value: float | int) -> str:
+    return f"${value / 100:,.2f}"
+
+
+def tokens(value: int) -> str:
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.1f}M"
+    if value >= 10_000:
+        return f"{value / 1000:.0f}k"
+    return str(value)
+
+
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    stream: TextIO | None = None,
+    flexible: Sequence[int] = (),
+    coloured: Sequence[int] = (),
+) -> None:
+    """Print aligned columns fitted to the width; `flexible` columns shrink first."""
+    out = stream or sys.stdout
+    colour = use_colour(out)
+    body = [[str(cell) for cell in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in body:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    budget = width(out) - 2 * (len(headers) - 1)
+    excess = sum(widths) - budget
+    for i in sorted(flexible, key=lambda i: -widths[i]):
+        if excess <= 0:
+            break
+        cut = min(excess, widths[i] - max(len(headers[i]), 8))
+        if cut > 0:
+            widths[i] -= cut
+            excess -= cut
+    lines = ["  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip()]
+    for row in body:
+        cells = []
+        for i, cell in enumerate(row):
+            text = shorten(cell, widths[i])
+            padded = text.ljust(widths[i])
+            if i in coloured:
+                padded = paint(text, cell, colour) + " " * (widths[i] - len(text))
+            cells.append(padded)
+        lines.append("  ".join(cells).rstrip())
+    out.write("\n".join(lines) + "\n")
+
+
+def fields(pairs: Sequence[tuple[str, str]], stream: TextIO | None = None) -> None:
+    """A `key: value` block for one object (byok show)."""
+    out = stream or sys.stdout
+    colour = use_colour(out)
+    pad = max(len(k) for k, _ in pairs)
+    limit = width(out) - pad - 2
+    for key, value in pairs:
+        out.write(f"{key.ljust(pad)}  {paint(shorten(value, limit), value, colour)}\n")
