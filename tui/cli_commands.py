@@ -90,6 +90,15 @@ async def resolve(facade: IntegrationsFacade, tenant: str, ref: str) -> Integrat
             detail = await facade.get_integration(tenant, item.id)
             if detail is not None:
                 return detail
+    if len(key) >= 6 and all(ch in "0123456789abcdef" for ch in key):
+        # A unique id prefix, as the 80-column list shows ids shortened (like git's short ids).
+        prefixed = [i for i in await _all(facade, tenant) if i.id.startswith(key)]
+        if len(prefixed) > 1:
+            raise UsageError(f"{ref!r} is the start of several ids: give more of it")
+        if prefixed:
+            detail = await facade.get_integration(tenant, prefixed[0].id)
+            if detail is not None:
+                return detail
     raise UsageError(f"no integration {ref!r} in tenant {tenant!r} (give an id or a name)")
 
 

@@ -40,9 +40,7 @@ def _from_stdin() -> str:
     line = sys.stdin.readline()
     key = line.rstrip("\r\n").strip()
     if not key:
-        raise CredentialUsageError(
-            "--credential-stdin: standard input had no key on its first line"
-        )
+        raise CredentialUsageError("--credential-stdin: the first line of standard input is empty")
     return key
 
 

@@ -131,13 +131,14 @@ def table(
             widths[i] = max(widths[i], len(cell))
     budget = width(out) - 2 * (len(headers) - 1)
     excess = sum(widths) - budget
-    for i in sorted(flexible, key=lambda i: -widths[i]):
-        if excess <= 0:
+    floors = {i: max(len(headers[i]), 8) for i in flexible}
+    while excess > 0:  # shave the widest flexible column, so long ones meet in the middle
+        room = [i for i in flexible if widths[i] > floors[i]]
+        if not room:
             break
-        cut = min(excess, widths[i] - max(len(headers[i]), 8))
-        if cut > 0:
-            widths[i] -= cut
-            excess -= cut
+        widest = max(room, key=lambda i: widths[i])
+        widths[widest] -= 1
+        excess -= 1
     lines = ["  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip()]
     for row in body:
         cells = []
