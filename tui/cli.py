@@ -85,8 +85,8 @@ def _non_negative_float(text: str) -> float:
 
 def _port(text: str) -> int:
     value = _non_negative_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"{text} is not a TCP port (0..65535)")
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a TCP port (1..65535)")
     return value
 
 
