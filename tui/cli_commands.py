@@ -378,7 +378,7 @@ async def cmd_log(facade: IntegrationsFacade, args: argparse.Namespace) -> int:
         rows.append(
             [
                 at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if at else "-",
-                names.get(iid_e, iid_e),
+                names.get(iid_e) or str(_get(e, "integration_name") or iid_e),
                 str(getattr(state, "value", state)),
                 str(_get(e, "reason") or "-"),
                 f"{latency} ms" if latency is not None else "-",
