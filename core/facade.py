@@ -26,6 +26,7 @@ from .models import (
     Alert,
     BatchResult,
     HealthCheckResult,
+    HealthLogEntry,
     HealthStatusResult,
     ImportReport,
     IntegrationDeleteResult,
@@ -216,12 +217,17 @@ class IntegrationsFacade:
         return await self._health.test_credentials(tenant, iid, **options)
 
     def check_many(self, tenant_id: str, **options: Any) -> AsyncIterator[HealthCheckResult]:
-        """Probe many integrations at once, yielding each result as it completes."""
+        """Probe many integrations at once, yielding each result as it completes.
+
+        Options: include_disabled=False (enabled only), stale_after_s=None (only those not
+        checked for that long), concurrency=None (the probe_concurrency option, 50), deep=False.
+        """
         return self._health.check_many(v.tenant(tenant_id), **options)
 
     async def get_health_log(
         self, tenant_id: str, integration_id: str | None = None, *, limit: int = 100
-    ) -> list[Any]:
+    ) -> list[HealthLogEntry]:
+        """The health log, newest first; a deleted integration's history stays readable."""
         tenant = v.tenant(tenant_id)
         iid = v.integration_id(integration_id) if integration_id is not None else None
         return await self._run(self._health.get_health_log, tenant, iid, limit=limit)

@@ -323,6 +323,38 @@ class IntegrationRepo:
             table.update(fields, doc_ids=[integration_id])
             return {**doc, **fields}
 
+    def apply_health_many(
+        self, tenant_id: str, outcomes: Iterable[Mapping[str, Any]]
+    ) -> list[Doc | None]:
+        """apply_health for many probes in ONE commit (check_many: one file rewrite, not 500).
+
+        Each outcome holds integration_id plus apply_health's keyword arguments.
+        """
+        batch = list(outcomes)
+        applied: list[Doc | None] = []
+        with self.store.transaction() as db:
+            table = db.table(TABLE)
+            for item in batch:
+                iid = item["integration_id"]
+                doc = table.get(doc_id=iid)
+                if doc is None or doc["tenant_id"] != tenant_id:
+                    applied.append(None)
+                    continue
+                state: HealthState = item["state"]
+                fields: dict[str, Any] = {
+                    "health_state": state.value,
+                    "health_reason": item["reason"],
+                    "health_message": item.get("message"),
+                    "health_latency_ms": item.get("latency_ms"),
+                    "health_checked_at": item["checked_at"],
+                    **(item.get("extra") or {}),
+                }
+                if item.get("credential_unusable"):
+                    fields["status"] = IntegrationStatus.ERROR.value
+                table.update(fields, doc_ids=[iid])
+                applied.append({**doc, **fields})
+        return applied
+
     def _check_unique(self, tenant_id: str, key: str, own_id: str | None, shown: str) -> None:
         # Inside a transaction read() is the locked, latest copy, so the check cannot race.
         for doc_id, doc in (self.store.read() or {}).get(TABLE, {}).items():

@@ -89,6 +89,22 @@ class HealthCheckResult(_Result):
     provider_info: dict[str, Any] = Field(default_factory=dict)
 
 
+class HealthLogEntry(_Result):
+    """One probe in the health log (newest first from get_health_log). Never holds the secret."""
+
+    integration_id: str
+    integration_name: str | None = None
+    provider_type: ProviderType | None = None
+    health_state: HealthState
+    reason: str
+    message: str | None
+    latency_ms: int | None
+    http_status: int | None = None
+    checked_at: datetime
+    deep: bool = False
+    seq: int = 0
+
+
 class HealthStatusResult(_Result):
     integration_id: str
     health_state: HealthState
