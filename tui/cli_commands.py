@@ -132,8 +132,9 @@ async def cmd_list(facade: IntegrationsFacade, args: argparse.Namespace) -> int:
     fmt.table(
         ["NAME", "PROVIDER", "STATUS", "HEALTH", "MODEL", "ID"],
         [_summary_row(i) for i in items],
-        flexible=(0, 4, 5),
+        flexible=(0, 4),
         coloured=(2, 3),
+        shrink_first=(5,),
     )
     return EX_OK
 

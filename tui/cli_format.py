@@ -120,8 +120,13 @@ def table(
     stream: TextIO | None = None,
     flexible: Sequence[int] = (),
     coloured: Sequence[int] = (),
+    shrink_first: Sequence[int] = (),
 ) -> None:
-    """Print aligned columns fitted to the width; `flexible` columns shrink first."""
+    """Print aligned columns fitted to the width.
+
+    `shrink_first` columns give up their width before the `flexible` ones, which then shrink
+    together (widest first). Nothing shrinks below 8 characters or its header.
+    """
     out = stream or sys.stdout
     colour = use_colour(out)
     body = [[str(cell) for cell in row] for row in rows]
@@ -131,7 +136,11 @@ def table(
             widths[i] = max(widths[i], len(cell))
     budget = width(out) - 2 * (len(headers) - 1)
     excess = sum(widths) - budget
-    floors = {i: max(len(headers[i]), 8) for i in flexible}
+    floors = {i: max(len(headers[i]), 8) for i in (*flexible, *shrink_first)}
+    for i in shrink_first:
+        cut = max(0, min(excess, widths[i] - floors[i]))
+        widths[i] -= cut
+        excess -= cut
     while excess > 0:  # shave the widest flexible column, so long ones meet in the middle
         room = [i for i in flexible if widths[i] > floors[i]]
         if not room:
