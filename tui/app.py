@@ -1,0 +1,415 @@
+"""The Textual console: `ByokApp` and `run_console`.
+
+Shape (after harlequin and dolphie): every read and write of the core runs in a worker; a failed
+worker lands in one handler (`on_worker_state_changed`) that turns the error into a notification;
+the live-refresh loop checks a cheap change token, and schedules its next check only after the
+previous one finished (set_timer, never an interval that could overlap itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.worker import Worker, WorkerState
+
+from core import (
+    CredentialError,
+    IntegrationError,
+    IntegrationsFacade,
+    InvalidTransitionError,
+    StoreError,
+    ValidationError,
+)
+
+from . import format as fmt
+from .data import ConsoleData, Listing, Unavailable
+from .screens.confirm import ConfirmScreen
+from .screens.detail import DetailScreen
+from .screens.form import FormScreen
+from .screens.healthlog import HealthLogScreen
+from .screens.help import HelpScreen
+from .screens.home import HomeScreen
+from .screens.limits import LimitsScreen
+
+Clock = Callable[[], datetime]
+ANSI_COLOR_SYSTEMS = {"standard", "windows"}
+
+
+class ByokApp(App[int]):
+    """The byok console for one tenant. See tui/__init__.py for the options."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "byok"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit byok"),
+    ]
+
+    def __init__(
+        self,
+        facade: IntegrationsFacade | None = None,
+        *,
+        tenant_id: str = "default",
+        probe_interval_s: float | None = 300,
+        clock: Clock | None = None,
+        refresh_interval_s: float | None = 1.0,
+        cursor_blink: bool = True,
+        theme: str | None = None,
+        db_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self._owns_facade = facade is None
+        self.facade = facade if facade is not None else IntegrationsFacade(db_path)
+        self.data = ConsoleData(self.facade, tenant_id)
+        self.clock = clock
+        self.probe_interval_s = probe_interval_s if probe_interval_s else None
+        self.refresh_interval_s = refresh_interval_s if refresh_interval_s else None
+        self.cursor_blink = cursor_blink
+        self.probe_state = "" if self.probe_interval_s else "background probes off"
+        self._requested_theme = theme or os.environ.get("BYOK_THEME") or None
+        self._token: tuple[Any, ...] | None = None
+        self._last_health: dict[str, tuple[str, str]] | None = None
+        self._seen_alerts: set[str] | None = None
+        self._watch_timer: Timer | None = None
+        self._probe_timer: Timer | None = None
+        self.testing_all = False
+
+    # -- start ----------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock() if self.clock is not None else datetime.now(UTC)
+
+    def on_mount(self) -> None:
+        self.theme = self._pick_theme()
+        self.push_screen(HomeScreen())
+        if self.refresh_interval_s:
+            self._token = self.data.change_token()
+            self._watch_timer = self.set_timer(self.refresh_interval_s, self._watch)
+        if self.probe_interval_s:
+            self._probe_timer = self.set_timer(self.probe_interval_s, self._probe)
+        self.check_alerts()
+
+    def _pick_theme(self) -> str:
+        """ANSI themes in 16-colour terminals (and when asked): the terminal's own palette."""
+        if self._requested_theme in self.available_themes:
+            return self._requested_theme  # type: ignore[return-value]
+        if self.console.color_system in ANSI_COLOR_SYSTEMS or os.environ.get("NO_COLOR"):
+            return "ansi-dark"
+        return "textual-dark"
+
+    async def on_unmount(self) -> None:
+        if self._owns_facade:
+            await self.facade.aclose()
+
+    # -- errors, in one place -------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.report_error(event.worker.error)
+
+    def report_error(self, exc: BaseException) -> None:
+        """Every failure a user can meet, said in a sentence; never a traceback on screen."""
+        if isinstance(exc, Unavailable | NotImplementedError):
+            text, title, severity = (
+                str(exc) or "not available in this build",
+                "Not available",
+                "warning",
+            )
+        elif isinstance(exc, ValidationError):
+            text, title, severity = (
+                "; ".join(f"{k}: {v}" for k, v in exc.errors.items()),
+                "Invalid input",
+                "error",
+            )
+        elif isinstance(exc, InvalidTransitionError | CredentialError):
+            text, title, severity = str(exc), "Refused", "error"
+        elif isinstance(exc, StoreError):
+            text, title, severity = str(exc), "Database error", "error"
+        elif isinstance(exc, IntegrationError | OSError):
+            text, title, severity = str(exc), "Error", "error"
+        else:
+            text, title, severity = f"{type(exc).__name__}: {exc}", "Internal error", "error"
+        self.notify(text, title=title, severity=severity, timeout=8)
+
+    # -- live refresh ---------------------------------------------------------------------------
+
+    @work(exclusive=True, group="watch", exit_on_error=False)
+    async def _watch(self) -> None:
+        try:
+            token = await asyncio.to_thread(self.data.change_token)
+            if token != self._token:
+                self._token = token
+                self.refresh_screens()
+                self.check_alerts()
+        finally:
+            if self.refresh_interval_s and self.is_running:
+                self._watch_timer = self.set_timer(self.refresh_interval_s, self._watch)
+
+    def refresh_screens(self) -> None:
+        """Ask every screen in the stack that shows data to reload it (they keep their cursor)."""
+        for screen in self.screen_stack:
+            refresh = getattr(screen, "refresh_data", None)
+            if refresh is not None:
+                refresh()
+
+    def after_change(self) -> None:
+        """After our own write: refresh now, without waiting for the next tick."""
+        self.refresh_screens()
+
+    def observe_listing(self, listing: Listing) -> None:
+        """Notify the health changes between two listings (probes by us, cron or the CLI)."""
+        current = {s.id: (fmt.value(s.health_state), s.name) for s in listing.items}
+        previous, self._last_health = self._last_health, current
+        if previous is None:
+            return
+        changes = [
+            (name, previous[iid][0], state)
+            for iid, (state, name) in current.items()
+            if iid in previous and previous[iid][0] != state and state != "unknown"
+        ]
+        for name, before, after in changes[:5]:
+            severity = (
+                "error"
+                if after == "failing"
+                else ("warning" if after == "degraded" else "information")
+            )
+            self.notify(
+                f"{name}: {fmt.health_plain(before)} → {fmt.health_plain(after)}",
+                title="Health changed",
+                severity=severity,
+                timeout=8,
+            )
+        if len(changes) > 5:
+            self.notify(f"and {len(changes) - 5} more health changes", title="Health changed")
+
+    @work(exclusive=True, group="alerts", exit_on_error=False)
+    async def check_alerts(self) -> None:
+        try:
+            alerts = await self.data.alerts(limit=50)
+        except Unavailable:
+            return
+        ids = {a.id for a in alerts}
+        seen, self._seen_alerts = self._seen_alerts, (self._seen_alerts or set()) | ids
+        if seen is None:
+            return  # the first look: what was already there is not news
+        for alert in [a for a in alerts if a.id not in seen][:5]:
+            self.notify(
+                alert.message,
+                title=f"Limit alert ({alert.threshold}%)",
+                severity="error" if alert.threshold >= 100 else "warning",
+                timeout=10,
+            )
+
+    # -- background probes ----------------------------------------------------------------------
+
+    @work(exclusive=True, group="probe", exit_on_error=False)
+    async def _probe(self) -> None:
+        """Probe stale enabled integrations, then schedule the next round."""
+        try:
+            count = 0
+            async for _ in self.facade.check_many(
+                self.data.tenant_id, **self.background_probe_options()
+            ):
+                count += 1
+            self.probe_state = f"probes every {fmt.ago_interval(self.probe_interval_s)}"
+            if count:
+                self.after_change()
+        except NotImplementedError:
+            self.probe_state = "background probes: not available in this build"
+            self.probe_interval_s = None
+        finally:
+            self._update_home_header()
+            if self.probe_interval_s and self.is_running:
+                self._probe_timer = self.set_timer(self.probe_interval_s, self._probe)
+
+    def background_probe_options(self) -> dict[str, Any]:
+        return {"only_enabled": True, "stale_after_s": self.probe_interval_s}
+
+    def _update_home_header(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, HomeScreen):
+                screen._update_header()
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def open_detail(self, integration_id: str) -> None:
+        self.push_screen(DetailScreen(integration_id))
+
+    def action_limits(self) -> None:
+        if not isinstance(self.screen, LimitsScreen):
+            self.push_screen(LimitsScreen())
+
+    def action_health_log(self) -> None:
+        if not isinstance(self.screen, HealthLogScreen):
+            self.push_screen(HealthLogScreen())
+
+    def action_new(self) -> None:
+        self.push_screen(FormScreen(), self._saved)
+
+    def _saved(self, integration_id: str | None) -> None:
+        if integration_id is None:
+            return
+        home = self.home()
+        if home is not None:
+            home._pending_cursor = integration_id
+        self.notify("Saved.", timeout=3)
+        self.after_change()
+
+    @work(exit_on_error=False)
+    async def edit_integration(self, integration_id: str) -> None:
+        detail = await self.facade.get_integration(self.data.tenant_id, integration_id)
+        if detail is None:
+            self.notify("It no longer exists.", severity="warning")
+            return
+        models = await self.data.probed_models(integration_id)
+        self.push_screen(FormScreen(detail, models), self._saved)
+
+    def delete_integration(self, integration_id: str, name: str) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._delete(integration_id, name)
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Delete {name}?",
+                "Its stored key is erased. Its usage and health history are kept.",
+            ),
+            answered,
+        )
+
+    @work(exit_on_error=False)
+    async def _delete(self, integration_id: str, name: str) -> None:
+        result = await self.facade.delete_integration(self.data.tenant_id, integration_id)
+        if isinstance(self.screen, DetailScreen):
+            self.screen.dismiss(None)
+        self.notify(f"Deleted {name}." if result.deleted else f"{name} was already gone.")
+        self.after_change()
+
+    @work(exit_on_error=False)
+    async def toggle_integration(self, integration_id: str) -> None:
+        tenant = self.data.tenant_id
+        current = await self.facade.get_integration(tenant, integration_id)
+        if current is None:
+            return
+        if fmt.value(current.status) == "enabled":
+            result = await self.facade.disable_integration(tenant, integration_id)
+        else:
+            result = await self.facade.enable_integration(tenant, integration_id)
+        if result is not None:
+            self.notify(result.message, timeout=4)
+        self.after_change()
+
+    @work(exit_on_error=False, group="test-one")
+    async def test_one(self, integration_id: str) -> None:
+        result = await self.facade.test_credentials(self.data.tenant_id, integration_id)
+        if result is None:
+            return
+        state = fmt.value(result.health_state)
+        self.notify(
+            f"{fmt.health_plain(state)} · {fmt.latency(result.latency_ms)}"
+            f" · {result.message or ''}",
+            title="Probe",
+            timeout=6,
+            severity="error"
+            if state == "failing"
+            else ("warning" if state == "degraded" else "information"),
+        )
+        self.after_change()
+
+    @work(exclusive=True, group="test-all", exit_on_error=False)
+    async def test_all(self) -> None:
+        if self.testing_all:
+            return
+        self.testing_all = True
+        home = self.home()
+        listing = await self.data.listing()
+        total = listing.total
+        done = failing = 0
+        try:
+            if home is not None:
+                home.show_progress(0, total, 0)
+            async for result in self.facade.check_many(self.data.tenant_id):
+                done += 1
+                failing += fmt.value(result.health_state) == "failing"
+                total = max(total, done)
+                if home is not None and (done % 10 == 0 or done == total):
+                    home.show_progress(done, total, failing)
+            self.notify(f"Tested {done:,}: {failing:,} failing.", title="Test all", timeout=6)
+        finally:
+            self.testing_all = False
+            if home is not None:
+                home.show_progress(total, total, failing)
+            self.after_change()
+
+    def home(self) -> HomeScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, HomeScreen):
+                return screen
+        return None
+
+    # -- command palette ------------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        home = self.home()
+
+        def on_home(action: str) -> Callable[[], None]:
+            def run() -> None:
+                if home is not None:
+                    if self.screen is not home:
+                        self.switch_to_home()
+                    home.run_action(action)
+
+            return run
+
+        yield SystemCommand("New integration", "Add an integration (n)", self.action_new)
+        for title, help_text, action in (
+            ("Edit integration", "Edit the highlighted integration (e)", "edit"),
+            ("Delete integration", "Delete the highlighted integration, asks first (d)", "delete"),
+            ("Enable or disable", "Toggle the highlighted integration (space)", "toggle"),
+            ("Test integration", "Probe the highlighted integration now (t)", "test"),
+            ("Test all", "Probe every integration, with progress (T)", "test_all"),
+            ("Open detail", "Detail of the highlighted integration (enter)", "open_detail"),
+            ("Filter", "Filter the list by name, provider or model (/)", "filter"),
+            ("Sort", "Sort the list by the next column (s)", "sort"),
+            ("Refresh", "Reload the list now (r)", "refresh"),
+            ("Go to top", "First row (g)", "top"),
+            ("Go to bottom", "Last row (G)", "bottom"),
+        ):
+            yield SystemCommand(title, help_text, on_home(action))
+        yield SystemCommand(
+            "Limits", "Every integration's limits, worst first (L)", self.action_limits
+        )
+        yield SystemCommand("Health log", "All probes, newest first (H)", self.action_health_log)
+        yield SystemCommand("Help", "Every key (?)", self.action_help)
+
+    def switch_to_home(self) -> None:
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, HomeScreen):
+            self.pop_screen()
+
+
+def run_console(
+    db_path: str | os.PathLike[str] | None = None, tenant_id: str = "default", **opts: Any
+) -> int:
+    """Open the database (a StoreError propagates to the caller, which reports it), run the
+    console until the user quits, close the facade. Returns the exit code."""
+    facade = IntegrationsFacade(db_path)
+    try:
+        app = ByokApp(facade, tenant_id=tenant_id, **opts)
+        app.run()
+        return int(app.return_code or 0)
+    finally:
+        asyncio.run(facade.aclose())

@@ -1,0 +1,133 @@
+"""How the console writes values: health as symbol + word, percents, money, "3m ago".
+
+Kept apart from the widgets so the home table, the detail screen and the limits screen say the same
+thing the same way, and so every state reads without colour (NO_COLOR, 16-colour terminals).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+
+HEALTH_SYMBOL = {"healthy": "✔", "degraded": "▲", "failing": "✖", "unknown": "?"}
+HEALTH_STYLE = {"healthy": "green", "degraded": "yellow", "failing": "bold red", "unknown": "dim"}
+STATUS_STYLE = {"enabled": "", "created": "dim", "disabled": "dim", "error": "bold red"}
+
+
+def value(enum_or_text: object) -> str:
+    """The plain string of a str-enum or text (`HealthState.HEALTHY` -> `healthy`)."""
+    return str(getattr(enum_or_text, "value", enum_or_text))
+
+
+def health_text(state: object) -> Text:
+    word = value(state)
+    return Text(f"{HEALTH_SYMBOL.get(word, '?')} {word}", style=HEALTH_STYLE.get(word, ""))
+
+
+def health_plain(state: object) -> str:
+    word = value(state)
+    return f"{HEALTH_SYMBOL.get(word, '?')} {word}"
+
+
+def status_text(status: object) -> Text:
+    word = value(status)
+    return Text(word, style=STATUS_STYLE.get(word, ""))
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    """A short relative time; deterministic for a fixed `now` (snapshots pin the clock)."""
+    if moment is None:
+        return "never"
+    seconds = int((now - moment).total_seconds())
+    if seconds < 0:
+        return "just now"
+    if seconds < 60:
+        return f"{seconds}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    if seconds < 86400:
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"
+
+
+def latency(ms: int | None) -> str:
+    if ms is None:
+        return "–"
+    return f"{ms} ms" if ms < 10_000 else f"{ms / 1000:.1f} s"
+
+
+def percent(pct: float | None, limit: int) -> str:
+    """A percent as core computed it (not capped: 140.0 means 40% over); `–` when unlimited."""
+    if pct is None:
+        return "n/a"
+    if not limit:
+        return "–"
+    return f"{pct:.0f}%" if pct >= 10 else f"{pct:.1f}%"
+
+
+def level_style(pct: float | None, limit: int) -> str:
+    """The colour thresholds of the issue: 80% warns, 100% is over."""
+    if pct is None or not limit:
+        return ""
+    if pct >= 100:
+        return "bold red"
+    if pct >= 80:
+        return "yellow"
+    return ""
+
+
+def percent_text(pct: float | None, limit: int) -> Text:
+    text = percent(pct, limit)
+    if limit and pct is not None and pct >= 100:
+        text += "!"  # over the limit reads without colour too
+    return Text(text, style=level_style(pct, limit), justify="right")
+
+
+def dollars(cents: int) -> str:
+    return f"${cents / 100:,.2f}"
+
+
+def count(n: int) -> str:
+    return f"{n:,}"
+
+
+def bar(pct: float | None, limit: int, width: int = 12) -> str:
+    """A text gauge (`██████░░░░`) that clamps at full; the real percent is written beside it."""
+    if pct is None or not limit:
+        return "·" * width
+    filled = min(width, round(width * min(pct, 100.0) / 100))
+    return "█" * filled + "░" * (width - filled)
+
+
+def cents_from_dollars(text: str) -> int | str:
+    """Parse "12.50" or "$1,200" to cents; return the text unchanged when it is not a number,
+    so that the core's own message about the field is what the user reads."""
+    cleaned = text.strip().replace(",", "").removeprefix("$").strip()
+    if not cleaned:
+        return 0
+    try:
+        amount = float(cleaned)
+    except ValueError:
+        return text
+    if amount != amount or amount in (float("inf"), float("-inf")):
+        return text
+    return round(amount * 100)
+
+
+def int_or_text(text: str) -> int | str:
+    cleaned = text.strip().replace(",", "").replace("_", "")
+    if not cleaned:
+        return 0
+    try:
+        return int(cleaned)
+    except ValueError:
+        return text
+
+
+def ago_interval(seconds: float | None) -> str:
+    if not seconds:
+        return "off"
+    if seconds % 60 == 0:
+        return f"{int(seconds // 60)} min"
+    return f"{seconds:g} s"

@@ -1,0 +1,1 @@
+"""The console's screens: home, detail, limits, health log, and the modals."""

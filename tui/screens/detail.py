@@ -1,0 +1,247 @@
+"""Detail of one integration: every field, health, three gauges, latency sparkline, log, alerts."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Sparkline, Static
+
+from core import IntegrationDetailResult, LimitsStatusResult
+
+from .. import format as fmt
+from ..data import Unavailable
+from ..widgets.gauge import Gauge
+
+
+def entry_field(entry: Any, name: str) -> Any:
+    """A field of a health-log entry, whether the core gives models or mappings."""
+    if isinstance(entry, dict):
+        return entry.get(name)
+    return getattr(entry, name, None)
+
+
+class DetailScreen(Screen[None]):
+    AUTO_FOCUS = "#detail-scroll"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="detail.back", tooltip="Back to the list"),
+        Binding("e", "edit", "Edit", id="detail.edit", tooltip="Edit this integration"),
+        Binding("d", "delete", "Delete", id="detail.delete", tooltip="Delete (asks first)"),
+        Binding("space", "toggle", "On/off", id="detail.toggle", tooltip="Enable or disable"),
+        Binding("t", "test", "Test", id="detail.test", tooltip="Probe it now"),
+        Binding("r", "refresh", "Refresh", id="detail.refresh", tooltip="Reload now"),
+        Binding("j", "scroll(1)", "Down", show=False, id="detail.down", tooltip="Scroll down"),
+        Binding("k", "scroll(-1)", "Up", show=False, id="detail.up", tooltip="Scroll up"),
+    ]
+
+    def __init__(self, integration_id: str) -> None:
+        super().__init__(id="detail")
+        self.integration_id = integration_id
+        self.detail: IntegrationDetailResult | None = None
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail-scroll"):
+            yield Static("Loading…", id="detail-fields")
+            with Vertical(id="gauges"):
+                yield Static("Limits this month", classes="section-title")
+                yield Gauge("budget", id="gauge-budget")
+                yield Gauge("tokens", id="gauge-tokens")
+                yield Gauge("rpm", id="gauge-rpm")
+                yield Static("", id="limits-note")
+            with Horizontal(id="latency-row"):
+                yield Static("latency", id="latency-label")
+                yield Sparkline([], id="latency")
+            yield Static("", id="latency-note")
+            yield Static("Recent probes", classes="section-title")
+            yield Static("", id="detail-log")
+            yield Static("Alerts", classes="section-title")
+            yield Static("", id="detail-alerts")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def refresh_data(self) -> None:
+        self.reload()
+
+    @work(exclusive=True, group="detail-load", exit_on_error=False)
+    async def reload(self) -> None:
+        data = self.app.data  # type: ignore[attr-defined]
+        detail = await data.facade.get_integration(data.tenant_id, self.integration_id)
+        if detail is None:
+            self.query_one("#detail-fields", Static).update(
+                "This integration no longer exists (deleted by another process?). esc goes back."
+            )
+            return
+        self.detail = detail
+        self._render_fields(detail)
+        try:
+            limits: LimitsStatusResult | None = (await data.limits([detail.id])).get(detail.id)
+            self._render_limits(limits, None)
+        except Unavailable as exc:
+            self._render_limits(None, str(exc))
+        try:
+            log = await data.health_log(detail.id, limit=50)
+            self._render_log(log, None)
+        except Unavailable as exc:
+            self._render_log([], str(exc))
+        try:
+            alerts = await data.alerts(detail.id, limit=10)
+            self._render_alerts(alerts, None)
+        except Unavailable as exc:
+            self._render_alerts([], str(exc))
+
+    def _render_fields(self, d: IntegrationDetailResult) -> None:
+        now = self.app.now()  # type: ignore[attr-defined]
+        t = Text()
+        t.append(f"{d.name}\n", style="bold")
+        rows: list[tuple[str, Any]] = [
+            ("provider", fmt.value(d.provider_type)),
+            ("status", fmt.status_text(d.status)),
+            ("health", fmt.health_text(d.health_state)),
+            ("  message", d.health_message or "–"),
+            ("  reason", d.health_reason or "–"),
+            ("  latency", fmt.latency(d.health_latency_ms)),
+            (
+                "  checked",
+                fmt.ago(d.health_checked_at, now)
+                + (
+                    f" ({d.health_checked_at:%Y-%m-%d %H:%M:%S} UTC)" if d.health_checked_at else ""
+                ),
+            ),
+            (
+                "credential",
+                f"{d.credential_hint or '–'} (source: {fmt.value(d.credential_source)})",
+            ),
+            ("model", d.default_model or "–"),
+            ("budget", fmt.dollars(d.budget_limit_cents) if d.budget_limit_cents else "unlimited"),
+            ("tokens", fmt.count(d.token_limit_month) if d.token_limit_month else "unlimited"),
+            ("rpm", str(d.rate_limit_rpm) if d.rate_limit_rpm else "unlimited"),
+        ]
+        for key, value in sorted(d.config.items()):
+            rows.append((f"config.{key}", str(value)))
+        rows += [
+            ("id", d.id),
+            ("created", f"{d.created_at:%Y-%m-%d %H:%M} UTC by {d.created_by or '–'}"),
+            ("updated", f"{d.updated_at:%Y-%m-%d %H:%M} UTC" if d.updated_at else "–"),
+        ]
+        for key, value in rows:
+            t.append(f"{key:<12}", style="dim")
+            t.append_text(value if isinstance(value, Text) else Text(str(value)))
+            t.append("\n")
+        self.query_one("#detail-fields", Static).update(t)
+
+    def _render_limits(self, lim: LimitsStatusResult | None, unavailable: str | None) -> None:
+        note = self.query_one("#limits-note", Static)
+        budget = self.query_one("#gauge-budget", Gauge)
+        tokens = self.query_one("#gauge-tokens", Gauge)
+        rpm = self.query_one("#gauge-rpm", Gauge)
+        if lim is None:
+            for gauge in (budget, tokens, rpm):
+                gauge.show(None, 0, "", "")
+            note.update(unavailable or "No limits status.")
+            return
+        budget.show(
+            lim.budget_percent,
+            lim.budget_limit_cents,
+            fmt.dollars(lim.budget_used_cents),
+            fmt.dollars(lim.budget_limit_cents),
+        )
+        tokens.show(
+            lim.token_percent,
+            lim.token_limit_month,
+            fmt.count(lim.tokens_used_month),
+            fmt.count(lim.token_limit_month),
+        )
+        rpm.show(
+            lim.rate_percent,
+            lim.rate_limit_rpm,
+            f"{lim.requests_this_minute}/min",
+            f"{lim.rate_limit_rpm}/min",
+        )
+        extra = f"{lim.requests_month:,} requests this month"
+        if lim.unpriced_calls:
+            extra += f" · {lim.unpriced_calls:,} calls without a known price (cost 0)"
+        note.update(Text(extra, style="dim"))
+
+    def _render_log(self, log: list[Any], unavailable: str | None) -> None:
+        spark = self.query_one("#latency", Sparkline)
+        note = self.query_one("#latency-note", Static)
+        box = self.query_one("#detail-log", Static)
+        if unavailable:
+            spark.data = []
+            note.update(unavailable)
+            box.update(unavailable)
+            return
+        latencies = [
+            entry_field(e, "latency_ms")
+            for e in reversed(log)
+            if entry_field(e, "latency_ms") is not None
+        ]
+        spark.data = latencies
+        note.update(
+            Text(
+                f"min {min(latencies)} ms · max {max(latencies)} ms · last {latencies[-1]} ms"
+                f" over {len(latencies)} probes",
+                style="dim",
+            )
+            if latencies
+            else Text("no probe with a latency yet", style="dim")
+        )
+        if not log:
+            box.update(Text("No probe yet. Press t to test now.", style="dim"))
+            return
+        now = self.app.now()  # type: ignore[attr-defined]
+        t = Text()
+        for entry in log[:8]:
+            t.append(f"{fmt.ago(entry_field(entry, 'checked_at'), now):>9}  ")
+            t.append_text(fmt.health_text(entry_field(entry, "health_state")))
+            t.append(f"  {fmt.latency(entry_field(entry, 'latency_ms')):>7}  ")
+            t.append(
+                f"{entry_field(entry, 'reason') or ''}: {entry_field(entry, 'message') or ''}\n"
+            )
+        box.update(t)
+
+    def _render_alerts(self, alerts: list[Any], unavailable: str | None) -> None:
+        box = self.query_one("#detail-alerts", Static)
+        if unavailable:
+            box.update(unavailable)
+            return
+        if not alerts:
+            box.update(Text("No alert this period.", style="dim"))
+            return
+        now = self.app.now()  # type: ignore[attr-defined]
+        t = Text()
+        for alert in alerts:
+            style = "bold red" if alert.threshold >= 100 else "yellow"
+            t.append(f"{fmt.ago(alert.created_at, now):>9}  ")
+            t.append(f"{alert.threshold}% {alert.kind}", style=style)
+            t.append(f"  {alert.message}\n")
+        box.update(t)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_edit(self) -> None:
+        self.app.edit_integration(self.integration_id)  # type: ignore[attr-defined]
+
+    def action_delete(self) -> None:
+        name = self.detail.name if self.detail else self.integration_id
+        self.app.delete_integration(self.integration_id, name)  # type: ignore[attr-defined]
+
+    def action_toggle(self) -> None:
+        self.app.toggle_integration(self.integration_id)  # type: ignore[attr-defined]
+
+    def action_test(self) -> None:
+        self.app.test_one(self.integration_id)  # type: ignore[attr-defined]
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    def action_scroll(self, delta: int) -> None:
+        self.query_one("#detail-scroll", VerticalScroll).scroll_relative(y=delta, animate=False)

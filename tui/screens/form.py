@@ -1,0 +1,315 @@
+"""Create and edit an integration (modal). The core validates; its messages show inline.
+
+The form only gathers text. It converts dollars to cents and digits to ints for convenience, and
+passes anything it cannot read to the core unchanged, so the message a user sees for a field is the
+core's. Nothing is saved until the core accepts the whole form.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Input, Label, Select, Static
+
+from core import (
+    CATALOGUE,
+    DuplicateNameError,
+    IntegrationDetailResult,
+    ProviderType,
+    ValidationError,
+)
+
+from .. import format as fmt
+
+# core field name -> the widget whose error label shows its message
+FIELD_WIDGET = {
+    "name": "name",
+    "provider_type": "provider",
+    "credential": "credential",
+    "config": "base_url",
+    "config.base_url": "base_url",
+    "config.api_version": "api_version",
+    "config.region": "region",
+    "default_model": "model",
+    "budget_limit_cents": "budget",
+    "token_limit_month": "tokens",
+    "rate_limit_rpm": "rpm",
+}
+FIELDS = (
+    "name",
+    "provider",
+    "credential",
+    "base_url",
+    "api_version",
+    "region",
+    "model",
+    "budget",
+    "tokens",
+    "rpm",
+)
+
+
+class FormScreen(ModalScreen[str | None]):
+    """Dismisses with the saved integration's id, or None when cancelled."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save", id="form.save", tooltip="Save (enter in a field too)"),
+        Binding("escape", "cancel", "Cancel", id="form.cancel", tooltip="Close without saving"),
+    ]
+
+    def __init__(
+        self,
+        existing: IntegrationDetailResult | None = None,
+        probed_models: list[str] | None = None,
+    ) -> None:
+        super().__init__(id="form")
+        self.existing = existing
+        self.probed_models = probed_models or []
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        ex = self.existing
+        title = f"Edit {ex.name}" if ex else "New integration"
+        with VerticalScroll(id="form-box"):
+            yield Static(title, id="form-title")
+            yield Static("", id="form-error", classes="error")
+            yield from self._field(
+                "name",
+                "Name",
+                Input(value=ex.name if ex else "", placeholder="e.g. openai-prod", id="name"),
+            )
+            options = [(info.display_name, kind.value) for kind, info in CATALOGUE.items()]
+            yield from self._field(
+                "provider",
+                "Provider",
+                Select(
+                    options,
+                    value=fmt.value(ex.provider_type) if ex else ProviderType.OPENAI.value,
+                    allow_blank=False,
+                    id="provider",
+                    disabled=ex is not None,
+                ),
+            )
+            hint = (
+                (
+                    f"now {ex.credential_hint} ({fmt.value(ex.credential_source)}); "
+                    "leave empty to keep"
+                )
+                if ex and ex.credential_hint
+                else "API key, env:NAME or file:/absolute/path"
+            )
+            yield from self._field(
+                "credential", "Credential", Input(password=True, placeholder=hint, id="credential")
+            )
+            cfg = ex.config if ex else {}
+            yield from self._field(
+                "base_url", "Base URL", Input(value=str(cfg.get("base_url", "")), id="base_url")
+            )
+            yield from self._field(
+                "api_version",
+                "API version",
+                Input(
+                    value=str(cfg.get("api_version", "")),
+                    placeholder="2024-10-21",
+                    id="api_version",
+                ),
+            )
+            yield from self._field(
+                "region",
+                "Region",
+                Input(value=str(cfg.get("region", "")), placeholder="us-east-1", id="region"),
+            )
+            if self.probed_models:
+                yield from self._field(
+                    "model_select",
+                    "Models",
+                    Select(
+                        [(m, m) for m in self.probed_models],
+                        prompt="from the last probe",
+                        id="model_select",
+                        value=ex.default_model
+                        if ex and ex.default_model in self.probed_models
+                        else Select.BLANK,
+                    ),
+                )
+            yield from self._field(
+                "model",
+                "Model",
+                Input(
+                    value=(ex.default_model or "") if ex else "",
+                    placeholder="default model (free text)",
+                    id="model",
+                ),
+            )
+            yield from self._field(
+                "budget",
+                "Budget $",
+                Input(
+                    value=f"{ex.budget_limit_cents / 100:.2f}"
+                    if ex and ex.budget_limit_cents
+                    else "",
+                    placeholder="monthly, in dollars; empty = unlimited",
+                    id="budget",
+                ),
+            )
+            yield from self._field(
+                "tokens",
+                "Tokens",
+                Input(
+                    value=str(ex.token_limit_month) if ex and ex.token_limit_month else "",
+                    placeholder="per month; empty = unlimited",
+                    id="tokens",
+                ),
+            )
+            yield from self._field(
+                "rpm",
+                "RPM",
+                Input(
+                    value=str(ex.rate_limit_rpm) if ex and ex.rate_limit_rpm else "",
+                    placeholder="requests per minute; empty = unlimited",
+                    id="rpm",
+                ),
+            )
+            with Horizontal(id="form-buttons"):
+                yield Button("Save (ctrl+s)", variant="primary", id="form-save")
+                yield Button("Cancel (esc)", id="form-cancel")
+
+    def _field(self, key: str, label: str, widget: Any) -> ComposeResult:
+        with Horizontal(classes="form-row", id=f"row-{key}"):
+            yield Label(label, classes="form-label")
+            yield widget
+        yield Label("", id=f"err-{key}", classes="field-error")
+
+    def on_mount(self) -> None:
+        for key in FIELDS:
+            self.query_one(f"#err-{key}", Label).display = False
+        self.query_one("#form-error", Static).display = False
+        for box in self.query(Input):
+            box.cursor_blink = self.app.cursor_blink  # type: ignore[attr-defined]
+        self._provider_changed()
+        self.query_one("#name", Input).focus()
+
+    @on(Select.Changed, "#provider")
+    def _provider_changed(self) -> None:
+        kind = self.provider()
+        info = CATALOGUE[kind]
+        base = self.query_one("#base_url", Input)
+        base.placeholder = (
+            "required: the API root, e.g. http://127.0.0.1:8000/v1"
+            if info.needs_base_url
+            else f"optional; default {info.default_base_url or 'none'}"
+        )
+        self.query_one("#row-api_version").display = info.needs_api_version
+        self.query_one("#row-region").display = info.needs_region
+        model = self.query_one("#model", Input)
+        model.suggester = SuggestFromList(list(info.suggested_models), case_sensitive=False)
+        if info.suggested_models and not self.probed_models:
+            model.placeholder = "e.g. " + ", ".join(info.suggested_models[:2])
+
+    @on(Select.Changed, "#model_select")
+    def _model_picked(self, event: Select.Changed) -> None:
+        if event.value is not Select.BLANK:
+            self.query_one("#model", Input).value = str(event.value)
+
+    def provider(self) -> ProviderType:
+        if self.existing is not None:
+            return ProviderType(self.existing.provider_type)
+        return ProviderType(str(self.query_one("#provider", Select).value))
+
+    # -- saving ---------------------------------------------------------------------------------
+
+    def values(self) -> dict[str, Any]:
+        """The form as core fields (text the form cannot read goes to the core unchanged)."""
+
+        def text(key: str) -> str:
+            return self.query_one(f"#{key}", Input).value
+
+        kind = self.provider()
+        info = CATALOGUE[kind]
+        config: dict[str, Any] = dict(self.existing.config) if self.existing else {}
+        config["base_url"] = text("base_url").strip()
+        if info.needs_api_version or "api_version" in config:
+            config["api_version"] = text("api_version").strip()
+        if info.needs_region or "region" in config:
+            config["region"] = text("region").strip()
+        config = {k: v for k, v in config.items() if v not in ("", None)}
+        fields: dict[str, Any] = {
+            "name": text("name"),
+            "default_model": text("model").strip() or None,
+            "config": config,
+            "budget_limit_cents": fmt.cents_from_dollars(text("budget")),
+            "token_limit_month": fmt.int_or_text(text("tokens")),
+            "rate_limit_rpm": fmt.int_or_text(text("rpm")),
+        }
+        credential = text("credential")
+        if self.existing is None:
+            fields["provider_type"] = kind.value
+            fields["credential"] = credential
+        elif credential:
+            fields["credential"] = credential
+        return fields
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        for key in FIELDS:
+            self.query_one(f"#err-{key}", Label).display = False
+        general = []
+        first: str | None = None
+        for field, message in errors.items():
+            key = FIELD_WIDGET.get(field)
+            if key is None:
+                general.append(f"{field}: {message}")
+                continue
+            label = self.query_one(f"#err-{key}", Label)
+            label.update(f"↑ {message}")
+            label.display = True
+            first = first or key
+        box = self.query_one("#form-error", Static)
+        box.update("\n".join(general))
+        box.display = bool(general)
+        if first is not None:
+            widget = self.query_one(f"#{first}")
+            widget.focus()
+            widget.scroll_visible(animate=False)
+
+    def action_save(self) -> None:
+        self.save()
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.save()
+
+    @on(Button.Pressed, "#form-save")
+    def _save_pressed(self) -> None:
+        self.save()
+
+    @on(Button.Pressed, "#form-cancel")
+    def _cancel_pressed(self) -> None:
+        self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @work(exclusive=True, group="form-save", exit_on_error=False)
+    async def save(self) -> None:
+        facade = self.app.data.facade  # type: ignore[attr-defined]
+        tenant = self.app.data.tenant_id  # type: ignore[attr-defined]
+        fields = self.values()
+        try:
+            if self.existing is None:
+                saved = await facade.create_integration(tenant, **fields)
+            else:
+                saved = await facade.update_integration(tenant, self.existing.id, **fields)
+        except (ValidationError, DuplicateNameError) as exc:
+            self.show_errors(dict(exc.errors))
+            return
+        if saved is None:
+            self.show_errors({"integration": "it was deleted meanwhile (by another process?)"})
+            return
+        self.dismiss(saved.id)

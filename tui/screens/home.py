@@ -1,0 +1,520 @@
+"""Home: the integrations table, a detail panel that follows the cursor, filter, sort, paging.
+
+The table holds one page (PAGE_SIZE rows) of the sorted, filtered listing, so that a repaint costs
+the same at 10 rows and at 10,000 (Textual's DataTable takes ~0.7 s to first paint 10,000 rows).
+The listing itself comes from the core in a worker; only rendering happens on the main thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
+
+from core import IntegrationDetailResult, IntegrationSummaryResult, LimitsStatusResult
+
+from .. import format as fmt
+from ..data import Listing, Unavailable
+
+PAGE_SIZE = 100
+HEALTH_RANK = {"failing": 0, "degraded": 1, "unknown": 2, "healthy": 3}
+
+
+def _sort_keys() -> list[tuple[str, Callable[[IntegrationSummaryResult], Any] | None, bool]]:
+    far = datetime.max.replace(tzinfo=None)
+    return [
+        ("created", None, False),  # the core's own order: newest first
+        ("name", lambda s: s.name.casefold(), False),
+        ("provider", lambda s: (fmt.value(s.provider_type), s.name.casefold()), False),
+        ("status", lambda s: (fmt.value(s.status), s.name.casefold()), False),
+        ("health", lambda s: (HEALTH_RANK.get(fmt.value(s.health_state), 9), s.name), False),
+        ("model", lambda s: ((s.default_model or "~").casefold(), s.name), False),
+        ("latency", lambda s: (s.health_latency_ms is None, -(s.health_latency_ms or 0)), False),
+        (
+            "checked",
+            lambda s: s.health_checked_at.replace(tzinfo=None) if s.health_checked_at else far,
+            False,
+        ),
+    ]
+
+
+SORTS = _sort_keys()
+COLUMNS = (
+    ("health", "Health"),
+    ("name", "Name"),
+    ("provider", "Provider"),
+    ("status", "Status"),
+    ("model", "Model"),
+    ("budget", "Budget"),
+    ("tokens", "Tokens"),
+    ("rpm", "RPM"),
+    ("latency", "Latency"),
+    ("checked", "Checked"),
+)
+
+
+class HomeScreen(Screen[None]):
+    """The integrations of one tenant."""
+
+    AUTO_FOCUS = "#table"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False, id="home.down", tooltip="Move down"),
+        Binding("k", "cursor_up", "Up", show=False, id="home.up", tooltip="Move up"),
+        Binding("g", "top", "Top", show=False, id="home.top", tooltip="Go to the first row"),
+        Binding(
+            "G", "bottom", "Bottom", show=False, id="home.bottom", tooltip="Go to the last row"
+        ),
+        Binding("slash", "filter", "Filter", id="home.filter", tooltip="Filter by name/model"),
+        Binding("escape", "clear", "Clear", show=False, id="home.clear", tooltip="Clear filter"),
+        Binding("enter", "open_detail", "Detail", id="home.detail", tooltip="Open the detail"),
+        Binding("n", "new", "New", id="home.new", tooltip="Add an integration"),
+        Binding("e", "edit", "Edit", id="home.edit", tooltip="Edit the highlighted integration"),
+        Binding("d", "delete", "Delete", id="home.delete", tooltip="Delete (asks first)"),
+        Binding("space", "toggle", "On/off", id="home.toggle", tooltip="Enable or disable"),
+        Binding("t", "test", "Test", id="home.test", tooltip="Probe the highlighted integration"),
+        Binding(
+            "T", "test_all", "Test all", id="home.test_all", tooltip="Probe all, with progress"
+        ),
+        Binding("L", "limits", "Limits", id="home.limits", tooltip="Every integration's limits"),
+        Binding("H", "health_log", "Log", id="home.health_log", tooltip="All probes, newest first"),
+        Binding("r", "refresh", "Refresh", show=False, id="home.refresh", tooltip="Reload now"),
+        Binding("s", "sort", "Sort", show=False, id="home.sort", tooltip="Sort by the next column"),
+        Binding(
+            "right_square_bracket",
+            "page(1)",
+            "Next page",
+            show=False,
+            id="home.next_page",
+            tooltip="Next page of rows",
+        ),
+        Binding(
+            "left_square_bracket",
+            "page(-1)",
+            "Prev page",
+            show=False,
+            id="home.prev_page",
+            tooltip="Previous page of rows",
+        ),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="home")
+        self.filter_text = ""
+        self.sort_index = 0
+        self.page = 0
+        self.view: list[IntegrationSummaryResult] = []  # sorted + filtered
+        self.listing: Listing | None = None  # unfiltered
+        self.limits: dict[str, LimitsStatusResult | None] = {}
+        self.limits_available = True
+        self.loaded = False
+        self._pending_cursor: str | None = None
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="header-bar")
+        yield Input(placeholder="filter: name, provider or model (esc clears)", id="filter")
+        with Horizontal(id="test-progress"):
+            yield Label("", id="test-progress-label")
+            yield ProgressBar(total=1, show_eta=False, id="test-progress-bar")
+        with Vertical(id="onboarding"):
+            yield Static(ONBOARDING, id="onboarding-text")
+        with Vertical(id="body"):
+            table: DataTable[Any] = DataTable(id="table", cursor_type="row", zebra_stripes=True)
+            for key, label in COLUMNS:
+                table.add_column(label, key=key)
+            yield table
+            yield Static("", id="panel")
+        yield Static("", id="status-line")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one("#test-progress").display = False
+        self.query_one("#onboarding").display = False
+        self.query_one("#filter", Input).cursor_blink = self.app.cursor_blink  # type: ignore[attr-defined]
+        self._update_header()
+        self.reload()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width >= 110, "-wide")
+
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.query_one("#table", DataTable)
+
+    # -- loading --------------------------------------------------------------------------------
+
+    def refresh_data(self) -> None:
+        """Called by the app's live-refresh loop when the database changed."""
+        self.reload()
+
+    @work(exclusive=True, group="home-load", exit_on_error=False)
+    async def reload(self, filter_only: bool = False) -> None:
+        """Fetch (worker), then render (main thread). Exclusive: a newer reload cancels an older."""
+        data = self.app.data  # type: ignore[attr-defined]
+        if not filter_only or self.listing is None:
+            listing = await data.listing()
+            self.app.observe_listing(listing)  # type: ignore[attr-defined]
+        else:
+            listing = self.listing
+        view = (await data.listing(self.filter_text)).items if self.filter_text else listing.items
+        view = self._sorted(view)
+        page = self._page_for(view)
+        ids = [s.id for s in view[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]]
+        try:
+            limits = await data.limits(ids)
+            available = True
+        except Unavailable:
+            limits, available = {}, False
+        self.listing, self.view, self.page = listing, view, page
+        self.limits, self.limits_available = limits, available
+        self.loaded = True
+        self._render_rows()
+
+    def _sorted(self, items: list[IntegrationSummaryResult]) -> list[IntegrationSummaryResult]:
+        _, key, reverse = SORTS[self.sort_index]
+        return list(items) if key is None else sorted(items, key=key, reverse=reverse)
+
+    def _page_for(self, view: list[IntegrationSummaryResult]) -> int:
+        """Keep the highlighted integration on screen: the page that holds it, if it exists."""
+        want = self._pending_cursor or self.current_id()
+        if want is not None:
+            for index, item in enumerate(view):
+                if item.id == want:
+                    return index // PAGE_SIZE
+        pages = max(1, -(-len(view) // PAGE_SIZE))
+        return min(self.page, pages - 1)
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def _render_rows(self) -> None:
+        table = self.table
+        keep = self._pending_cursor or self.current_id()
+        keep_row = table.cursor_row
+        self._pending_cursor = None
+        now = self.app.now()  # type: ignore[attr-defined]
+        rows = self.view[self.page * PAGE_SIZE : (self.page + 1) * PAGE_SIZE]
+        table.clear()
+        for item in rows:
+            table.add_row(*self._cells(item, now), key=item.id)
+        target = 0
+        if keep is not None:
+            for index, item in enumerate(rows):
+                if item.id == keep:
+                    target = index
+                    break
+            else:  # deleted: stay at the same place
+                target = min(keep_row, max(0, len(rows) - 1))
+        if rows:
+            table.move_cursor(row=target, animate=False)
+        empty = self.listing is not None and self.listing.total == 0 and not self.filter_text
+        self.query_one("#onboarding").display = empty
+        self.query_one("#body").display = not empty
+        self._update_header()
+        self._update_status()
+        self._update_panel()
+
+    def _cells(self, s: IntegrationSummaryResult, now: datetime) -> list[Any]:
+        lim = self.limits.get(s.id)
+        if lim is None:
+            usage: list[Any] = [Text("n/a", style="dim", justify="right")] * 3
+        else:
+            usage = [
+                fmt.percent_text(lim.budget_percent, lim.budget_limit_cents),
+                fmt.percent_text(lim.token_percent, lim.token_limit_month),
+                Text(
+                    f"{lim.requests_this_minute}/{lim.rate_limit_rpm or '∞'}",
+                    style=fmt.level_style(lim.rate_percent, lim.rate_limit_rpm),
+                    justify="right",
+                ),
+            ]
+        return [
+            fmt.health_text(s.health_state),
+            s.name,
+            fmt.value(s.provider_type),
+            fmt.status_text(s.status),
+            s.default_model or "–",
+            *usage,
+            Text(fmt.latency(s.health_latency_ms), justify="right"),
+            fmt.ago(s.health_checked_at, now),
+        ]
+
+    def _update_header(self) -> None:
+        app = self.app
+        counts = self.listing.counts if self.listing else {}
+        total = self.listing.total if self.listing else 0
+        text = Text()
+        text.append("byok", style="bold")
+        text.append("  tenant ")
+        text.append(app.data.tenant_id, style="bold")  # type: ignore[attr-defined]
+        text.append(f"  ·  db {app.data.db_path}\n")  # type: ignore[attr-defined]
+        text.append(f"{total:,} integrations")
+        for key in ("healthy", "degraded", "failing", "unknown"):
+            text.append("  ")
+            text.append(
+                f"{fmt.HEALTH_SYMBOL[key]} {counts.get(key, 0):,} {key}",
+                style=fmt.HEALTH_STYLE[key] if counts.get(key) else "",
+            )
+        probes = app.probe_state  # type: ignore[attr-defined]
+        if probes:
+            text.append(f"  ·  {probes}", style="dim")
+        self.query_one("#header-bar", Static).update(text)
+
+    def _update_status(self) -> None:
+        n = len(self.view)
+        first = self.page * PAGE_SIZE + 1 if n else 0
+        last = min(n, (self.page + 1) * PAGE_SIZE)
+        pages = max(1, -(-n // PAGE_SIZE))
+        bits = [f"rows {first:,}–{last:,} of {n:,}"]
+        if pages > 1:
+            bits.append(f"page {self.page + 1}/{pages} ([ ])")
+        bits.append(f"sort: {SORTS[self.sort_index][0]} (s)")
+        if self.filter_text:
+            bits.append(f"filter: {self.filter_text!r}")
+        if not self.limits_available:
+            bits.append("usage & limits: not available in this build")
+        self.query_one("#status-line", Static).update(Text("  ·  ".join(bits)))
+
+    def _update_panel(self) -> None:
+        panel = self.query_one("#panel", Static)
+        item = self.current()
+        if item is None:
+            panel.update(
+                "No integration matches the filter." if self.filter_text else "Nothing selected."
+            )
+            return
+        panel.update(self._panel_text(item))
+        self.load_panel_detail(item.id)
+
+    def _panel_text(
+        self, s: IntegrationSummaryResult, detail: IntegrationDetailResult | None = None
+    ) -> Text:
+        now = self.app.now()  # type: ignore[attr-defined]
+        text = Text()
+        text.append(f"{s.name}\n", style="bold")
+        text.append(f"{fmt.value(s.provider_type)} · {fmt.value(s.status)} · ")
+        text.append_text(fmt.health_text(s.health_state))
+        text.append(f"\nmodel    {s.default_model or '–'}\n")
+        if detail is not None:
+            src = fmt.value(detail.credential_source)
+            text.append(f"key      {detail.credential_hint or '–'} ({src})\n")
+        checked = fmt.ago(s.health_checked_at, now)
+        text.append(f"checked  {checked} · {fmt.latency(s.health_latency_ms)}\n")
+        if detail is not None and detail.health_message:
+            text.append(f"         {detail.health_message}\n", style="italic")
+        lim = self.limits.get(s.id)
+        if lim is None:
+            if not self.limits_available:
+                text.append("limits   usage & limits not available in this build\n", style="dim")
+        else:
+            for label, pct, limit, used, cap in (
+                (
+                    "budget",
+                    lim.budget_percent,
+                    lim.budget_limit_cents,
+                    fmt.dollars(lim.budget_used_cents),
+                    fmt.dollars(lim.budget_limit_cents),
+                ),
+                (
+                    "tokens",
+                    lim.token_percent,
+                    lim.token_limit_month,
+                    fmt.count(lim.tokens_used_month),
+                    fmt.count(lim.token_limit_month),
+                ),
+                (
+                    "rpm",
+                    lim.rate_percent,
+                    lim.rate_limit_rpm,
+                    str(lim.requests_this_minute),
+                    str(lim.rate_limit_rpm),
+                ),
+            ):
+                text.append(f"{label:<8} ")
+                text.append(fmt.bar(pct, limit, 10), style=fmt.level_style(pct, limit))
+                shown = fmt.percent(pct, limit)
+                text.append(f" {shown:>6} {used} / {cap if limit else 'unlimited'}\n")
+        return text
+
+    @work(exclusive=True, group="home-panel", exit_on_error=False)
+    async def load_panel_detail(self, integration_id: str) -> None:
+        detail = await self.app.data.facade.get_integration(  # type: ignore[attr-defined]
+            self.app.data.tenant_id,
+            integration_id,  # type: ignore[attr-defined]
+        )
+        item = self.current()
+        if detail is None or item is None or item.id != integration_id:
+            return
+        self.query_one("#panel", Static).update(self._panel_text(item, detail))
+
+    # -- selection ------------------------------------------------------------------------------
+
+    def current_id(self) -> str | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:  # cursor outside the rows while the table is being rebuilt
+            return None
+        return str(key.value) if key.value is not None else None
+
+    def current(self) -> IntegrationSummaryResult | None:
+        iid = self.current_id()
+        if iid is None:
+            return None
+        start = self.page * PAGE_SIZE
+        for item in self.view[start : start + PAGE_SIZE]:
+            if item.id == iid:
+                return item
+        return None
+
+    @on(DataTable.RowHighlighted, "#table")
+    def _highlighted(self) -> None:
+        if self.loaded:
+            self._update_panel()
+
+    @on(DataTable.RowSelected, "#table")
+    def _selected(self) -> None:
+        self.action_open_detail()
+
+    # -- filter ---------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self.page = 0
+        self.reload(filter_only=True)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.table.focus()
+
+    def action_clear(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_focus and not box.value:
+            box.display = False
+            self.table.focus()
+            return
+        if self.filter_text or box.value:
+            box.value = ""  # Input.Changed reloads
+            self.filter_text = ""
+        box.display = False
+        self.table.focus()
+
+    # -- movement -------------------------------------------------------------------------------
+
+    def action_cursor_down(self) -> None:
+        self.table.action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.table.action_cursor_up()
+
+    def action_top(self) -> None:
+        if self.page != 0:
+            self.page = 0
+            self._pending_cursor = self.view[0].id if self.view else None
+            self.reload(filter_only=True)
+        else:
+            self.table.move_cursor(row=0)
+
+    def action_bottom(self) -> None:
+        if not self.view:
+            return
+        last_page = (len(self.view) - 1) // PAGE_SIZE
+        if self.page != last_page:
+            self.page = last_page
+            self._pending_cursor = self.view[-1].id
+            self.reload(filter_only=True)
+        else:
+            self.table.move_cursor(row=self.table.row_count - 1)
+
+    def action_page(self, delta: int) -> None:
+        pages = max(1, -(-len(self.view) // PAGE_SIZE))
+        target = min(max(0, self.page + delta), pages - 1)
+        if target != self.page:
+            self.page = target
+            self._pending_cursor = self.view[target * PAGE_SIZE].id
+            self.reload(filter_only=True)
+
+    def action_sort(self) -> None:
+        self.sort_index = (self.sort_index + 1) % len(SORTS)
+        self.reload(filter_only=True)
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    # -- actions on the highlighted integration -------------------------------------------------
+
+    def action_open_detail(self) -> None:
+        iid = self.current_id()
+        if iid is not None:
+            self.app.open_detail(iid)  # type: ignore[attr-defined]
+
+    def action_new(self) -> None:
+        self.app.action_new()  # type: ignore[attr-defined]
+
+    def action_edit(self) -> None:
+        iid = self.current_id()
+        if iid is not None:
+            self.app.edit_integration(iid)  # type: ignore[attr-defined]
+
+    def action_delete(self) -> None:
+        item = self.current()
+        if item is not None:
+            self.app.delete_integration(item.id, item.name)  # type: ignore[attr-defined]
+
+    def action_toggle(self) -> None:
+        item = self.current()
+        if item is not None:
+            self.app.toggle_integration(item.id)  # type: ignore[attr-defined]
+
+    def action_test(self) -> None:
+        iid = self.current_id()
+        if iid is not None:
+            self.app.test_one(iid)  # type: ignore[attr-defined]
+
+    def action_test_all(self) -> None:
+        self.app.test_all()  # type: ignore[attr-defined]
+
+    def action_limits(self) -> None:
+        self.app.action_limits()  # type: ignore[attr-defined]
+
+    def action_health_log(self) -> None:
+        self.app.action_health_log()  # type: ignore[attr-defined]
+
+    def show_progress(self, done: int, total: int, failing: int) -> None:
+        box = self.query_one("#test-progress")
+        box.display = done < total
+        self.query_one("#test-progress-bar", ProgressBar).update(total=max(total, 1), progress=done)
+        self.query_one("#test-progress-label", Label).update(
+            f"Testing {done:,}/{total:,}  ✖ {failing:,} failing "
+        )
+
+
+ONBOARDING = """\
+[b]No integrations yet.[/b]
+
+Press [b]n[/b] to add your first one: give it a name, pick the provider, and paste
+the key (or write [b]env:OPENAI_API_KEY[/b] / [b]file:/run/secrets/key[/b] to read it
+when needed; a pasted key is stored encrypted and only its last 4 characters shown).
+
+Then press [b]t[/b] to test it. Set a budget, a token limit or an RPM limit to
+watch usage against them here. From a shell: [b]byok add --help[/b].
+Press [b]?[/b] for every key, [b]ctrl+p[/b] for every command, [b]q[/b] to quit.
+"""

@@ -1,0 +1,143 @@
+"""Limits: every integration's three gauges at once, worst first, updating live."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from core import LimitsStatusResult
+
+from .. import format as fmt
+from ..data import Unavailable
+
+MAX_ROWS = 500  # worst first, so what matters is on the first screen anyway
+
+
+def worst(lim: LimitsStatusResult) -> float:
+    pairs = (
+        (lim.budget_percent, lim.budget_limit_cents),
+        (lim.token_percent, lim.token_limit_month),
+        (lim.rate_percent, lim.rate_limit_rpm),
+    )
+    return max((pct for pct, limit in pairs if limit), default=0.0)
+
+
+def gauge_cell(pct: float, limit: int, width: int = 10) -> Text:
+    if not limit:
+        return Text("unlimited", style="dim")
+    text = Text(fmt.bar(pct, limit, width), style=fmt.level_style(pct, limit))
+    text.append(f" {fmt.percent(pct, limit):>5}")
+    if pct >= 100:
+        text.append("!", style="bold red")
+    return text
+
+
+class LimitsScreen(Screen[None]):
+    AUTO_FOCUS = "#limits-table"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="limits.back", tooltip="Back to the list"),
+        Binding("j", "cursor(1)", "Down", show=False, id="limits.down", tooltip="Move down"),
+        Binding("k", "cursor(-1)", "Up", show=False, id="limits.up", tooltip="Move up"),
+        Binding("enter", "open", "Detail", id="limits.detail", tooltip="Open the detail"),
+        Binding("r", "refresh", "Refresh", id="limits.refresh", tooltip="Reload now"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Static("Limits this month, worst first", id="limits-title")
+        table: DataTable[Any] = DataTable(id="limits-table", cursor_type="row")
+        table.add_column("Name", key="name")
+        table.add_column("Budget", key="budget")
+        table.add_column("Tokens", key="tokens")
+        table.add_column("RPM", key="rpm")
+        table.add_column("Used", key="used")
+        yield table
+        yield Static("", id="limits-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def refresh_data(self) -> None:
+        self.reload()
+
+    @work(exclusive=True, group="limits-load", exit_on_error=False)
+    async def reload(self) -> None:
+        data = self.app.data  # type: ignore[attr-defined]
+        listing = await data.listing()
+        limited = [
+            s
+            for s in listing.items
+            if s.budget_limit_cents or s.token_limit_month or s.rate_limit_rpm
+        ]
+        status = self.query_one("#limits-status", Static)
+        try:
+            limits = await data.limits(s.id for s in limited)
+        except Unavailable as exc:
+            status.update(f"{exc}. The limits themselves are: see each integration's detail.")
+            return
+        names = {s.id: s.name for s in limited}
+        rows = sorted(
+            ((names[iid], lim) for iid, lim in limits.items() if lim is not None),
+            key=lambda pair: (-worst(pair[1]), pair[0].casefold()),
+        )
+        table = self.query_one("#limits-table", DataTable)
+        keep = None
+        if table.row_count:
+            keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        table.clear()
+        for name, lim in rows[:MAX_ROWS]:
+            table.add_row(
+                name,
+                gauge_cell(lim.budget_percent, lim.budget_limit_cents),
+                gauge_cell(lim.token_percent, lim.token_limit_month),
+                gauge_cell(lim.rate_percent, lim.rate_limit_rpm),
+                f"{fmt.dollars(lim.budget_used_cents)} · {fmt.count(lim.tokens_used_month)} tok"
+                f" · {lim.requests_this_minute}/min",
+                key=lim.integration_id,
+            )
+        for index, (_, lim) in enumerate(rows[:MAX_ROWS]):
+            if lim.integration_id == keep:
+                table.move_cursor(row=index, animate=False)
+                break
+        over = sum(1 for _, lim in rows if worst(lim) >= 100)
+        high = sum(1 for _, lim in rows if 80 <= worst(lim) < 100)
+        unlimited = listing.total - len(limited)
+        text = (
+            f"{len(rows):,} with limits · {over} over (!) · {high} at 80% or more"
+            f" · {unlimited:,} unlimited"
+        )
+        if len(rows) > MAX_ROWS:
+            text += f" · showing the worst {MAX_ROWS}"
+        if not rows:
+            text = (
+                "No integration has a limit. Set a budget, a token limit or an RPM limit"
+                " with e (edit) on the list."
+            )
+        status.update(text)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_cursor(self, delta: int) -> None:
+        table = self.query_one("#limits-table", DataTable)
+        table.action_cursor_down() if delta > 0 else table.action_cursor_up()
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    def action_open(self) -> None:
+        table = self.query_one("#limits-table", DataTable)
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            if key:
+                self.app.open_detail(str(key))  # type: ignore[attr-defined]
+
+    @on(DataTable.RowSelected, "#limits-table")
+    def _selected(self) -> None:
+        self.action_open()

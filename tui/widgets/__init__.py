@@ -1,0 +1,1 @@
+"""Widgets of the console that are more than a stock Textual widget."""
