@@ -1,0 +1,62 @@
+"""The console in a real terminal: tmux runs `byok` at 80x24 on a temporary database.
+
+The test types like a person: `n` opens the form, the name and an `env:` credential are typed,
+Enter submits; the new integration shows in the list; `q` quits and the shell prompt returns.
+The database is then read back through the CLI, so the row on screen is also on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import subprocess_env
+from tmuxterm import Terminal, byok_command, needs_tmux
+
+pytestmark = needs_tmux
+
+
+@pytest.fixture
+def term() -> Iterator[Terminal]:
+    terminal = Terminal(80, 24)
+    try:
+        yield terminal
+    finally:
+        terminal.close()
+
+
+def list_json(db: Path) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--db", str(db), "list", "--json"],
+        capture_output=True, text=True, env=subprocess_env(), timeout=60, check=True,
+    )  # fmt: skip
+    return json.loads(proc.stdout)
+
+
+def test_add_an_integration_through_the_console_form(term: Terminal, tmp_path: Path) -> None:
+    db = tmp_path / "byok.json"
+    assert term.size() == (80, 24)
+    term.run(byok_command("--db", str(db)))
+    term.wait_for("New", "the console's footer")  # the home screen, with its `n New` key
+    term.keys("n")
+    term.wait_for("New integration", "the form")
+    term.type("e2e-openai")
+    term.keys("Tab", "Tab")  # name -> provider (OpenAI is preselected) -> credential
+    term.type("env:E2E_OPENAI_KEY")
+    term.keys("Enter")  # submitting a field saves the form
+    screen = term.wait_for(
+        lambda s: "e2e-openai" in s and "New integration" not in s, "the new row in the list"
+    )
+    assert "OpenAI" in screen or "openai" in screen
+    term.keys("q")
+    screen = term.wait_for(term.prompt_is_back, "the shell prompt after q")
+    term.run("echo rc=$?")
+    term.wait_for("rc=0", "the console's exit code")
+    data = list_json(db)
+    assert data["total"] == 1
+    item = data["items"][0]
+    assert (item["name"], item["provider_type"]) == ("e2e-openai", "openai")
