@@ -330,13 +330,19 @@ class HealthService:
             wake.set()
             done.put_nowait(result)
 
+        closing = False
+
         async def writer() -> None:
+            # Never cancelled mid-write: a commit in a worker thread cannot be interrupted, and
+            # check_many must not return before its results are stored.
             while True:
                 await wake.wait()
                 wake.clear()
                 batch, pending[:] = list(pending), []
                 if batch:
                     await asyncio.to_thread(self._store, tenant_id, batch)
+                if closing and not pending:
+                    return
 
         tasks = [asyncio.create_task(one(doc)) for doc in docs]
         writing = asyncio.create_task(writer())
@@ -347,11 +353,9 @@ class HealthService:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            writing.cancel()
-            await asyncio.gather(writing, return_exceptions=True)
-            if pending:  # what completed after the writer's last batch (or while it was cancelled)
-                batch, pending[:] = list(pending), []
-                await asyncio.shield(asyncio.to_thread(self._store, tenant_id, batch))
+            closing = True
+            wake.set()
+            await asyncio.shield(writing)  # stores what completed, then ends
 
     def _wanted(self, doc: Doc, include_disabled: bool, stale_after_s: float | None) -> bool:
         if not include_disabled and doc["status"] != IntegrationStatus.ENABLED.value:
