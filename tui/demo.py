@@ -41,25 +41,39 @@ class Sample:
     rpm: int = 0
     seed_fraction: float = 0.0  # share of the budget (or token limit) already used this month
     enabled: bool = True
+    credential: str | None = None  # a reference instead of a demo key
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# Listed oldest first: the console shows the newest first, so prod-openai ends up on top.
 SAMPLES: tuple[Sample, ...] = (
-    Sample("prod-openai", "openai", "gpt-4o-mini", "ok", budget_cents=20_000, rpm=600,
-           seed_fraction=0.42),
-    Sample("claude-research", "anthropic", "claude-sonnet-4-5", "ok", budget_cents=5_000,
-           seed_fraction=0.84),
-    Sample("gemini-batch", "google", "gemini-2.5-flash", "slow", token_limit=40_000_000,
-           seed_fraction=0.3),
-    Sample("groq-fast", "groq", "llama-3.3-70b-versatile", "rate_limited", rpm=30),
-    Sample("mistral-eu", "mistral", "mistral-small-latest", "invalid_key", budget_cents=3_000),
-    Sample("deepseek-dev", "deepseek", "deepseek-chat", "no_credit", budget_cents=1_000,
-           seed_fraction=1.02),
+    Sample("local-llama", "ollama", "llama3.2", "ok"),
+    Sample("together-exp", "together", "deepseek-ai/DeepSeek-V3", "ok",
+           credential="env:TOGETHER_DEMO_KEY"),  # a variable that is not set: status error
+    Sample("openrouter-shared", "openrouter", "openai/gpt-4o", "ok", enabled=False),
     Sample("azure-legacy", "azure_openai", "gpt-4o", "ok", budget_cents=2_500,
            seed_fraction=0.6, extra={"api_version": "2024-10-21"}),
-    Sample("openrouter-shared", "openrouter", "openai/gpt-4o", "ok", enabled=False),
-    Sample("local-llama", "ollama", "llama3.2", "ok"),
+    Sample("deepseek-dev", "deepseek", "deepseek-chat", "no_credit", budget_cents=1_000,
+           seed_fraction=1.02),
+    Sample("mistral-eu", "mistral", "mistral-small-latest", "invalid_key", budget_cents=3_000),
+    Sample("groq-fast", "groq", "llama-3.3-70b-versatile", "rate_limited", rpm=30),
+    Sample("gemini-batch", "google", "gemini-2.5-flash", "slow", token_limit=40_000_000,
+           seed_fraction=0.3),
+    Sample("claude-research", "anthropic", "claude-sonnet-4-5", "ok", budget_cents=5_000,
+           seed_fraction=0.84),
+    Sample("prod-openai", "openai", "gpt-4o-mini", "ok", budget_cents=20_000, rpm=600,
+           seed_fraction=0.42),
 )  # fmt: skip
+
+
+# What the fake provider plays for each scripted outcome (see core/fakeprovider.py).
+FAKE_OUTCOMES = {
+    "ok": "ok",
+    "slow": "slow:2300",  # over the 2000 ms threshold: degraded, reason slow
+    "rate_limited": "429:20",
+    "invalid_key": "401",
+    "no_credit": "402",
+}
 
 
 def demo_key(sample: Sample) -> str:
@@ -87,16 +101,22 @@ def demo_environment() -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def credential_for(sample: Sample) -> str:
+    if sample.credential is not None:
+        return sample.credential
+    return "" if sample.provider == "ollama" else demo_key(sample)
+
+
 async def seed(facade: IntegrationsFacade, base_url_for: Any) -> dict[str, str]:
     """Create the samples (one commit) and this month's earlier usage; returns name -> id."""
     items = []
     for s in SAMPLES:
-        config: dict[str, Any] = {"base_url": base_url_for(s.provider, s.outcome), **s.extra}
+        config: dict[str, Any] = {"base_url": base_url_for(s.provider), **s.extra}
         items.append(
             {
                 "name": s.name,
                 "provider_type": s.provider,
-                "credential": "" if s.provider == "ollama" else demo_key(s),
+                "credential": credential_for(s),
                 "default_model": s.model,
                 "config": config,
                 "budget_limit_cents": s.budget_cents,
@@ -160,7 +180,13 @@ class UsageSimulator:
 
     def __init__(self, db_path: Path, ids: dict[str, str], interval_s: float = 1.0) -> None:
         self.db_path = db_path
-        self.targets = [(ids[s.name], s) for s in SAMPLES if s.enabled]
+        # calls flow only where a real key would work: not for a revoked or missing key
+        working = {"ok", "slow", "rate_limited"}
+        self.targets = [
+            (ids[s.name], s)
+            for s in SAMPLES
+            if s.enabled and s.outcome in working and s.credential is None
+        ]
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="byok-demo-usage", daemon=True)
@@ -201,22 +227,39 @@ class UsageSimulator:
             await facade.aclose()
 
 
+async def probe_all(facade: IntegrationsFacade, ids: dict[str, str]) -> None:
+    """Probe every sample once, so the console opens with health already shown."""
+    await asyncio.gather(*(facade.test_credentials(TENANT, iid) for iid in ids.values()))
+
+
+def start_fake_provider() -> Any:
+    """The built-in fake provider on 127.0.0.1, scripted per demo key."""
+    from core.fakeprovider import FakeProviderServer
+
+    server = FakeProviderServer().start()
+    for sample in SAMPLES:
+        if sample.credential is None and sample.provider != "ollama":
+            server.script(demo_key(sample), FAKE_OUTCOMES[sample.outcome])
+    return server
+
+
 def run_demo(**console_options: Any) -> int:
     """Set everything up, open the console, clean everything up; returns its exit code."""
-    from core import fakeprovider
-
     from .app import run_console
 
+    console_options.setdefault("probe_interval_s", 30)
     with demo_environment() as tmp:
         db_path = tmp / "byok.json"
-        server = fakeprovider.start()
+        server = start_fake_provider()
         simulator: UsageSimulator | None = None
         try:
 
             async def setup() -> dict[str, str]:
                 facade = IntegrationsFacade(db_path)
                 try:
-                    return await seed(facade, lambda p, o: server_url(server, p, o))
+                    ids = await seed(facade, server.base_url_for)
+                    await probe_all(facade, ids)
+                    return ids
                 finally:
                     await facade.aclose()
 
@@ -228,8 +271,3 @@ def run_demo(**console_options: Any) -> int:
             if simulator is not None:
                 simulator.stop()
             server.stop()
-
-
-def server_url(server: Any, provider: str, outcome: str) -> str:
-    """The fake provider's base URL for a provider, scripted to answer with `outcome`."""
-    return server.base_url_for(provider)

@@ -1,0 +1,46 @@
+"""`byok demo` in a real terminal: healthy and failing integrations show; q quits cleanly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tmuxterm import Terminal, byok_command, needs_tmux
+
+pytestmark = needs_tmux
+
+
+@pytest.fixture
+def term(tmp_path: Path) -> Iterator[Terminal]:
+    # the demo's temp dir goes under this test's own TMPDIR, so cleanup is checkable
+    terminal = Terminal(80, 24, env={"TMPDIR": str(tmp_path)})
+    try:
+        yield terminal
+    finally:
+        terminal.close()
+
+
+def test_demo_shows_healthy_and_failing_and_cleans_up(term: Terminal, tmp_path: Path) -> None:
+    user_db = Path(os.environ["XDG_DATA_HOME"]) / "byok" / "byok.json"
+    term.run(byok_command("demo"))
+    def row(screen: str, name: str, state: str) -> bool:
+        return any(name in line and state in line for line in screen.splitlines())
+
+    screen = term.wait_for(
+        lambda s: row(s, "prod-openai", "healthy") and row(s, "mistral-eu", "failing"),
+        "a healthy and a failing integration",
+        timeout=60,
+    )
+    assert row(screen, "groq-fast", "degraded")  # rate limited
+    assert row(screen, "deepseek-dev", "failing")  # no credit
+    demo_dirs = [p for p in tmp_path.iterdir() if p.name.startswith("byok-demo-")]
+    assert len(demo_dirs) == 1 and (demo_dirs[0] / "byok.json").is_file()
+    assert demo_dirs[0].stat().st_mode & 0o777 == 0o700
+    term.keys("q")
+    term.wait_for(term.prompt_is_back, "the shell prompt after q", timeout=30)
+    term.run("echo rc=$?")
+    term.wait_for("rc=0", "the demo's exit code")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("byok-demo-")]
+    assert not user_db.exists()  # the user's own database was never touched
