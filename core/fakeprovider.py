@@ -14,7 +14,8 @@ Choosing an outcome, first match wins:
 Outcomes: ok, slow:MS, 400, 401, 402, 403, 404, 429[:RETRY_AFTER_S], quota (OpenAI's 429
 insufficient_quota), 500, 503, 529, gemini_invalid (400 API_KEY_INVALID), cohere_invalid
 (200 valid:false), malformed (200, not JSON), hang (never answers), reset (TCP reset), close
-(closes without answering), echo (401 whose body echoes the key). For a refused connection use
+(closes without answering), echo (401 whose body echoes the key), drip[:S] (sends a header
+line every 0.1 s for S seconds: only an overall deadline stops it). For a refused connection use
 `refused_base_url()`: a port nothing listens on.
 
     with FakeProviderServer() as server:
@@ -131,6 +132,7 @@ class Outcome:
         known = {
             "ok", "slow", "400", "401", "402", "403", "404", "429", "quota", "500", "503", "529",
             "gemini_invalid", "cohere_invalid", "malformed", "hang", "reset", "close", "echo",
+            "drip",
         }  # fmt: skip
         if name not in known:
             raise ValueError(f"unknown fake outcome {text!r}")
@@ -377,6 +379,13 @@ class FakeProviderServer:
             name = "ok"
         if name == "hang":
             self._stop.wait(outcome.arg or self.hang_s)
+            h.close_connection = True
+            return
+        if name == "drip":  # answers one header line at a time: per-read timeouts never fire
+            h.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            end = time.monotonic() + (outcome.arg or 30.0)
+            while time.monotonic() < end and not self._stop.wait(0.1):
+                h.wfile.write(b"x-drip: 1\r\n")
             h.close_connection = True
             return
         if name in ("reset", "close"):
