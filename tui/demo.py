@@ -16,6 +16,7 @@ import base64
 import os
 import random
 import shutil
+import signal
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -227,6 +228,23 @@ class UsageSimulator:
             await facade.aclose()
 
 
+class DemoTerminated(SystemExit):
+    """SIGTERM or SIGHUP (a closed ssh session): unwind so the temp dir is still removed."""
+
+
+@contextmanager
+def _exit_on_hangup() -> Iterator[None]:
+    def stop(signum: int, _frame: object) -> None:
+        raise DemoTerminated(128 + signum)
+
+    saved = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 async def probe_all(facade: IntegrationsFacade, ids: dict[str, str]) -> None:
     """Probe every sample once, so the console opens with health already shown."""
     await asyncio.gather(*(facade.test_credentials(TENANT, iid) for iid in ids.values()))
@@ -248,7 +266,7 @@ def run_demo(**console_options: Any) -> int:
     from .app import run_console
 
     console_options.setdefault("probe_interval_s", 30)
-    with demo_environment() as tmp:
+    with demo_environment() as tmp, _exit_on_hangup():
         db_path = tmp / "byok.json"
         server = start_fake_provider()
         simulator: UsageSimulator | None = None

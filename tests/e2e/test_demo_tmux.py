@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,3 +46,21 @@ def test_demo_shows_healthy_and_failing_and_cleans_up(term: Terminal, tmp_path: 
     term.wait_for("rc=0", "the demo's exit code")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("byok-demo-")]
     assert not user_db.exists()  # the user's own database was never touched
+
+
+def test_demo_cleans_up_when_terminated(term: Terminal, tmp_path: Path) -> None:
+    """SIGTERM (or a closed ssh session's SIGHUP) still removes the demo's temp dir."""
+    term.run(byok_command("demo"))
+    term.wait_for("prod-openai", "the demo console", timeout=60)
+    assert [p for p in tmp_path.iterdir() if p.name.startswith("byok-demo-")]
+    shell = term._tmux("display-message", "-p", "-t", "e2e", "#{pane_pid}").strip()
+    children = subprocess.run(
+        ["pgrep", "-P", shell], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert len(children) == 1
+    os.kill(int(children[0]), signal.SIGTERM)
+    term.wait_for(term.prompt_is_back, "the shell prompt after SIGTERM", timeout=30)
+    term.run("echo rc=$?")
+    screen = term.wait_for("rc=", "the demo's exit code")
+    assert "rc=143" in screen and "Traceback" not in screen
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("byok-demo-")]
