@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +26,7 @@ def term(tmp_path: Path) -> Iterator[Terminal]:
 def test_demo_shows_healthy_and_failing_and_cleans_up(term: Terminal, tmp_path: Path) -> None:
     user_db = Path(os.environ["XDG_DATA_HOME"]) / "byok" / "byok.json"
     term.run(byok_command("demo"))
+
     def row(screen: str, name: str, state: str) -> bool:
         return any(name in line and state in line for line in screen.splitlines())
 
@@ -53,12 +53,9 @@ def test_demo_cleans_up_when_terminated(term: Terminal, tmp_path: Path) -> None:
     term.run(byok_command("demo"))
     term.wait_for("prod-openai", "the demo console", timeout=60)
     assert [p for p in tmp_path.iterdir() if p.name.startswith("byok-demo-")]
-    shell = term._tmux("display-message", "-p", "-t", "e2e", "#{pane_pid}").strip()
-    children = subprocess.run(
-        ["pgrep", "-P", shell], capture_output=True, text=True, check=True
-    ).stdout.split()
+    children = term.foreground_pids()
     assert len(children) == 1
-    os.kill(int(children[0]), signal.SIGTERM)
+    os.kill(children[0], signal.SIGTERM)
     term.wait_for(term.prompt_is_back, "the shell prompt after SIGTERM", timeout=30)
     term.run("echo rc=$?")
     screen = term.wait_for("rc=", "the demo's exit code")

@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from conftest import subprocess_env
@@ -98,6 +99,22 @@ class Terminal:
     def prompt_is_back(self, screen: str) -> bool:
         lines = [line for line in screen.splitlines() if line.strip()]
         return bool(lines) and lines[-1].rstrip() == PROMPT.rstrip()
+
+    def foreground_pids(self) -> list[int]:
+        """The processes the pane's shell is running (its children), from /proc or pgrep."""
+        shell = int(self._tmux("display-message", "-p", "-t", "e2e", "#{pane_pid}").strip())
+        proc = Path("/proc")
+        if proc.is_dir():
+            kids = []
+            for stat in proc.glob("[0-9]*/stat"):
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    # the command name is in parentheses and may hold spaces: split after it
+                    fields = stat.read_text().rsplit(")", 1)[1].split()
+                    if int(fields[1]) == shell:
+                        kids.append(int(stat.parent.name))
+            return kids
+        out = subprocess.run(["pgrep", "-P", str(shell)], capture_output=True, text=True)
+        return [int(pid) for pid in out.stdout.split()]
 
     def close(self) -> None:
         with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
