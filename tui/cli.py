@@ -342,8 +342,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EX_SOFTWARE
 
 
+async def _preflight(db: str | None, tenant: str) -> None:
+    """Open the database and read it once before the console takes over the terminal, so a bad
+    tenant or an unreadable file is a one-line error and an exit code, not a screen."""
+    from core import IntegrationsFacade
+
+    facade = IntegrationsFacade(db) if db else IntegrationsFacade()
+    try:
+        await facade.list_integrations(tenant, limit=1)
+    finally:
+        await facade.aclose()
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command is None:
+        asyncio.run(_preflight(args.db, args.tenant))
         from .app import run_console
 
         return int(run_console(db_path=args.db, tenant_id=args.tenant) or 0)

@@ -151,6 +151,7 @@ def test_raw_key_on_the_command_line_is_refused_and_not_echoed(db: Path) -> None
         (["enable", "ghost"], "no integration"),
         (["disable", ""], "empty"),
         (["--tenant", "bad tenant!", "list"], "tenant"),
+        (["--tenant", "bad tenant!"], "tenant"),  # the console, refused before it starts
         (["frobnicate"], "invalid choice"),
         (["list", "--status", "sleeping"], "invalid choice"),
     ],
@@ -240,3 +241,12 @@ def test_human_output_works_with_the_facade_data(db: Path) -> None:
             await f.aclose()
 
     assert asyncio.run(names()) == ["Local Llama", "prod-openai"]
+
+
+def test_console_on_a_corrupt_database_exits_74_without_touching_it(tmp_path: Path) -> None:
+    db = tmp_path / "byok.json"
+    db.write_bytes(b'{"_meta": [1, 2')
+    run = byok(db=db)  # no subcommand: the console, which must refuse before drawing anything
+    assert run.code == 74, (run.code, run.err)
+    assert str(db) in run.err and "Traceback" not in run.err
+    assert db.read_bytes() == b'{"_meta": [1, 2'
