@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
 import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from clirun import BYOK, assert_usage_error, byok
@@ -19,8 +22,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_serve_answers_http_get_on_loopback(tmp_path: Path) -> None:
-    db = tmp_path / "byok.json"
+@contextlib.contextmanager
+def serving(db: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
     port = free_port()
     proc = subprocess.Popen(
         [*BYOK, "--db", str(db), "serve", "--port", str(port)],
@@ -30,6 +33,19 @@ def test_serve_answers_http_get_on_loopback(tmp_path: Path) -> None:
         text=True,
     )
     try:
+        yield port, proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def test_serve_answers_http_get_on_loopback(tmp_path: Path) -> None:
+    with serving(tmp_path / "byok.json") as (port, proc):
         deadline = time.monotonic() + 30
         body = ""
         while time.monotonic() < deadline:
@@ -46,14 +62,46 @@ def test_serve_answers_http_get_on_loopback(tmp_path: Path) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.2", 0))
             assert sock.connect_ex(("127.0.0.2", port)) != 0
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    assert proc.returncode is not None
+
+
+def test_a_browser_session_runs_the_console_on_the_same_database(tmp_path: Path) -> None:
+    """What a browser does: open the websocket; the console's screen arrives with our row."""
+    import aiohttp
+
+    db = tmp_path / "byok.json"
+    assert byok("add", "served-over-http", "--provider", "ollama", db=db).code == 0
+
+    async def session(port: int) -> str:
+        seen = ""
+        url = f"ws://127.0.0.1:{port}/ws?width=100&height=30"
+        async with aiohttp.ClientSession() as client:
+            for _ in range(100):  # the server may still be starting
+                try:
+                    ws = await client.ws_connect(url)
+                    break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.2)
+            else:
+                raise AssertionError("the websocket never opened")
+            async with ws:
+                deadline = time.monotonic() + 40
+                while "served-over-http" not in seen and time.monotonic() < deadline:
+                    try:
+                        msg = await ws.receive(timeout=2)
+                    except TimeoutError:
+                        continue
+                    if msg.type == aiohttp.WSMsgType.BINARY:
+                        seen += msg.data.decode("utf-8", "replace")
+                    elif msg.type == aiohttp.WSMsgType.TEXT:
+                        seen += msg.data
+                    elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                        break
+        return seen
+
+    with serving(db) as (port, _proc):
+        seen = asyncio.run(session(port))
+    assert "served-over-http" in seen
 
 
 def test_serve_console_command_keeps_db_and_tenant(tmp_path: Path) -> None:
