@@ -25,13 +25,16 @@ def free_port() -> int:
 @contextlib.contextmanager
 def serving(db: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
     port = free_port()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    log = (db.parent / "serve.log").open("w")  # a file, not a pipe nobody drains
     proc = subprocess.Popen(
         [*BYOK, "--db", str(db), "serve", "--port", str(port)],
         env=subprocess_env(),
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    proc.log_path = db.parent / "serve.log"  # type: ignore[attr-defined]
     try:
         yield port, proc
     finally:
@@ -42,6 +45,7 @@ def serving(db: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            log.close()
 
 
 def test_serve_answers_http_get_on_loopback(tmp_path: Path) -> None:
@@ -49,7 +53,7 @@ def test_serve_answers_http_get_on_loopback(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         body = ""
         while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert proc.poll() is None, proc.log_path.read_text()  # type: ignore[attr-defined]
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
                     assert resp.status == 200
