@@ -23,6 +23,7 @@ from textual.worker import Worker, WorkerState
 
 from core import (
     CredentialError,
+    HealthCheckResult,
     IntegrationError,
     IntegrationsFacade,
     InvalidTransitionError,
@@ -82,6 +83,8 @@ class ByokApp(App[int]):
         self._watch_timer: Timer | None = None
         self._probe_timer: Timer | None = None
         self.testing_all = False
+        # Model lists from this session's successful probes: the core does not store them.
+        self.models_by_id: dict[str, list[str]] = {}
 
     # -- start ----------------------------------------------------------------------------------
 
@@ -216,9 +219,10 @@ class ByokApp(App[int]):
         """Probe stale enabled integrations, then schedule the next round."""
         try:
             count = 0
-            async for _ in self.facade.check_many(
+            async for result in self.facade.check_many(
                 self.data.tenant_id, **self.background_probe_options()
             ):
+                self.remember_models(result)
                 count += 1
             self.probe_state = f"probes every {fmt.ago_interval(self.probe_interval_s)}"
             if count:
@@ -232,7 +236,12 @@ class ByokApp(App[int]):
                 self._probe_timer = self.set_timer(self.probe_interval_s, self._probe)
 
     def background_probe_options(self) -> dict[str, Any]:
-        return {"only_enabled": True, "stale_after_s": self.probe_interval_s}
+        """Enabled integrations (the core's default) not checked for one interval."""
+        return {"stale_after_s": self.probe_interval_s}
+
+    def remember_models(self, result: HealthCheckResult) -> None:
+        if result.models:
+            self.models_by_id[result.integration_id] = sorted(dict.fromkeys(result.models))
 
     def _update_home_header(self) -> None:
         for screen in self.screen_stack:
@@ -274,7 +283,7 @@ class ByokApp(App[int]):
         if detail is None:
             self.notify("It no longer exists.", severity="warning")
             return
-        models = await self.data.probed_models(integration_id)
+        models = self.models_by_id.get(integration_id, [])
         self.push_screen(FormScreen(detail, models), self._saved)
 
     def delete_integration(self, integration_id: str, name: str) -> None:
@@ -317,6 +326,7 @@ class ByokApp(App[int]):
         result = await self.facade.test_credentials(self.data.tenant_id, integration_id)
         if result is None:
             return
+        self.remember_models(result)
         state = fmt.value(result.health_state)
         self.notify(
             f"{fmt.health_plain(state)} · {fmt.latency(result.latency_ms)}"
@@ -341,7 +351,8 @@ class ByokApp(App[int]):
         try:
             if home is not None:
                 home.show_progress(0, total, 0)
-            async for result in self.facade.check_many(self.data.tenant_id):
+            async for result in self.facade.check_many(self.data.tenant_id, include_disabled=True):
+                self.remember_models(result)
                 done += 1
                 failing += fmt.value(result.health_state) == "failing"
                 total = max(total, done)

@@ -60,6 +60,17 @@ class ConsoleData:
     def db_path(self) -> Path:
         return self.facade.db_path
 
+    @property
+    def db_label(self) -> str:
+        """The database path as people read it: relative to the working dir or to ~ if inside."""
+        path = self.db_path
+        for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+            try:
+                return prefix + str(path.relative_to(base))
+            except ValueError:
+                continue
+        return str(path)
+
     async def listing(self, search: str | None = None) -> Listing:
         """All summaries matching `search` (the core decides what matches), in pages of 1000."""
         items: list[IntegrationSummaryResult] = []
@@ -136,19 +147,3 @@ def _dir_token(directory: Path) -> list[tuple[str, int, int]]:
     except OSError:
         pass
     return out
-
-
-async def probed_models(data: ConsoleData, integration_id: str) -> list[str]:
-    """The model list of the last successful probe that returned one; [] when there is none."""
-    try:
-        log = await data.health_log(integration_id, limit=50)
-    except Unavailable:
-        return []
-    for entry in log:
-        models = entry.get("models") if isinstance(entry, dict) else getattr(entry, "models", None)
-        if models:
-            return sorted(dict.fromkeys(str(m) for m in models))
-    return []
-
-
-ConsoleData.probed_models = probed_models  # type: ignore[attr-defined]

@@ -131,7 +131,7 @@ class DetailScreen(Screen[None]):
             ("updated", f"{d.updated_at:%Y-%m-%d %H:%M} UTC" if d.updated_at else "–"),
         ]
         for key, value in rows:
-            t.append(f"{key:<12}", style="dim")
+            t.append(f"{key:<19}", style="dim")
             t.append_text(value if isinstance(value, Text) else Text(str(value)))
             t.append("\n")
         self.query_one("#detail-fields", Static).update(t)

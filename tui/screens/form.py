@@ -136,7 +136,7 @@ class FormScreen(ModalScreen[str | None]):
                         id="model_select",
                         value=ex.default_model
                         if ex and ex.default_model in self.probed_models
-                        else Select.BLANK,
+                        else Select.NULL,
                     ),
                 )
             yield from self._field(
@@ -215,7 +215,7 @@ class FormScreen(ModalScreen[str | None]):
 
     @on(Select.Changed, "#model_select")
     def _model_picked(self, event: Select.Changed) -> None:
-        if event.value is not Select.BLANK:
+        if event.value is not Select.NULL:
             self.query_one("#model", Input).value = str(event.value)
 
     def provider(self) -> ProviderType:

@@ -25,6 +25,7 @@ from .. import format as fmt
 from ..data import Listing, Unavailable
 
 PAGE_SIZE = 100
+WIDE = 150  # the detail panel moves beside the table when every column still fits
 HEALTH_RANK = {"failing": 0, "degraded": 1, "unknown": 2, "healthy": 3}
 
 
@@ -146,7 +147,7 @@ class HomeScreen(Screen[None]):
         self.reload()
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width >= 110, "-wide")
+        self.set_class(self.size.width >= WIDE, "-wide")
 
     @property
     def table(self) -> DataTable[Any]:
@@ -257,7 +258,7 @@ class HomeScreen(Screen[None]):
         text.append("byok", style="bold")
         text.append("  tenant ")
         text.append(app.data.tenant_id, style="bold")  # type: ignore[attr-defined]
-        text.append(f"  ·  db {app.data.db_path}\n")  # type: ignore[attr-defined]
+        text.append(f"  ·  db {app.data.db_label}\n")  # type: ignore[attr-defined]
         text.append(f"{total:,} integrations")
         for key in ("healthy", "degraded", "failing", "unknown"):
             text.append("  ")
@@ -343,7 +344,7 @@ class HomeScreen(Screen[None]):
                 text.append(f"{label:<8} ")
                 text.append(fmt.bar(pct, limit, 10), style=fmt.level_style(pct, limit))
                 shown = fmt.percent(pct, limit)
-                text.append(f" {shown:>6} {used} / {cap if limit else 'unlimited'}\n")
+                text.append(f" {shown:>5} {used} / {cap if limit else 'unlimited'}\n")
         return text
 
     @work(exclusive=True, group="home-panel", exit_on_error=False)
