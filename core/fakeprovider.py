@@ -220,6 +220,7 @@ class FakeProviderServer:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._conns: set[socket.socket] = set()
+        self._counted_conns: set[socket.socket] = set()
         self.open_connections = 0
         self.max_open_connections = 0
         self.total_connections = 0
@@ -295,14 +296,21 @@ class FakeProviderServer:
     def _opened(self, conn: socket.socket) -> None:
         with self._lock:
             self._conns.add(conn)
-            self.open_connections += 1
-            self.total_connections += 1
-            self.max_open_connections = max(self.max_open_connections, self.open_connections)
+
+    def _counted(self, conn: socket.socket) -> None:
+        """Count a connection once it makes a provider request (stats requests don't count)."""
+        with self._lock:
+            if conn in self._conns and conn not in self._counted_conns:
+                self._counted_conns.add(conn)
+                self.open_connections += 1
+                self.total_connections += 1
+                self.max_open_connections = max(self.max_open_connections, self.open_connections)
 
     def _closed(self, conn: socket.socket) -> None:
         with self._lock:
-            if conn in self._conns:
-                self._conns.discard(conn)
+            self._conns.discard(conn)
+            if conn in self._counted_conns:
+                self._counted_conns.discard(conn)
                 self.open_connections -= 1
 
     # -- answering ------------------------------------------------------------------------------
@@ -312,6 +320,7 @@ class FakeProviderServer:
         if url.path == "/__fake/stats":
             h.send(200, self.stats())
             return
+        self._counted(h.connection)
         provider, _, rest = url.path.lstrip("/").partition("/")
         rest = "/" + rest
         if provider not in ROUTES or not rest.startswith(ROOTS[provider] or "/"):
