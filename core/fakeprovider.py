@@ -465,6 +465,8 @@ class FakeProviderServer:
                 "is_free_tier": False,
             }
             return {"data": data}, {}
+        if provider == "together":  # a bare array, as Together's API reference shows
+            return [{"id": m, "object": "model", "type": "chat"} for m in models], {}
         return {"object": "list", "data": [{"id": m, "object": "model"} for m in models]}, {}
 
 

@@ -275,6 +275,8 @@ def rate_limits(headers: Mapping[str, str]) -> dict[str, Any]:
 
 def _model_ids(kind: ProviderType, data: Any) -> list[str] | None:
     """The model ids of a list-models answer, or None when the body is not of that shape."""
+    if isinstance(data, list) and kind in OPENAI_COMPATIBLE:
+        data = {"data": data}  # Together's /models answers a bare array (its API reference)
     if not isinstance(data, dict):
         return None
     if kind is ProviderType.GOOGLE or kind is ProviderType.OLLAMA:

@@ -129,6 +129,16 @@ async def test_models_listed_and_default_model_checked(
     oll = await make(facade, server, "ollama", "", default_model="llama3.2")
     r = await facade.test_credentials("t1", oll)
     assert r is not None and r.reason == "ok" and "llama3.2:latest" in r.models
+    # Together answers a bare JSON array (its API reference), not {"data": [...]}
+    tog = await make(
+        facade,
+        server,
+        "together",
+        key_for("ok"),
+        default_model="meta-llama/Llama-3.3-70B-Instruct-Turbo",
+    )
+    r = await facade.test_credentials("t1", tog)
+    assert r is not None and r.reason == "ok" and len(r.models) == 1
     # Azure lists base models while default_model names a deployment: not judged.
     az = await make(facade, server, "azure_openai", key_for("ok"), default_model="my-deploy")
     r = await facade.test_credentials("t1", az)
