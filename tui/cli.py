@@ -295,6 +295,10 @@ def _report(prefix: str, exc: BaseException, debug: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `byok`; returns the exit code (the console script exits with it)."""
+    for stream in (sys.stdout, sys.stderr):
+        # a cron job's locale may not encode "…" or a name's accents: never die on printing
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = bool(getattr(args, "debug", False))

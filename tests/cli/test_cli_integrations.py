@@ -250,3 +250,11 @@ def test_console_on_a_corrupt_database_exits_74_without_touching_it(tmp_path: Pa
     assert run.code == 74, (run.code, run.err)
     assert str(db) in run.err and "Traceback" not in run.err
     assert db.read_bytes() == b'{"_meta": [1, 2'
+
+
+def test_an_ascii_locale_never_breaks_printing(db: Path) -> None:
+    """cron's locale may not encode '…' or 'é': the table still prints, with replacements."""
+    assert byok("add", "café-é", "--provider", "ollama", db=db).code == 0
+    run = byok("list", db=db, env={"PYTHONIOENCODING": "ascii"})
+    assert run.code == 0, run.err
+    assert "caf?-?" in run.out
