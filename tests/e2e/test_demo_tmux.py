@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import subprocess_env
 from tmuxterm import Terminal, byok_command, needs_tmux
 
 pytestmark = needs_tmux
+
+
+def tokens_used(db: Path) -> int:
+    """This month's tokens over every demo integration, read through the real CLI."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--db", str(db), "limits", "--json"],
+        capture_output=True, text=True, env=subprocess_env(), timeout=60,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1, 2), proc.stderr
+    return sum(item["tokens_used_month"] for item in json.loads(proc.stdout))
 
 
 @pytest.fixture
@@ -40,6 +55,13 @@ def test_demo_shows_healthy_and_failing_and_cleans_up(term: Terminal, tmp_path: 
     demo_dirs = [p for p in tmp_path.iterdir() if p.name.startswith("byok-demo-")]
     assert len(demo_dirs) == 1 and (demo_dirs[0] / "byok.json").is_file()
     assert demo_dirs[0].stat().st_mode & 0o777 == 0o700
+    # simulated usage flows: the demo's own database shows tokens growing second by second
+    demo_db = demo_dirs[0] / "byok.json"
+    first = tokens_used(demo_db)
+    deadline = time.monotonic() + 20
+    while tokens_used(demo_db) <= first and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert tokens_used(demo_db) > first
     term.keys("q")
     term.wait_for(term.prompt_is_back, "the shell prompt after q", timeout=30)
     term.run("echo rc=$?")
