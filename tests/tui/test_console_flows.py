@@ -295,7 +295,7 @@ async def main():
     target = [i for i in page.items if i.name == "watched"][0]
     await f.update_integration("default", target.id, rate_limit_rpm=10)
     await f.record_usage("default", target.id, model="gpt-4o", input_tokens=5, output_tokens=5,
-                         cost_cents=1)
+                         cost_cents=1, at=sys.argv[2])
     await f.create_integration("default", name="from-another-process", provider_type="ollama",
                                config={"base_url": "http://127.0.0.1:9"})
     await f.aclose()
@@ -303,7 +303,9 @@ asyncio.run(main())
 """
 
 
-async def test_live_refresh_after_another_process_writes(tfacade, fake_server, db_path: Path):
+async def test_live_refresh_after_another_process_writes(
+    tfacade, fake_server, db_path: Path, fixed_ids
+):
     await add(tfacade, fake_server, "watched")
     await add(tfacade, fake_server, "other")
     app = ByokApp(tfacade, probe_interval_s=None, refresh_interval_s=0.2, cursor_blink=False)
@@ -313,7 +315,7 @@ async def test_live_refresh_after_another_process_writes(tfacade, fake_server, d
         home = app.home()
         assert home.current().name == "watched"
         done = subprocess.run(
-            [sys.executable, "-c", WRITER, str(db_path)],
+            [sys.executable, "-c", WRITER, str(db_path), fixed_clock().isoformat()],
             env=dict(os.environ),
             capture_output=True,
             text=True,
