@@ -85,7 +85,9 @@ async def run(args: argparse.Namespace) -> int:
             await setup.enable_integration("bench", d.id)
         await setup.aclose()
 
-        facade = IntegrationsFacade(db, probe_concurrency=args.concurrency, durable=not args.no_fsync)
+        facade = IntegrationsFacade(
+            db, probe_concurrency=args.concurrency, durable=not args.no_fsync
+        )
         commits = {"byok.json": 0, "byok.health.json": 0}
         for store in (facade.context.store, facade._health.log.store):
             original = store._commit
@@ -117,8 +119,11 @@ async def run(args: argparse.Namespace) -> int:
             if healthy != args.n:
                 reasons = collections.Counter(r.reason for r in results)
                 lat = sorted(r.latency_ms or 0 for r in results)
-                print(f"  not all healthy ({dict(reasons)}; latency p50 {lat[len(lat) // 2]} ms, "
-                      f"max {lat[-1]} ms): the benchmark is invalid", flush=True)
+                print(
+                    f"  not all healthy ({dict(reasons)}; latency p50 {lat[len(lat) // 2]} ms, "
+                    f"max {lat[-1]} ms): the benchmark is invalid",
+                    flush=True,
+                )
                 return 1
         rss1 = rss_mb()
         s = stats(port)
