@@ -274,3 +274,18 @@ async def test_unknown_integration_and_bad_options(
         IntegrationsFacade(db_path, probe_timeout_s=0)
     with pytest.raises(ValidationError):
         IntegrationsFacade(db_path, health_log_retention=0)
+
+
+@pytest.mark.parametrize("provider", ALL_PROVIDERS)
+async def test_deep_probe_route_of_every_provider(
+    facade: IntegrationsFacade, server: FakeProviderServer, provider: str
+) -> None:
+    """The completion route and auth of each provider, against the fake server's own table."""
+    model = server.models.get(provider, ["m"])[0] if provider != "openrouter" else "openai/gpt-4o"
+    secret = key_for("ok")
+    iid = await make(facade, server, provider, secret, default_model=model)
+    r = await facade.test_credentials("t1", iid, deep=True)
+    assert r is not None and (r.health_state, r.reason) == (H, "ok"), r.message
+    seen = [x.route for x in server.requests if x.key == secret]
+    assert seen == ["probe", "chat"]
+    assert "HTTP 200" in r.provider_info["deep"]
