@@ -12,6 +12,7 @@ import asyncio
 import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import work
@@ -48,7 +49,7 @@ ANSI_COLOR_SYSTEMS = {"standard", "windows"}
 class ByokApp(App[int]):
     """The byok console for one tenant. See tui/__init__.py for the options."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere work too
     TITLE = "byok"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key"),

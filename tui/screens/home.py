@@ -112,12 +112,14 @@ class HomeScreen(Screen[None]):
         self.filter_text = ""
         self.sort_index = 0
         self.page = 0
-        self.view: list[IntegrationSummaryResult] = []  # sorted + filtered
+        self.view: list[IntegrationSummaryResult] = []  # the rows of the current page
+        self.total_rows = 0  # rows matching the filter, over all pages
         self.listing: Listing | None = None  # unfiltered
         self.limits: dict[str, LimitsStatusResult | None] = {}
         self.limits_available = True
         self.loaded = False
         self._pending_cursor: str | None = None
+        self._pending_row: int | None = None  # 0 = first row of the page, -1 = last
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -161,26 +163,47 @@ class HomeScreen(Screen[None]):
 
     @work(exclusive=True, group="home-load", exit_on_error=False)
     async def reload(self, filter_only: bool = False) -> None:
-        """Fetch (worker), then render (main thread). Exclusive: a newer reload cancels an older."""
+        """Fetch (worker), then render (main thread). Exclusive: a newer reload cancels an older.
+
+        In the core's own order (newest first) only the page on screen is fetched, so a filter
+        keystroke costs one page at 10 or 10,000 rows. Another sort needs every match. The whole
+        listing (health counts, change notifications) is read after the page has painted.
+        """
         data = self.app.data  # type: ignore[attr-defined]
-        if not filter_only or self.listing is None:
-            listing = await data.listing()
-            self.app.observe_listing(listing)  # type: ignore[attr-defined]
+        facade, tenant = data.facade, data.tenant_id
+        search = self.filter_text or None
+        if SORTS[self.sort_index][1] is None:
+            page = self.page
+            result = await facade.list_integrations(
+                tenant, search=search, offset=page * PAGE_SIZE, limit=PAGE_SIZE
+            )
+            if not result.items and result.total and page > 0:  # the page emptied meanwhile
+                page = (result.total - 1) // PAGE_SIZE
+                result = await facade.list_integrations(
+                    tenant, search=search, offset=page * PAGE_SIZE, limit=PAGE_SIZE
+                )
+            rows, total = result.items, result.total
         else:
-            listing = self.listing
-        view = (await data.listing(self.filter_text)).items if self.filter_text else listing.items
-        view = self._sorted(view)
-        page = self._page_for(view)
-        ids = [s.id for s in view[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]]
+            matches = self._sorted((await data.listing(search)).items)
+            page = self._page_for(matches)
+            rows, total = matches[page * PAGE_SIZE : (page + 1) * PAGE_SIZE], len(matches)
         try:
-            limits = await data.limits(ids)
+            limits = await data.limits(s.id for s in rows)
             available = True
         except Unavailable:
             limits, available = {}, False
-        self.listing, self.view, self.page = listing, view, page
+        self.view, self.total_rows, self.page = rows, total, page
         self.limits, self.limits_available = limits, available
+        if not self.loaded and not search:  # first paint: counts follow right after
+            self.listing = Listing(items=[], total=total, counts={})
         self.loaded = True
         self._render_rows()
+        if not filter_only or self.listing is None:
+            listing = await data.listing()
+            self.app.observe_listing(listing)  # type: ignore[attr-defined]
+            self.listing = listing
+            self._update_header()
+            self._update_onboarding()
 
     def _sorted(self, items: list[IntegrationSummaryResult]) -> list[IntegrationSummaryResult]:
         _, key, reverse = SORTS[self.sort_index]
@@ -189,7 +212,7 @@ class HomeScreen(Screen[None]):
     def _page_for(self, view: list[IntegrationSummaryResult]) -> int:
         """Keep the highlighted integration on screen: the page that holds it, if it exists."""
         want = self._pending_cursor or self.current_id()
-        if want is not None:
+        if want is not None and self._pending_row is None:
             for index, item in enumerate(view):
                 if item.id == want:
                     return index // PAGE_SIZE
@@ -202,14 +225,16 @@ class HomeScreen(Screen[None]):
         table = self.table
         keep = self._pending_cursor or self.current_id()
         keep_row = table.cursor_row
-        self._pending_cursor = None
+        pending_row, self._pending_row, self._pending_cursor = self._pending_row, None, None
         now = self.app.now()  # type: ignore[attr-defined]
-        rows = self.view[self.page * PAGE_SIZE : (self.page + 1) * PAGE_SIZE]
+        rows = self.view
         table.clear()
         for item in rows:
             table.add_row(*self._cells(item, now), key=item.id)
         target = 0
-        if keep is not None:
+        if pending_row is not None:
+            target = pending_row % len(rows) if rows else 0
+        elif keep is not None:
             for index, item in enumerate(rows):
                 if item.id == keep:
                     target = index
@@ -218,12 +243,15 @@ class HomeScreen(Screen[None]):
                 target = min(keep_row, max(0, len(rows) - 1))
         if rows:
             table.move_cursor(row=target, animate=False)
-        empty = self.listing is not None and self.listing.total == 0 and not self.filter_text
-        self.query_one("#onboarding").display = empty
-        self.query_one("#body").display = not empty
+        self._update_onboarding()
         self._update_header()
         self._update_status()
         self._update_panel()
+
+    def _update_onboarding(self) -> None:
+        empty = self.listing is not None and self.listing.total == 0 and not self.filter_text
+        self.query_one("#onboarding").display = empty
+        self.query_one("#body").display = not empty
 
     def _cells(self, s: IntegrationSummaryResult, now: datetime) -> list[Any]:
         lim = self.limits.get(s.id)
@@ -272,7 +300,7 @@ class HomeScreen(Screen[None]):
         self.query_one("#header-bar", Static).update(text)
 
     def _update_status(self) -> None:
-        n = len(self.view)
+        n = self.total_rows
         first = self.page * PAGE_SIZE + 1 if n else 0
         last = min(n, (self.page + 1) * PAGE_SIZE)
         pages = max(1, -(-n // PAGE_SIZE))
@@ -374,8 +402,7 @@ class HomeScreen(Screen[None]):
         iid = self.current_id()
         if iid is None:
             return None
-        start = self.page * PAGE_SIZE
-        for item in self.view[start : start + PAGE_SIZE]:
+        for item in self.view:
             if item.id == iid:
                 return item
         return None
@@ -427,31 +454,23 @@ class HomeScreen(Screen[None]):
         self.table.action_cursor_up()
 
     def action_top(self) -> None:
-        if self.page != 0:
-            self.page = 0
-            self._pending_cursor = self.view[0].id if self.view else None
-            self.reload(filter_only=True)
-        else:
-            self.table.move_cursor(row=0)
+        self._go(0, 0)
 
     def action_bottom(self) -> None:
-        if not self.view:
-            return
-        last_page = (len(self.view) - 1) // PAGE_SIZE
-        if self.page != last_page:
-            self.page = last_page
-            self._pending_cursor = self.view[-1].id
-            self.reload(filter_only=True)
-        else:
-            self.table.move_cursor(row=self.table.row_count - 1)
+        self._go((max(self.total_rows, 1) - 1) // PAGE_SIZE, -1)
 
     def action_page(self, delta: int) -> None:
-        pages = max(1, -(-len(self.view) // PAGE_SIZE))
+        pages = max(1, -(-self.total_rows // PAGE_SIZE))
         target = min(max(0, self.page + delta), pages - 1)
         if target != self.page:
-            self.page = target
-            self._pending_cursor = self.view[target * PAGE_SIZE].id
+            self._go(target, 0)
+
+    def _go(self, page: int, row: int) -> None:
+        if page != self.page:
+            self.page, self._pending_row = page, row
             self.reload(filter_only=True)
+        elif self.table.row_count:
+            self.table.move_cursor(row=row % self.table.row_count)
 
     def action_sort(self) -> None:
         self.sort_index = (self.sort_index + 1) % len(SORTS)

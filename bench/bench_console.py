@@ -1,0 +1,221 @@
+"""Console benchmark: start-up to first full paint, filter keystroke, idle CPU, memory.
+
+    python bench/bench_console.py [--runs 5] [--idle-s 10]
+
+Bars (issue 5, on the 2-core shared machine):
+- process start to the first full paint of the home screen with 1,000 integrations <= 1.5x a bare
+  Textual app showing one Static (the floor: Python + Textual start-up and one paint);
+- the same with 10,000 integrations <= 1.5 s;
+- a filter keystroke at 10,000 rows repaints in <= 100 ms;
+- idle CPU < 2% with live refresh on (1 s change checks), RSS <= 150 MB at 10,000.
+
+Start-up is measured per fresh process, headless at 120x40: the parent notes the time before
+spawning, the child writes the time once the home table has rows and the screen has painted
+(call_after_refresh), then exits. Every integration has limits and some have usage, so the
+table's limits columns do real work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("BYOK_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+
+TENANT = "default"
+PROVIDERS = ["openai", "anthropic", "google", "mistral", "groq", "deepseek", "ollama"]
+
+
+async def make_db(path: Path, n: int) -> None:
+    from core import IntegrationsFacade
+
+    facade = IntegrationsFacade(path)
+    items = []
+    for i in range(n):
+        kind = PROVIDERS[i % len(PROVIDERS)]
+        items.append(
+            {
+                "name": f"bench-{i:05d}",
+                "provider_type": kind,
+                "credential": f"sk-test-bench-{i:08d}" if kind != "ollama" else "",
+                "config": {"base_url": "http://127.0.0.1:11434"} if kind == "ollama" else {},
+                "default_model": "gpt-4o-mini",
+                "budget_limit_cents": 10_000 + i,
+                "token_limit_month": 1_000_000,
+                "rate_limit_rpm": 60,
+            }
+        )
+    created = await facade.create_integrations(TENANT, items)
+    records = [
+        {"integration_id": d.id, "model": "gpt-4o-mini", "input_tokens": 1000 + i,
+         "output_tokens": 200, "cost_cents": 1.5 * (i % 90), "call_id": f"c{i}"}
+        for i, d in enumerate(created[: min(n, 2000)])
+    ]
+    await facade.record_usage_batch(TENANT, records)
+    await facade.aclose()
+
+
+# -- children -------------------------------------------------------------------------------------
+
+
+def child_bare(out: str) -> None:
+    from textual.app import App, ComposeResult
+    from textual.widgets import Static
+
+    class Bare(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Static("hello")
+
+        def on_mount(self) -> None:
+            self.call_after_refresh(self.done)
+
+        def done(self) -> None:
+            Path(out).write_text(repr(time.time()))
+            self.exit()
+
+    Bare().run(headless=True, size=(120, 40))
+
+
+def child_console(out: str, db: str, idle_s: float) -> None:
+    from tui.app import ByokApp
+
+    class Timed(ByokApp):
+        def on_mount(self) -> None:  # Textual also runs ByokApp.on_mount (handlers per class)
+            self.set_timer(0.002, self.poll)
+
+        def poll(self) -> None:
+            home = self.home()
+            if home is not None and home.loaded and home.table.row_count:
+                self.call_after_refresh(self.painted)
+            else:
+                self.set_timer(0.002, self.poll)
+
+        def painted(self) -> None:
+            stamp = time.time()
+            if idle_s <= 0:
+                Path(out).write_text(repr(stamp))
+                self.exit()
+                return
+            cpu0 = time.process_time()
+            wall0 = time.monotonic()
+
+            def finish() -> None:
+                cpu = time.process_time() - cpu0
+                wall = time.monotonic() - wall0
+                rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                Path(out).write_text(repr((stamp, cpu / wall * 100, rss_mb)))
+                self.exit()
+
+            self.set_timer(idle_s, finish)
+
+    Timed(db_path=db, probe_interval_s=300, refresh_interval_s=1.0).run(
+        headless=True, size=(120, 40)
+    )
+
+
+def spawn(args: list[str]) -> tuple[float, object]:
+    with tempfile.NamedTemporaryFile(suffix=".txt", delete=False) as tmp:
+        out = tmp.name
+    t0 = time.time()
+    subprocess.run([sys.executable, __file__, "--child", *args, out], check=True, env=os.environ)
+    value = eval(Path(out).read_text())  # noqa: S307 - our own child's repr of floats
+    os.unlink(out)
+    stamp = value[0] if isinstance(value, tuple) else value
+    return stamp - t0, value
+
+
+# -- in-process filter keystroke --------------------------------------------------------------------
+
+
+async def filter_keystrokes(db: Path, presses: int) -> list[float]:
+    from tui.app import ByokApp
+
+    app = ByokApp(db_path=db, probe_interval_s=None, refresh_interval_s=None)
+    times: list[float] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        home = app.home()
+        while home is None or not home.loaded:
+            await pilot.pause(0.01)
+            home = app.home()
+        await pilot.press("slash")
+
+        async def timed(key: str, expect: str) -> float:
+            t0 = time.perf_counter()
+            await pilot.press(key)
+            while True:
+                busy = any(w.is_running for w in app.workers if w.group == "home-load")
+                if not busy and home.filter_text == expect and home.loaded:
+                    break
+                await asyncio.sleep(0)
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()  # one repaint
+            return time.perf_counter() - t0
+
+        for _ in range(presses):
+            times.append(await timed("b", "b"))  # matches all 10,000 (worst case)
+            times.append(await timed("backspace", ""))
+            times.append(await timed("9", "9"))  # a narrower filter
+            times.append(await timed("backspace", ""))
+    return times
+
+
+# -- main -------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        kind = sys.argv[2]
+        if kind == "bare":
+            child_bare(sys.argv[3])
+        else:
+            child_console(sys.argv[-1], sys.argv[3], float(sys.argv[4]))
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--idle-s", type=float, default=10.0)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="byok-bench-console-"))
+    dbs = {}
+    for n in (1000, 10_000):
+        dbs[n] = tmp / f"byok-{n}.json"
+        asyncio.run(make_db(dbs[n], n))
+
+    def med(values: list[float]) -> str:
+        return f"median {statistics.median(values) * 1000:.0f} ms (min {min(values) * 1000:.0f})"
+
+    bare = [spawn(["bare"])[0] for _ in range(args.runs)]
+    print(f"floor  bare Textual app, one Static, to first paint: {med(bare)}")
+    for n in (1000, 10_000):
+        runs = [spawn(["console", str(dbs[n]), "0"])[0] for _ in range(args.runs)]
+        ratio = statistics.median(runs) / statistics.median(bare)
+        print(f"start  console, {n:,} integrations, to first full paint: {med(runs)}"
+              f"  = {ratio:.2f}x the bare app")
+    keys = asyncio.run(filter_keystrokes(dbs[10_000], max(3, args.runs)))
+    print(f"filter keystroke at 10,000 rows, to repaint: {med(keys)}, max {max(keys) * 1000:.0f} ms"
+          f" over {len(keys)} keystrokes")
+    _, (_, cpu, rss) = spawn(["console", str(dbs[10_000]), str(args.idle_s)])
+    print(f"idle   {args.idle_s:.0f} s after first paint, live refresh on (1 s): CPU {cpu:.2f}%")
+    print(f"memory max RSS at 10,000 integrations: {rss:.0f} MB")
+    for path in tmp.iterdir():
+        if path.is_dir():
+            for sub in path.iterdir():
+                sub.unlink()
+            path.rmdir()
+        else:
+            path.unlink()
+    tmp.rmdir()
+
+
+if __name__ == "__main__":
+    main()
