@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,8 +46,17 @@ def test_add_an_integration_through_the_console_form(term: Terminal, tmp_path: P
     term.keys("n")
     term.wait_for("New integration", "the form")
     term.type("e2e-openai")
-    term.keys("Tab", "Tab")  # name -> provider (OpenAI is preselected) -> credential
+    term.wait_for(lambda s: any("Name" in ln and "e2e-openai" in ln for ln in s.splitlines()))
+    # name -> provider (OpenAI is preselected) -> credential; one key at a time, as a person
+    # types, so each focus change has landed before the next key arrives
+    for _ in range(2):
+        term.keys("Tab")
+        time.sleep(0.4)
     term.type("env:E2E_OPENAI_KEY")
+    term.wait_for(
+        lambda s: any("Credential" in ln and "•" * 18 in ln for ln in s.splitlines()),
+        "the masked credential in its field",
+    )
     term.keys("Enter")  # submitting a field saves the form
     screen = term.wait_for(
         lambda s: "e2e-openai" in s and "New integration" not in s, "the new row in the list"
