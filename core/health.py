@@ -392,7 +392,8 @@ class HealthService:
         results gather, so 500 probes cost a handful of file rewrites, not 500.
 
         Closing the generator early (break, cancel) cancels the probes still running and stores
-        the results that had completed.
+        the results that had completed. `concurrency` above `probe_concurrency` is capped by it:
+        that option sizes the shared connection pool.
         """
         limit = self.concurrency if concurrency is None else concurrency
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
