@@ -18,6 +18,7 @@ table's limits columns do real work.
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import base64
 import os
@@ -58,8 +59,14 @@ async def make_db(path: Path, n: int) -> None:
         )
     created = await facade.create_integrations(TENANT, items)
     records = [
-        {"integration_id": d.id, "model": "gpt-4o-mini", "input_tokens": 1000 + i,
-         "output_tokens": 200, "cost_cents": 1.5 * (i % 90), "call_id": f"c{i}"}
+        {
+            "integration_id": d.id,
+            "model": "gpt-4o-mini",
+            "input_tokens": 1000 + i,
+            "output_tokens": 200,
+            "cost_cents": 1.5 * (i % 90),
+            "call_id": f"c{i}",
+        }
         for i, d in enumerate(created[: min(n, 2000)])
     ]
     await facade.record_usage_batch(TENANT, records)
@@ -69,7 +76,9 @@ async def make_db(path: Path, n: int) -> None:
 # -- children -------------------------------------------------------------------------------------
 
 
-def child_bare(out: str) -> None:
+def child_bare(out: str, imports: bool = False) -> None:
+    if imports:  # the same bare app, after importing what the console imports (core, tui.app)
+        import tui.app  # noqa: F401
     from textual.app import App, ComposeResult
     from textual.widgets import Static
 
@@ -129,13 +138,13 @@ def spawn(args: list[str]) -> tuple[float, object]:
         out = tmp.name
     t0 = time.time()
     subprocess.run([sys.executable, __file__, "--child", *args, out], check=True, env=os.environ)
-    value = eval(Path(out).read_text())  # noqa: S307 - our own child's repr of floats
+    value = ast.literal_eval(Path(out).read_text())
     os.unlink(out)
     stamp = value[0] if isinstance(value, tuple) else value
     return stamp - t0, value
 
 
-# -- in-process filter keystroke --------------------------------------------------------------------
+# -- in-process filter keystroke ---------------------------------------------------------------
 
 
 async def filter_keystrokes(db: Path, presses: int) -> list[float]:
@@ -172,14 +181,14 @@ async def filter_keystrokes(db: Path, presses: int) -> list[float]:
     return times
 
 
-# -- main -------------------------------------------------------------------------------------------
+# -- main --------------------------------------------------------------------------------------
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         kind = sys.argv[2]
-        if kind == "bare":
-            child_bare(sys.argv[3])
+        if kind in ("bare", "bare_imports"):
+            child_bare(sys.argv[3], imports=kind == "bare_imports")
         else:
             child_console(sys.argv[-1], sys.argv[3], float(sys.argv[4]))
         return
@@ -198,14 +207,23 @@ def main() -> None:
 
     bare = [spawn(["bare"])[0] for _ in range(args.runs)]
     print(f"floor  bare Textual app, one Static, to first paint: {med(bare)}")
+    imports = [spawn(["bare_imports"])[0] for _ in range(args.runs)]
+    print(
+        f"floor  the same after importing core + tui.app (no data read): {med(imports)}"
+        f"  = {statistics.median(imports) / statistics.median(bare):.2f}x the bare app"
+    )
     for n in (1000, 10_000):
         runs = [spawn(["console", str(dbs[n]), "0"])[0] for _ in range(args.runs)]
         ratio = statistics.median(runs) / statistics.median(bare)
-        print(f"start  console, {n:,} integrations, to first full paint: {med(runs)}"
-              f"  = {ratio:.2f}x the bare app")
+        print(
+            f"start  console, {n:,} integrations, to first full paint: {med(runs)}"
+            f"  = {ratio:.2f}x the bare app"
+        )
     keys = asyncio.run(filter_keystrokes(dbs[10_000], max(3, args.runs)))
-    print(f"filter keystroke at 10,000 rows, to repaint: {med(keys)}, max {max(keys) * 1000:.0f} ms"
-          f" over {len(keys)} keystrokes")
+    print(
+        f"filter keystroke at 10,000 rows, to repaint: {med(keys)}, max {max(keys) * 1000:.0f} ms"
+        f" over {len(keys)} keystrokes"
+    )
     _, (_, cpu, rss) = spawn(["console", str(dbs[10_000]), str(args.idle_s)])
     print(f"idle   {args.idle_s:.0f} s after first paint, live refresh on (1 s): CPU {cpu:.2f}%")
     print(f"memory max RSS at 10,000 integrations: {rss:.0f} MB")
