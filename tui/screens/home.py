@@ -187,11 +187,17 @@ class HomeScreen(Screen[None]):
             matches = self._sorted((await data.listing(search)).items)
             page = self._page_for(matches)
             rows, total = matches[page * PAGE_SIZE : (page + 1) * PAGE_SIZE], len(matches)
+        # A filter, sort or page change reuses the limits already read: they change only with
+        # the database, and a change reloads everything (filter_only=False).
+        known = self.limits if filter_only else {}
         try:
-            limits = await data.limits(s.id for s in rows)
+            fresh = await data.limits(s.id for s in rows if s.id not in known)
+            limits = {s.id: fresh[s.id] if s.id in fresh else known[s.id] for s in rows}
             available = True
         except Unavailable:
             limits, available = {}, False
+        if filter_only:
+            limits = {**self.limits, **limits}
         self.view, self.total_rows, self.page = rows, total, page
         self.limits, self.limits_available = limits, available
         if not self.loaded and not search:  # first paint: counts follow right after
