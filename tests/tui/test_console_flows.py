@@ -506,3 +506,16 @@ async def test_quit(tfacade):
         await pilot.press("q")
         await pilot.pause(0.2)
     assert app.return_code in (0, None)
+
+
+async def test_no_color_uses_the_ansi_theme_and_reads_without_colour(
+    tfacade, fake_server, monkeypatch
+):
+    monkeypatch.setenv("NO_COLOR", "1")
+    await add(tfacade, fake_server, "plain", budget_limit_cents=100)
+    app = make_app(tfacade)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: loaded(app))
+        assert app.no_color and app.theme == "ansi-dark"
+        row = app.screen.query_one("#table").get_row_at(0)
+        assert str(row[0]) == "? unknown" and str(row[3]) == "created"
