@@ -21,10 +21,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import core.integrations  # noqa: E402
-from core import IntegrationsFacade  # noqa: E402
-from tui.app import ByokApp  # noqa: E402
-from tui.sample import SECRET, build_sample  # noqa: E402
+import core.integrations
+from core import IntegrationsFacade
+from tui.app import ByokApp
+from tui.sample import SECRET, build_sample
 
 OUT = Path(__file__).resolve().parent
 T0 = datetime(2026, 11, 14, 12, 0, tzinfo=UTC)
@@ -50,8 +50,12 @@ async def shoot(name: str, size: tuple[int, int], steps: Callable[[Any], Awaitab
             )
             await build_sample(facade)
             app = ByokApp(
-                facade, clock=lambda: T0, probe_interval_s=None, refresh_interval_s=None,
-                cursor_blink=False, theme="textual-dark",
+                facade,
+                clock=lambda: T0,
+                probe_interval_s=None,
+                refresh_interval_s=None,
+                cursor_blink=False,
+                theme="textual-dark",
             )
             async with app.run_test(size=size) as pilot:
                 await settle(pilot)
