@@ -229,20 +229,35 @@ class UsageSimulator:
 
 
 class DemoTerminated(SystemExit):
-    """SIGTERM or SIGHUP (a closed ssh session): unwind so the temp dir is still removed."""
+    """SIGTERM or SIGHUP (a closed ssh session) before the console runs: unwind and clean up."""
 
 
-@contextmanager
-def _exit_on_hangup() -> Iterator[None]:
-    def stop(signum: int, _frame: object) -> None:
-        raise DemoTerminated(128 + signum)
+class _Hangup:
+    """SIGTERM/SIGHUP handling for the demo's whole life.
 
-    saved = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+    Before the console runs, the handler raises (plain code unwinds through the `finally`s).
+    While it runs, raising inside Textual's event loop could be swallowed by a task, so the
+    handler asks the app to exit instead; the cleanup then runs as after `q`.
+    """
+
+    def __init__(self) -> None:
+        self.app: Any = None
+        self.code = 0
+
+    def __call__(self, signum: int, _frame: object) -> None:
+        self.code = 128 + signum
+        if self.app is None:
+            raise DemoTerminated(self.code)
+        self.app.exit(return_code=self.code)
+
+    @contextmanager
+    def installed(self) -> Iterator[_Hangup]:
+        saved = {sig: signal.signal(sig, self) for sig in (signal.SIGTERM, signal.SIGHUP)}
+        try:
+            yield self
+        finally:
+            for sig, handler in saved.items():
+                signal.signal(sig, handler)
 
 
 async def probe_all(facade: IntegrationsFacade, ids: dict[str, str]) -> None:
@@ -263,10 +278,10 @@ def start_fake_provider() -> Any:
 
 def run_demo(**console_options: Any) -> int:
     """Set everything up, open the console, clean everything up; returns its exit code."""
-    from .app import run_console
+    from .app import ByokApp
 
     console_options.setdefault("probe_interval_s", 30)
-    with demo_environment() as tmp, _exit_on_hangup():
+    with demo_environment() as tmp, _Hangup().installed() as hangup:
         db_path = tmp / "byok.json"
         server = start_fake_provider()
         simulator: UsageSimulator | None = None
@@ -284,7 +299,14 @@ def run_demo(**console_options: Any) -> int:
             ids = asyncio.run(setup())
             simulator = UsageSimulator(db_path, ids)
             simulator.start()
-            return int(run_console(db_path=str(db_path), tenant_id=TENANT, **console_options) or 0)
+            facade = IntegrationsFacade(db_path)
+            try:
+                hangup.app = ByokApp(facade, tenant_id=TENANT, **console_options)
+                hangup.app.run()
+                return int(hangup.app.return_code or 0)
+            finally:
+                hangup.app = None
+                asyncio.run(facade.aclose())
         finally:
             if simulator is not None:
                 simulator.stop()
