@@ -533,14 +533,12 @@ class HomeScreen(Screen[None]):
         )
 
 
-ONBOARDING = """\
-[b]No integrations yet.[/b]
-
-Press [b]n[/b] to add your first one: give it a name, pick the provider, and paste
-the key (or write [b]env:OPENAI_API_KEY[/b] / [b]file:/run/secrets/key[/b] to read it
-when needed; a pasted key is stored encrypted and only its last 4 characters shown).
-
-Then press [b]t[/b] to test it. Set a budget, a token limit or an RPM limit to
-watch usage against them here. From a shell: [b]byok add --help[/b].
-Press [b]?[/b] for every key, [b]ctrl+p[/b] for every command, [b]q[/b] to quit.
-"""
+ONBOARDING = (
+    "[b]No integrations yet.[/b]\n\n"
+    "Press [b]n[/b] to add your first one: give it a name, pick the provider and paste the key, "
+    "or write [b]env:OPENAI_API_KEY[/b] / [b]file:/run/secrets/key[/b] to have it read when "
+    "needed. A pasted key is stored encrypted; only its last 4 characters are ever shown.\n\n"
+    "Then press [b]t[/b] to test it. Set a budget, a token limit or an RPM limit to watch usage "
+    "against them here. From a shell: [b]byok add --help[/b].\n\n"
+    "Press [b]?[/b] for every key, [b]ctrl+p[/b] for every command, [b]q[/b] to quit."
+)
