@@ -90,3 +90,31 @@ async def test_bad_tenant_ids(facade: IntegrationsFacade, tenant) -> None:
 async def test_good_tenant_ids(facade: IntegrationsFacade, tenant) -> None:
     d = await facade.create_integration(tenant, name="n", provider_type="ollama")
     assert (await facade.get_integration(tenant, d.id)).tenant_id == tenant
+
+
+async def test_health_and_usage_methods_are_tenant_scoped(
+    facade: IntegrationsFacade, owned
+) -> None:
+    await facade.record_usage(
+        "alpha",
+        owned.id,
+        model="gpt-4o",
+        input_tokens=10,
+        output_tokens=5,
+        cost_cents=1.5,
+        call_id="c1",
+    )
+    before = facade.db_path.read_bytes()
+    assert await facade.test_credentials("beta", owned.id) is None
+    assert await facade.get_limits_status("beta", owned.id) is None
+    assert await facade.check_limits("beta", owned.id) is None
+    assert (
+        await facade.record_usage("beta", owned.id, model="m", input_tokens=1, output_tokens=1)
+        is None
+    )
+    assert await facade.get_health_log("beta", owned.id) == []
+    assert await facade.get_alerts("beta") == []
+    assert [r async for r in facade.check_many("beta", include_disabled=True)] == []
+    assert facade.db_path.read_bytes() == before
+    mine = await facade.get_limits_status("alpha", owned.id)
+    assert mine is not None and mine.tokens_used_month == 15 and mine.requests_month == 1
