@@ -8,19 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from clock_support import Clock
 
 from core import Decision, HealthState, IntegrationsFacade, ValidationError
 
 T = "acme"
 T0 = datetime(2026, 4, 10, 9, 0, tzinfo=UTC)
 
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -6,20 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from clock_support import Clock
+
 from core import IntegrationsFacade
 
 T = "acme"
 
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 async def test_percents_go_over_100_and_zero_means_unlimited(facade: IntegrationsFacade) -> None:

@@ -3,25 +3,16 @@ newest first, kept across restarts, scoped by tenant."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from clock_support import Clock
 
 from core import Alert, IntegrationsFacade, ValidationError
 
 T = "acme"
 
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 async def _spend(f: IntegrationsFacade, iid: str, cents: float = 0, tokens: int = 0) -> None:

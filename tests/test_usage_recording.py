@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
+from clock_support import Clock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,18 +19,6 @@ from core import BatchResult, IntegrationsFacade, ValidationError
 
 T = "acme"
 
-
-class Clock:
-    """An injectable clock that tests move by hand."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 async def _openai(f: IntegrationsFacade, name: str = "oa", **limits: int) -> str:

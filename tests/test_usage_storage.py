@@ -10,23 +10,15 @@ import os
 import subprocess
 import sys
 import zlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
+
+from clock_support import Clock
 
 from core import IntegrationsFacade
 
 T = "acme"
 
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def _log_dir(db_path: Path) -> Path:
