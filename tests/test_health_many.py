@@ -68,8 +68,12 @@ async def test_stale_after_s_skips_recent_checks(db_path: Path, server: FakeProv
 
 
 async def test_concurrency_bound_seen_by_the_server(
-    facade: IntegrationsFacade, server: FakeProviderServer
+    db_path: Path, server: FakeProviderServer
 ) -> None:
+    # probe_concurrency sizes the shared pool, the hard bound on open connections; a smaller
+    # check_many(concurrency=...) bounds probes in flight, while idle keep-alive connections of
+    # the pool's shards may outnumber it.
+    facade = IntegrationsFacade(db_path, probe_concurrency=4)
     items = [
         {"name": f"n{i}", "provider_type": "openai", "credential": key_for("slow:150"),
          "config": {"base_url": server.base_url_for("openai")}}
@@ -86,7 +90,7 @@ async def test_concurrency_bound_seen_by_the_server(
         await asyncio.sleep(0.05)
     server.reset()
     started = loop.time()
-    results = [r async for r in facade.check_many("t1", concurrency=4)]
+    results = [r async for r in facade.check_many("t1")]
     elapsed = loop.time() - started
     assert len(results) == 24 and all(r.health_state == HealthState.HEALTHY for r in results)
     assert server.stats()["max_open_connections"] <= 4
@@ -95,6 +99,7 @@ async def test_concurrency_bound_seen_by_the_server(
     listing = await facade.list_integrations("t1")
     assert all(i.health_state == HealthState.HEALTHY for i in listing.items)
     assert len(await facade.get_health_log("t1", limit=1000)) == 24
+    await facade.aclose()
 
 
 async def test_breaking_early_cancels_the_rest_and_keeps_what_completed(

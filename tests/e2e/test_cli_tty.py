@@ -68,8 +68,10 @@ def test_colour_on_a_terminal_unless_no_color(term: Terminal, tmp_path: Path) ->
     db = tmp_path / "byok.json"
     term.run(byok_command("--db", str(db), "add", "colourful", "--provider", "ollama"))
     term.wait_for(term.prompt_is_back, "add")
-    term.run("clear; " + byok_command("--db", str(db), "list"))
-    term.wait_for("colourful", "the list")
+    term.run("clear; echo COLOUR; " + byok_command("--db", str(db), "list"))
+    term.wait_for(  # a marker: "colourful" is already on screen from the add
+        lambda s: "COLOUR" in s and "colourful" in s and term.prompt_is_back(s), "the list"
+    )
     assert "\x1b[" in term._tmux("capture-pane", "-p", "-e", "-t", "e2e")
     term.run("clear; echo PLAIN; NO_COLOR=1 " + byok_command("--db", str(db), "list"))
     term.wait_for(
