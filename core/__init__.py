@@ -4,35 +4,93 @@ Pure Python with no user interface; the console and the CLI reach everything thr
 `IntegrationsFacade`. See CONTRACT.md for the public API.
 """
 
-from .enums import CredentialSource, HealthState, IntegrationStatus, ProviderType
-from .errors import (
-    CredentialError,
-    DuplicateNameError,
-    IntegrationError,
-    InvalidTransitionError,
-    StoreError,
-    ValidationError,
-)
-from .facade import IntegrationsFacade, get_integrations_facade
-from .models import (
-    Alert,
-    BatchResult,
-    Decision,
-    HealthCheckResult,
-    HealthLogEntry,
-    HealthStatusResult,
-    ImportLineError,
-    ImportReport,
-    IntegrationDeleteResult,
-    IntegrationDetailResult,
-    IntegrationLifecycleResult,
-    IntegrationListResult,
-    IntegrationSummaryResult,
-    LimitDecision,
-    LimitsStatusResult,
-    UsageRecordResult,
-)
-from .providers import CATALOGUE, ProviderInfo, provider_info
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
+    from .dashboard import Dashboard, Row
+    from .enums import CredentialSource, HealthState, IntegrationStatus, ProviderType
+    from .errors import (
+        CredentialError,
+        DuplicateNameError,
+        IntegrationError,
+        InvalidTransitionError,
+        StoreError,
+        ValidationError,
+    )
+    from .facade import IntegrationsFacade, get_integrations_facade
+    from .limits import LimitFigures
+    from .models import (
+        Alert,
+        BatchResult,
+        Decision,
+        HealthCheckResult,
+        HealthLogEntry,
+        HealthStatusResult,
+        ImportLineError,
+        ImportReport,
+        IntegrationDeleteResult,
+        IntegrationDetailResult,
+        IntegrationLifecycleResult,
+        IntegrationListResult,
+        IntegrationSummaryResult,
+        LimitDecision,
+        LimitsStatusResult,
+        UsageRecordResult,
+    )
+    from .providers import CATALOGUE, ProviderInfo, provider_info
+
+# Exports are loaded on first use (PEP 562): `import core.dashboard` must not pay for pydantic,
+# httpx or the facade, since the console paints its first screen before needing any of them.
+_HOMES = {
+    "dashboard": ("Dashboard", "Row"),
+    "enums": ("CredentialSource", "HealthState", "IntegrationStatus", "ProviderType"),
+    "errors": (
+        "CredentialError",
+        "DuplicateNameError",
+        "IntegrationError",
+        "InvalidTransitionError",
+        "StoreError",
+        "ValidationError",
+    ),
+    "facade": ("IntegrationsFacade", "get_integrations_facade"),
+    "limits": ("LimitFigures",),
+    "models": (
+        "Alert",
+        "BatchResult",
+        "Decision",
+        "HealthCheckResult",
+        "HealthLogEntry",
+        "HealthStatusResult",
+        "ImportLineError",
+        "ImportReport",
+        "IntegrationDeleteResult",
+        "IntegrationDetailResult",
+        "IntegrationLifecycleResult",
+        "IntegrationListResult",
+        "IntegrationSummaryResult",
+        "LimitDecision",
+        "LimitsStatusResult",
+        "UsageRecordResult",
+    ),
+    "providers": ("CATALOGUE", "ProviderInfo", "provider_info"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'core' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULE_OF})
+
 
 __version__ = "0.1.0"
 
@@ -42,6 +100,7 @@ __all__ = [
     "BatchResult",
     "CredentialError",
     "CredentialSource",
+    "Dashboard",
     "Decision",
     "DuplicateNameError",
     "HealthCheckResult",
@@ -60,9 +119,11 @@ __all__ = [
     "IntegrationsFacade",
     "InvalidTransitionError",
     "LimitDecision",
+    "LimitFigures",
     "LimitsStatusResult",
     "ProviderInfo",
     "ProviderType",
+    "Row",
     "StoreError",
     "UsageRecordResult",
     "ValidationError",

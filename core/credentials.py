@@ -19,9 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from .enums import CredentialSource, ProviderType
 from .errors import CredentialError, ValidationError
 from .paths import MASTER_KEY_ENV, default_key_path
@@ -144,6 +141,9 @@ class Vault:
     def seal(self, secret: str, tenant_id: str, integration_id: str) -> dict[str, Any]:
         key = self._master_key(create=True)
         nonce = os.urandom(12)
+        # cryptography costs ~20 ms to import: paid by the first seal/open, not by every start
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         ct = AESGCM(key).encrypt(nonce, secret.encode(), _aad(tenant_id, integration_id))
         return {
             "v": SEALED_VERSION,
@@ -165,6 +165,9 @@ class Vault:
                 "master key; "
                 f"set the right ${MASTER_KEY_ENV} or key file, or enter the credential again"
             )
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         try:
             nonce = base64.b64decode(sealed["nonce"], validate=True)
             ct = base64.b64decode(sealed["ct"], validate=True)

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from . import validation as v
-from .clock import Clock, utc_now
 from .context import CoreContext
 from .credentials import Vault
+from .dashboard import Dashboard
 from .enums import IntegrationStatus, ProviderType
 from .errors import ValidationError
 from .health import HealthService
-from .integrations import IntegrationRepo, to_detail, to_health_status, to_summary
 from .models import (
     Alert,
     BatchResult,
@@ -37,8 +36,7 @@ from .models import (
     LimitsStatusResult,
     UsageRecordResult,
 )
-from .paths import default_db_path
-from .storage import AtomicJSONStorage
+from .results import to_detail, to_health_status, to_summary
 from .usage import UsageService
 
 P = ParamSpec("P")
@@ -55,29 +53,56 @@ class IntegrationsFacade:
     """
 
     def __init__(self, db_path: str | os.PathLike[str] | None = None, **options: Any) -> None:
-        environ: Mapping[str, str] = options.pop("environ", None) or os.environ
-        clock: Clock = options.pop("clock", None) or utc_now
-        path = Path(db_path).expanduser() if db_path is not None else default_db_path(environ)
-        store = AtomicJSONStorage(path, schema=SCHEMA_VERSION, durable=options.pop("durable", True))
-        store.ensure_created()
-        vault = Vault(
-            key_path=options.pop("key_path", None),
-            master_key=options.pop("master_key", None),
-            environ=environ,
+        dashboard = Dashboard(
+            db_path,
+            clock=options.pop("clock", None),
+            environ=options.pop("environ", None),
+            durable=options.pop("durable", True),
         )
-        repo = IntegrationRepo(store, vault, clock, environ)
+        self._assemble(dashboard, options)
+
+    @classmethod
+    def from_dashboard(cls, dashboard: Dashboard, **options: Any) -> IntegrationsFacade:
+        """A facade over an open Dashboard: the same files, already read, not opened twice.
+
+        The console paints from a Dashboard before pydantic is even imported, then builds its
+        facade with this. Both hold the same AtomicJSONStorage and UsageStore objects, so each
+        sees the other's writes. The database path, `clock`, `environ` and `durable` are the
+        dashboard's (passing them is a TypeError); the other options are as for the constructor.
+        Closing either closes the shared files.
+        """
+        taken = sorted({"clock", "environ", "durable", "db_path"} & options.keys())
+        if taken:
+            raise TypeError(f"from_dashboard takes these from the dashboard: {', '.join(taken)}")
+        self = cls.__new__(cls)
+        self._assemble(dashboard, dict(options))
+        return self
+
+    def _assemble(self, dashboard: Dashboard, options: dict[str, Any]) -> None:
+        repo = dashboard.repo
+        key_path, master_key = options.pop("key_path", None), options.pop("master_key", None)
+        if key_path is not None or master_key is not None:
+            # A dashboard never seals or opens a secret, so its vault can give way to this one.
+            repo.vault = Vault(key_path=key_path, master_key=master_key, environ=dashboard.environ)
         self._ctx = CoreContext(
-            db_path=store.path,
-            store=store,
-            vault=vault,
-            clock=clock,
-            environ=environ,
+            db_path=dashboard.db_path,
+            store=dashboard.store,
+            vault=repo.vault,
+            clock=dashboard.clock,
+            environ=dashboard.environ,
             repo=repo,
             options=options,
         )
         self._repo = repo
+        self._dashboard = dashboard
         self._health = HealthService(self._ctx)
-        self._usage = UsageService(self._ctx)
+        self._usage = UsageService(self._ctx, dashboard.usage)
+
+    @property
+    def dashboard(self) -> Dashboard:
+        """This facade's read side for the console (rows and limits without pydantic results),
+        over the facade's own store, repo and usage store: nothing is read twice."""
+        return self._dashboard
 
     @property
     def db_path(self) -> Path:

@@ -19,9 +19,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from . import probes as p
 from .clock import from_iso, to_iso
@@ -33,6 +31,9 @@ from .models import HealthCheckResult, HealthLogEntry
 from .providers import provider_info
 from .redact import redact
 
+if TYPE_CHECKING:  # httpx costs ~40 ms to import: loaded by the first probe, not at start
+    import httpx
+
 Doc = Mapping[str, Any]
 
 
@@ -41,67 +42,6 @@ def _positive(options: Mapping[str, Any], name: str, default: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ValidationError(f"must be a number > 0, got {value!r}", name)
     return float(value)
-
-
-class _ShardedTransport(httpx.AsyncBaseTransport):
-    """One client's pool split into small httpcore pools, each request on the least loaded.
-
-    httpcore 1.0's pool re-scans every connection for every connection on each request start
-    and end (quadratic in the pool size): with 50 connections it spent ~90% of a 500-probe check
-    in that scan (7-11 s instead of ~1 s). Pools of <= 10 keep the scan cheap while the total
-    bound on connections stays exactly `total`.
-    """
-
-    PER_SHARD = 10
-
-    def __init__(self, total: int, trust_env: bool) -> None:
-        count = max(1, -(-total // self.PER_SHARD))
-        tls = httpx.create_ssl_context(trust_env=trust_env)  # one CA bundle load, not one a shard
-        sizes = [total // count + (1 if i < total % count else 0) for i in range(count)]
-        self._shards = [
-            httpx.AsyncHTTPTransport(
-                limits=httpx.Limits(
-                    max_connections=size, max_keepalive_connections=size, keepalive_expiry=30.0
-                ),
-                verify=tls,
-                trust_env=trust_env,
-            )
-            for size in sizes
-        ]
-        self._load = [0] * count
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        index = min(range(len(self._shards)), key=self._load.__getitem__)
-        self._load[index] += 1
-        try:
-            response = await self._shards[index].handle_async_request(request)
-        except BaseException:
-            self._load[index] -= 1
-            raise
-        response.stream = _Release(response.stream, self._load, index)  # type: ignore[arg-type]
-        return response
-
-    async def aclose(self) -> None:
-        for shard in self._shards:
-            await shard.aclose()
-
-
-class _Release(httpx.AsyncByteStream):
-    """The response body; closing it gives the request's place in its shard back."""
-
-    def __init__(self, stream: Any, load: list[int], index: int) -> None:
-        self._stream, self._load, self._index = stream, load, index
-        self._open = True
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        if self._open:
-            self._open = False
-            self._load[self._index] -= 1
-        await self._stream.aclose()
 
 
 class HealthService:
@@ -135,9 +75,13 @@ class HealthService:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop or self._client.is_closed:
             # A client belongs to one loop: a new loop (asyncio.run per CLI call) gets its own.
+            import httpx
+
+            from .transport import ShardedTransport
+
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
-                transport=_ShardedTransport(self.concurrency, self.trust_env),
+                transport=ShardedTransport(self.concurrency, self.trust_env),
                 follow_redirects=False,
                 trust_env=self.trust_env,
                 headers={"user-agent": "byok-console health probe"},
@@ -217,6 +161,8 @@ class HealthService:
     async def _send(
         self, client: httpx.AsyncClient, request: p.ProbeRequest, secrets: tuple[str, ...]
     ) -> tuple[int, Mapping[str, str], bytes, int] | p.Verdict:
+        import httpx  # already loaded by _http(): a dict lookup
+
         host = httpx.URL(request.url).host or request.url
         started = time.perf_counter()
         try:

@@ -19,13 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
-
-from genai_prices import Usage
-from genai_prices.data_snapshot import get_snapshot
-from genai_prices.types import ModelInfo, ModelPrice, TieredPrices
+from typing import TYPE_CHECKING, Any
 
 from .enums import ProviderType
+
+if TYPE_CHECKING:  # genai-prices (and the pydantic under it) is loaded by the first PriceTable
+    from genai_prices.types import ModelInfo, ModelPrice, TieredPrices
 
 NC_PER_CENT = 10**9
 NC_PER_USD = 100 * NC_PER_CENT
@@ -66,6 +65,8 @@ def _scaled(price: Decimal, per: int) -> Rate:
 
 
 def _rate(price: Decimal | TieredPrices | None, per: int) -> Tiered | None:
+    from genai_prices.types import TieredPrices  # once per price set, not per call
+
     if price is None:
         return None
     if isinstance(price, TieredPrices):
@@ -118,6 +119,8 @@ class _Rates:
 
 
 def _slow(price: ModelPrice, inp: int, out: int, cache_read: int, cache_write: int) -> int:
+    from genai_prices import Usage  # beside calc_price's ~130 µs a cached import is nothing
+
     usage = Usage(
         input_tokens=inp,
         output_tokens=out,
@@ -158,6 +161,13 @@ class PriceTable:
     """Prices calls; thread-safe, with every lookup cached for the life of the process."""
 
     def __init__(self) -> None:
+        # Imported here, not at module level: importing `core` must not cost genai-prices'
+        # ~200 ms; the usage service builds its table on the first call that needs a price.
+        from genai_prices.data_snapshot import get_snapshot
+        from genai_prices.types import ModelPrice
+
+        self._snapshot = get_snapshot
+        self._model_price = ModelPrice
         self._lock = threading.Lock()
         self._models: dict[tuple[str, str], ModelInfo | None] = {}
         self._rates: dict[int, _Rates] = {}
@@ -181,7 +191,7 @@ class PriceTable:
         except KeyError:
             pass
         try:
-            _, info = get_snapshot().find_provider_model(model, None, provider_id, None)
+            _, info = self._snapshot().find_provider_model(model, None, provider_id, None)
         except LookupError:
             info = None
         with self._lock:
@@ -214,7 +224,7 @@ class PriceTable:
         if info is None:
             return None
         prices = info.prices
-        if isinstance(prices, ModelPrice):
+        if isinstance(prices, self._model_price):
             price = prices
         else:  # dated or time-of-day prices: pick the set in force when the call happened
             when = EPOCH + timedelta(microseconds=at_us) if at_us is not None else datetime.now(UTC)

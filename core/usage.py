@@ -16,6 +16,7 @@ Rules worth knowing (see README, "Usage and limits"):
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -25,6 +26,7 @@ from . import validation as v
 from .context import CoreContext
 from .enums import HealthState, IntegrationStatus
 from .errors import ValidationError
+from .limits import limit_figures, percent
 from .models import (
     Alert,
     BatchResult,
@@ -34,13 +36,14 @@ from .models import (
     LimitsStatusResult,
     UsageRecordResult,
 )
-from .pricing import NC_PER_CENT, PriceTable, nc_round_cents, nc_to_cents
+from .pricing import NC_PER_CENT, PriceTable, nc_to_cents
 from .usagestore import (
     Event,
     Limits,
     UsageStore,
     from_us,
     month_bounds,
+    open_usage_store,
     period_bounds,
     to_us,
 )
@@ -228,37 +231,51 @@ def _fmt_cents(nc: int) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _percent(used: int, limit: int) -> float:
-    # used * 100 first: exact integers, so 1515 of 100000 is 1.515, not 1.5150000000000001
-    return used * 100 / limit if limit else 0.0
-
-
 # -- the service --------------------------------------------------------------------------------
 
 
 class UsageService:
     """Facade options: `usage_retention_days` (7: raw events and the dedupe window),
     `usage_checkpoint_events` (50,000) and `usage_checkpoint_seconds` (5.0): how often the log is
-    folded into the rollup file."""
+    folded into the rollup file.
 
-    def __init__(self, ctx: CoreContext) -> None:
+    `store`: an already-open UsageStore of the same database (the console's dashboard opened it
+    first); the process then keeps one in-memory view of the usage files, not two.
+    """
+
+    def __init__(self, ctx: CoreContext, store: UsageStore | None = None) -> None:
         self.ctx = ctx
         options = ctx.options
         self.retention_days = _positive_int_option(options, "usage_retention_days", 7)
         seconds = options.get("usage_checkpoint_seconds", 5.0)
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
             raise ValidationError("must be a number of seconds >= 0", "usage_checkpoint_seconds")
-        rollup_path = ctx.side_path("usage")
-        self.store = UsageStore(
-            rollup_path,
-            rollup_path.with_suffix(".d"),
-            clock=ctx.clock,
-            retention_days=self.retention_days,
-            durable=ctx.store.durable,
-            checkpoint_events=_positive_int_option(options, "usage_checkpoint_events", 50_000),
-            checkpoint_seconds=float(seconds),
-        )
-        self.prices = PriceTable()
+        events = _positive_int_option(options, "usage_checkpoint_events", 50_000)
+        if store is None:
+            store = open_usage_store(
+                ctx.side_path("usage"),
+                clock=ctx.clock,
+                retention_days=self.retention_days,
+                durable=ctx.store.durable,
+                checkpoint_events=events,
+                checkpoint_seconds=float(seconds),
+            )
+        else:  # the facade's options still rule how this process writes
+            store.retention_days = self.retention_days
+            store.checkpoint_events = events
+            store.checkpoint_seconds = float(seconds)
+        self.store = store
+        self._prices: PriceTable | None = None
+        self._prices_lock = threading.Lock()
+
+    @property
+    def prices(self) -> PriceTable:
+        """Built on first use: it loads genai-prices (~200 ms), which reading never needs."""
+        if self._prices is None:
+            with self._prices_lock:
+                if self._prices is None:
+                    self._prices = PriceTable()
+        return self._prices
 
     def _now_us(self) -> int:
         return to_us(self.ctx.clock())
@@ -402,11 +419,13 @@ class UsageService:
             iid: PriceTable.provider_id(doc["provider_type"], doc.get("config"))
             for iid, doc in docs.items()
         }
-        cost_nc = self.prices.cost_nc
+        cost_nc = None
         events = []
         for rec in recs:
             cost = rec.cost_nc
-            if cost is None:
+            if cost is None and providers[rec.iid] is not None:
+                if cost_nc is None:
+                    cost_nc = self.prices.cost_nc
                 cost = cost_nc(
                     providers[rec.iid],
                     rec.model,
@@ -435,33 +454,8 @@ class UsageService:
         doc = self.ctx.repo.get(tenant_id, integration_id)
         if doc is None:
             return None
-        now_us = self._now_us()
-        start_us, end_us, period = month_bounds(now_us)
-        inp, out, cost_nc, requests, unpriced = self.store.totals(
-            tenant_id, integration_id, period
-        )
-        recent, _ = self.store.recent(tenant_id, integration_id, now_us)
-        budget, tokens_limit, rpm = (
-            doc["budget_limit_cents"],
-            doc["token_limit_month"],
-            doc["rate_limit_rpm"],
-        )
-        return LimitsStatusResult(
-            integration_id=integration_id,
-            budget_limit_cents=budget,
-            budget_used_cents=nc_round_cents(cost_nc),
-            budget_percent=_percent(cost_nc, budget * NC_PER_CENT),
-            token_limit_month=tokens_limit,
-            tokens_used_month=inp + out,
-            token_percent=_percent(inp + out, tokens_limit),
-            rate_limit_rpm=rpm,
-            requests_this_minute=recent,
-            rate_percent=_percent(recent, rpm),
-            period_start=from_us(start_us),
-            period_end=from_us(end_us),
-            requests_month=requests,
-            unpriced_calls=unpriced,
-        )
+        figures = limit_figures(self.store, tenant_id, [doc], self._now_us())[integration_id]
+        return LimitsStatusResult(**figures.as_dict())
 
     def check_limits(
         self,
@@ -503,14 +497,14 @@ class UsageService:
             return (
                 f"budget_limit_cents {word}: limit {budget} cents, used "
                 f"{_fmt_cents(cost_nc)} + estimate {_fmt_cents(est_nc)} = "
-                f"{_fmt_cents(cost_after)} cents ({_percent(cost_after, budget_nc):.1f}%)"
+                f"{_fmt_cents(cost_after)} cents ({percent(cost_after, budget_nc):.1f}%)"
             )
 
         def token_reason(word: str) -> str:
             return (
                 f"token_limit_month {word}: limit {tokens_limit} tokens, used {inp + out} + "
                 f"estimate {est_tokens} = {tokens_after} tokens "
-                f"({_percent(tokens_after, tokens_limit):.1f}%)"
+                f"({percent(tokens_after, tokens_limit):.1f}%)"
             )
 
         blocked: list[str] = []

@@ -1,0 +1,171 @@
+"""The console's read side: integration rows and their limits figures, fast to import and to call.
+
+The home screen's first paint must not wait for pydantic, httpx, cryptography or genai-prices
+(together ~250 ms of imports) nor hop to a thread once per row. A `Dashboard` reads the same
+files as the facade through the same code (IntegrationRepo.find, limits.limit_figures) and
+returns plain frozen dataclasses. It is synchronous: the console calls it from a thread worker.
+
+It shares its open state with a facade, so one process parses the database once:
+`IntegrationsFacade.dashboard` is the facade's own dashboard, and
+`IntegrationsFacade.from_dashboard(dash)` builds a facade over an open one; both then hold the
+same AtomicJSONStorage and UsageStore objects and see each other's writes at once. Writes of
+other processes are seen on the next call (the store re-reads a file whose identity changed).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import validation as v
+from .clock import Clock, from_iso, utc_now
+from .credentials import Vault
+from .enums import HealthState, IntegrationStatus, ProviderType
+from .integrations import IntegrationRepo
+from .limits import LimitFigures, limit_figures
+from .paths import default_db_path, side_file
+from .storage import AtomicJSONStorage
+from .usagestore import UsageStore, open_usage_store, to_us
+
+SCHEMA_VERSION = 1  # of the integrations file; the facade uses the same
+Doc = Mapping[str, Any]
+
+# Enum lookups by value without the EnumType.__call__ machinery: rows() runs for every row.
+_PROVIDERS = {m.value: m for m in ProviderType}
+_STATUSES = {m.value: m for m in IntegrationStatus}
+_HEALTH = {m.value: m for m in HealthState}
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One integration as a table row: the fields, types and values of IntegrationSummaryResult."""
+
+    id: str
+    name: str
+    provider_type: ProviderType
+    status: IntegrationStatus
+    health_state: HealthState
+    default_model: str | None
+    created_at: datetime
+    health_checked_at: datetime | None = None
+    health_latency_ms: int | None = None
+    budget_limit_cents: int = 0
+    token_limit_month: int = 0
+    rate_limit_rpm: int = 0
+
+
+def to_row(doc: Doc) -> Row:
+    created = from_iso(doc["created_at"])
+    assert created is not None  # every stored document has one (IntegrationRepo.build)
+    return Row(
+        id=doc["id"],
+        name=doc["name"],
+        provider_type=_PROVIDERS[doc["provider_type"]],
+        status=_STATUSES[doc["status"]],
+        health_state=_HEALTH[doc["health_state"]],
+        default_model=doc["default_model"],
+        created_at=created,
+        health_checked_at=from_iso(doc.get("health_checked_at")),
+        health_latency_ms=doc.get("health_latency_ms"),
+        budget_limit_cents=doc["budget_limit_cents"],
+        token_limit_month=doc["token_limit_month"],
+        rate_limit_rpm=doc["rate_limit_rpm"],
+    )
+
+
+class Dashboard:
+    """Rows, counts and limits figures of one database, read without pydantic.
+
+    `db_path` follows the facade's rules (None: $BYOK_DB, else the user data dir) and the file is
+    created, as the facade creates it, when missing. `clock` and `environ` as for the facade.
+    """
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str] | None = None,
+        *,
+        clock: Clock | None = None,
+        environ: Mapping[str, str] | None = None,
+        durable: bool = True,
+    ) -> None:
+        env: Mapping[str, str] = environ or os.environ
+        path = Path(db_path).expanduser() if db_path is not None else default_db_path(env)
+        store = AtomicJSONStorage(path, schema=SCHEMA_VERSION, durable=durable)
+        store.ensure_created()
+        tick = clock or utc_now
+        usage = open_usage_store(
+            side_file(store.path, "usage"), clock=tick, durable=store.durable
+        )
+        # The vault only loads a key when a secret is sealed or opened, which reading never does.
+        repo = IntegrationRepo(store, Vault(environ=env), tick, env)
+        self._bind(store, repo, usage, tick, env)
+
+    @classmethod
+    def over(
+        cls,
+        store: AtomicJSONStorage,
+        repo: IntegrationRepo,
+        usage: UsageStore,
+        clock: Clock,
+        environ: Mapping[str, str],
+    ) -> Dashboard:
+        """A dashboard over parts a facade already holds (see IntegrationsFacade.dashboard)."""
+        self = cls.__new__(cls)
+        self._bind(store, repo, usage, clock, environ)
+        return self
+
+    def _bind(
+        self,
+        store: AtomicJSONStorage,
+        repo: IntegrationRepo,
+        usage: UsageStore,
+        clock: Clock,
+        environ: Mapping[str, str],
+    ) -> None:
+        self.store, self.repo, self.usage = store, repo, usage
+        self.clock, self.environ = clock, environ
+
+    @property
+    def db_path(self) -> Path:
+        return self.store.path
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def rows(self, tenant_id: str, *, search: str | None = None) -> list[Row]:
+        """Every integration of the tenant matching `search`, newest first: the order, the
+        matching and the validation of `IntegrationsFacade.list_integrations`."""
+        tenant, needle = v.tenant(tenant_id), v.search(search)
+        return [to_row(doc) for doc in self.repo.find(tenant, search=needle)]
+
+    def counts(self, tenant_id: str) -> dict[str, int]:
+        """How many of the tenant's integrations are in each health state (all four keys)."""
+        counts = dict.fromkeys((s.value for s in HealthState), 0)
+        for doc in self.repo.tenant_docs(v.tenant(tenant_id)):
+            counts[doc["health_state"]] += 1
+        return counts
+
+    def limits(self, tenant_id: str, ids: Iterable[str]) -> dict[str, LimitFigures]:
+        """The limits figures (those of `get_limits_status`) of each id, in one read of the usage
+        files. Ids of no integration of this tenant are left out."""
+        tenant = v.tenant(tenant_id)
+        wanted = [v.integration_id(iid) for iid in ids]
+        docs = [doc for iid in wanted if (doc := self.repo.get(tenant, iid)) is not None]
+        if not docs:
+            return {}
+        return limit_figures(self.usage, tenant, docs, to_us(self.clock()))
+
+    def generation(self) -> tuple[int, int, int, int] | None:
+        """An identity of the committed integrations file: unchanged means nothing to repaint
+        (None when it does not exist). Costs a `stat` unless the file changed."""
+        return self.store.generation()
+
+    # -- lifetime -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the files (a facade built over this dashboard closes the same ones)."""
+        self.usage.close()
+        self.store.close()
