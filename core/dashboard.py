@@ -15,6 +15,7 @@ other processes are seen on the next call (the store re-reads a file whose ident
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +26,7 @@ from . import validation as v
 from .clock import Clock, from_iso, utc_now
 from .credentials import Vault
 from .enums import HealthState, IntegrationStatus, ProviderType
-from .integrations import IntegrationRepo
+from .integrations import TABLE, IntegrationRepo
 from .limits import LimitFigures, limit_figures
 from .paths import default_db_path, side_file
 from .storage import AtomicJSONStorage
@@ -128,6 +129,12 @@ class Dashboard:
     ) -> None:
         self.store, self.repo, self.usage = store, repo, usage
         self.clock, self.environ = clock, environ
+        # id -> (document, its Row): a Row costs ~5 µs to build and a filter keystroke at 10,000
+        # integrations asks for thousands again; an unchanged document (the same object, or an
+        # equal one after the file was re-read) reuses its Row.
+        self._rows: dict[str, tuple[Doc, Row]] = {}
+        self._rows_gen: object = None
+        self._rows_lock = threading.Lock()
 
     @property
     def db_path(self) -> Path:
@@ -139,7 +146,29 @@ class Dashboard:
         """Every integration of the tenant matching `search`, newest first: the order, the
         matching and the validation of `IntegrationsFacade.list_integrations`."""
         tenant, needle = v.tenant(tenant_id), v.search(search)
-        return [to_row(doc) for doc in self.repo.find(tenant, search=needle)]
+        docs = self.repo.find(tenant, search=needle)
+        with self._rows_lock:
+            cache = self._cached_rows()
+            out: list[Row] = []
+            for doc in docs:
+                hit = cache.get(doc["id"])
+                if hit is not None and (hit[0] is doc or hit[0] == doc):
+                    if hit[0] is not doc:  # hold the live document, let the old snapshot go
+                        cache[doc["id"]] = (doc, hit[1])
+                    out.append(hit[1])
+                else:
+                    row = to_row(doc)
+                    cache[doc["id"]] = (doc, row)
+                    out.append(row)
+            return out
+
+    def _cached_rows(self) -> dict[str, tuple[Doc, Row]]:
+        gen = self.store.generation()
+        if gen != self._rows_gen:  # the file changed: forget deleted integrations
+            live = self.store.snapshot().get(TABLE, {})
+            self._rows = {k: hit for k, hit in self._rows.items() if k in live}
+            self._rows_gen = gen
+        return self._rows
 
     def counts(self, tenant_id: str) -> dict[str, int]:
         """How many of the tenant's integrations are in each health state (all four keys)."""

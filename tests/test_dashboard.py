@@ -292,3 +292,19 @@ def test_rows_and_figures_are_frozen_and_slotted() -> None:
               default_model=None, created_at=datetime(2026, 1, 1, tzinfo=UTC))
     with pytest.raises(dataclasses.FrozenInstanceError):
         row.name = "x"  # type: ignore[misc]
+
+
+async def test_rows_reflect_each_change_and_reuse_the_rest(facade: IntegrationsFacade) -> None:
+    made = (await _populate(facade))[T]
+    dash = Dashboard(facade.db_path)  # its own store objects: every write re-reads the file
+    first = {r.id: r for r in dash.rows(T)}
+    await facade.update_integration(T, made[7], budget_limit_cents=4242, name="changed")
+    await facade.delete_integration(T, made[8])
+    second = {r.id: r for r in dash.rows(T)}
+    assert second[made[7]].budget_limit_cents == 4242 and second[made[7]].name == "changed"
+    assert made[8] not in second and len(second) == len(first) - 1
+    assert all(second[i] is first[i] for i in second if i != made[7])  # unchanged: reused
+    items = await _all_pages(facade, T, None)
+    for row, item in zip(dash.rows(T), items, strict=True):
+        _same_summary(row, item)
+    dash.close()
