@@ -126,6 +126,17 @@ async def test_heavy_modules_load_only_when_used(db_path: Path) -> None:
         asyncio.run(f.record_usage("acme", o.id, model="gpt-4o-mini", input_tokens=1,
                                    output_tokens=1))
         seen.append(loaded())
+        import socket
+        with socket.socket() as s:  # a port nothing listens on: the probe is refused, for real
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        local = asyncio.run(f.create_integration(
+            "acme", name="local", provider_type="ollama",
+            config={"base_url": f"http://127.0.0.1:{port}"}))
+        seen.append(loaded())
+        result = asyncio.run(f.test_credentials("acme", local.id))
+        assert result.health_state == "failing", result
+        seen.append(loaded())
         print(seen)
         """,
         str(db_path),
@@ -137,5 +148,7 @@ async def test_heavy_modules_load_only_when_used(db_path: Path) -> None:
             ["cryptography", "pydantic"],
             ["cryptography", "pydantic"],  # a call with its cost needs no price table
             ["cryptography", "genai_prices", "pydantic"],
+            ["cryptography", "genai_prices", "pydantic"],
+            ["cryptography", "genai_prices", "httpx", "pydantic"],  # the first probe
         ]
     )
