@@ -105,10 +105,12 @@ def run_child(kind: str, db: str, env: dict[str, str]) -> dict[str, object]:
 def child_main(kind: str, db: str) -> None:
     result = (child_dashboard if kind == "dashboard" else child_facade)(db)
     import json
-    import resource
 
     result["heavy"] = sorted({m.split(".")[0] for m in sys.modules} & set(HEAVY))
-    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's, which built the database
+    with open("/proc/self/status") as status:
+        hwm = next(line for line in status if line.startswith("VmHWM:"))
+    result["rss_mb"] = int(hwm.split()[1]) / 1024
     print(json.dumps(result))
 
 
@@ -159,7 +161,7 @@ def main() -> None:
                     f"total median {statistics.median(totals):7.1f} "
                     f"min {min(totals):7.1f} | import median {statistics.median(imports):6.1f} "
                     f"| proc median {statistics.median(procs):7.1f} min {min(procs):7.1f} "
-                    f"| rows {last['rows']} | rss {float(last['rss_mb']):.0f} MB "
+                    f"| rows {last['rows']} | peak rss {float(last['rss_mb']):.0f} MB "
                     f"| heavy {last['heavy']}"
                 )
 
