@@ -32,6 +32,8 @@ from .paths import default_db_path, side_file
 from .storage import AtomicJSONStorage
 from .usagestore import UsageStore, open_usage_store, to_us
 
+__all__ = ["Dashboard", "LimitFigures", "Row", "to_row"]
+
 SCHEMA_VERSION = 1  # of the integrations file; the facade uses the same
 Doc = Mapping[str, Any]
 
