@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from textual.widgets import DataTable, Input, Label, Select
+from textual.widgets import Input, Label, Select
 from tuihelpers import fixed_clock, notifications, table_names, wait_for
 
 from core import IntegrationsFacade
@@ -20,6 +20,7 @@ from tui.screens.healthlog import HealthLogScreen
 from tui.screens.help import HelpScreen
 from tui.screens.home import PAGE_SIZE
 from tui.screens.limits import LimitsScreen
+from tui.widgets.rowtable import RowTable
 
 SECRET = "sk-test-flow-Xy7Q"
 
@@ -219,7 +220,7 @@ async def test_filter_and_escape_clear(tfacade, fake_server):
         await pilot.press("slash", *"alpha")
         await wait_for(pilot, lambda: sorted(table_names(app)) == ["alpha", "alphabet"])
         await pilot.press("enter")  # back to the table, filter kept
-        assert isinstance(app.focused, DataTable)
+        assert isinstance(app.focused, RowTable)
         await pilot.press("escape")
         await wait_for(pilot, lambda: len(table_names(app)) == 3)
         await pilot.press("slash", *"zzz")

@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ..widgets.rowtable import RowTable
 from .confirm import ConfirmScreen
 from .detail import DetailScreen
 from .form import FormScreen
@@ -20,6 +21,7 @@ from .limits import LimitsScreen
 
 SECTIONS: tuple[tuple[str, type], ...] = (
     ("Integrations (home)", HomeScreen),
+    ("Integrations table", RowTable),
     ("Detail", DetailScreen),
     ("Limits", LimitsScreen),
     ("Health log", HealthLogScreen),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -17,19 +17,23 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
+from textual.widgets import Footer, Input, Label, ProgressBar, Static
 
-from core import IntegrationDetailResult, IntegrationSummaryResult, LimitsStatusResult
+from core.dashboard import LimitFigures, Row
+
+if TYPE_CHECKING:
+    from core import IntegrationDetailResult
 
 from .. import format as fmt
 from ..data import Listing, Unavailable
+from ..widgets.rowtable import Column, RowTable
 
 PAGE_SIZE = 100
 WIDE = 150  # the detail panel moves beside the table when every column still fits
 HEALTH_RANK = {"failing": 0, "degraded": 1, "unknown": 2, "healthy": 3}
 
 
-def _sort_keys() -> list[tuple[str, Callable[[IntegrationSummaryResult], Any] | None, bool]]:
+def _sort_keys() -> list[tuple[str, Callable[[Row], Any] | None, bool]]:
     far = datetime.max.replace(tzinfo=None)
     return [
         ("created", None, False),  # the core's own order: newest first
@@ -49,16 +53,16 @@ def _sort_keys() -> list[tuple[str, Callable[[IntegrationSummaryResult], Any] | 
 
 SORTS = _sort_keys()
 COLUMNS = (
-    ("health", "Health"),
-    ("name", "Name"),
-    ("provider", "Provider"),
-    ("status", "Status"),
-    ("model", "Model"),
-    ("budget", "Budget"),
-    ("tokens", "Tokens"),
-    ("rpm", "RPM"),
-    ("latency", "Latency"),
-    ("checked", "Checked"),
+    Column("health", "Health"),
+    Column("name", "Name"),
+    Column("provider", "Provider"),
+    Column("status", "Status"),
+    Column("model", "Model"),
+    Column("budget", "Budget", "right"),
+    Column("tokens", "Tokens", "right"),
+    Column("rpm", "RPM", "right"),
+    Column("latency", "Latency", "right"),
+    Column("checked", "Checked"),
 )
 
 
@@ -112,10 +116,10 @@ class HomeScreen(Screen[None]):
         self.filter_text = ""
         self.sort_index = 0
         self.page = 0
-        self.view: list[IntegrationSummaryResult] = []  # the rows of the current page
+        self.view: list[Row] = []  # the rows of the current page
         self.total_rows = 0  # rows matching the filter, over all pages
         self.listing: Listing | None = None  # unfiltered
-        self.limits: dict[str, LimitsStatusResult | None] = {}
+        self.limits: dict[str, LimitFigures | None] = {}
         self.limits_available = True
         self.loaded = False
         self._pending_cursor: str | None = None
@@ -132,10 +136,7 @@ class HomeScreen(Screen[None]):
         with Vertical(id="onboarding"):
             yield Static(ONBOARDING, id="onboarding-text")
         with Vertical(id="body"):
-            table: DataTable[Any] = DataTable(id="table", cursor_type="row", zebra_stripes=True)
-            for key, label in COLUMNS:
-                table.add_column(label, key=key)
-            yield table
+            yield RowTable(COLUMNS, id="table")
             yield Static("", id="panel")
         yield Static("", id="status-line")
         yield Footer()
@@ -146,14 +147,15 @@ class HomeScreen(Screen[None]):
         self.query_one("#onboarding").display = False
         self.query_one("#filter", Input).cursor_blink = self.app.cursor_blink  # type: ignore[attr-defined]
         self._update_header()
-        self.reload()
+        if not self._show_read_ahead():
+            self.reload()
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE, "-wide")
 
     @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#table", DataTable)
+    def table(self) -> RowTable:
+        return self.query_one("#table", RowTable)
 
     # -- loading --------------------------------------------------------------------------------
 
@@ -165,57 +167,74 @@ class HomeScreen(Screen[None]):
     async def reload(self, filter_only: bool = False) -> None:
         """Fetch (worker), then render (main thread). Exclusive: a newer reload cancels an older.
 
-        In the core's own order (newest first) only the page on screen is fetched, so a filter
-        keystroke costs one page at 10 or 10,000 rows. Another sort needs every match. The whole
-        listing (health counts, change notifications) is read after the page has painted.
+        The rows come from the core's light read side in one read; only the page on screen gets
+        its limit figures and its cells built, so a repaint costs the same at 10 or 10,000 rows.
         """
         data = self.app.data  # type: ignore[attr-defined]
-        facade, tenant = data.facade, data.tenant_id
         search = self.filter_text or None
-        if SORTS[self.sort_index][1] is None:
-            page = self.page
-            result = await facade.list_integrations(
-                tenant, search=search, offset=page * PAGE_SIZE, limit=PAGE_SIZE
-            )
-            if not result.items and result.total and page > 0:  # the page emptied meanwhile
-                page = (result.total - 1) // PAGE_SIZE
-                result = await facade.list_integrations(
-                    tenant, search=search, offset=page * PAGE_SIZE, limit=PAGE_SIZE
-                )
-            rows, total = result.items, result.total
-        else:
-            matches = self._sorted((await data.listing(search)).items)
-            page = self._page_for(matches)
-            rows, total = matches[page * PAGE_SIZE : (page + 1) * PAGE_SIZE], len(matches)
+        matches = await data.listing(search)
+        listing: Listing | None = matches
+        if search is not None:  # the header counts every integration, not the matches
+            listing = None if filter_only and self.listing else await data.listing()
+        view = self._sorted(matches.items)
+        page = self._page_for(view)
+        rows = view[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
         # A filter, sort or page change reuses the limits already read: they change only with
         # the database, and a change reloads everything (filter_only=False).
         known = self.limits if filter_only else {}
         try:
             fresh = await data.limits(s.id for s in rows if s.id not in known)
-            limits = {s.id: fresh[s.id] if s.id in fresh else known[s.id] for s in rows}
+            limits = {s.id: fresh.get(s.id, known.get(s.id)) for s in rows}
             available = True
         except Unavailable:
             limits, available = {}, False
         if filter_only:
             limits = {**self.limits, **limits}
-        self.view, self.total_rows, self.page = rows, total, page
+        self._show(listing, view, page, limits, available)
+
+    def _show_read_ahead(self) -> bool:
+        """Render the app's read-ahead (started before Textual was up) if it has finished: then
+        the first paint already has every row, and no empty screen is painted first."""
+        ahead = self.app.data.take_read_ahead()  # type: ignore[attr-defined]
+        if ahead is None:
+            return False
+        listing, limits = ahead
+        view = self._sorted(listing.items)
+        page = self._page_for(view)
+        rows = view[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        if any(s.id not in limits for s in rows):
+            return False
+        self._show(listing, view, page, {s.id: limits[s.id] for s in rows}, True)
+        return True
+
+    def _show(
+        self,
+        listing: Listing | None,
+        view: list[Row],
+        page: int,
+        limits: dict[str, LimitFigures | None],
+        available: bool,
+    ) -> None:
+        self.view, self.total_rows, self.page = (
+            view[page * PAGE_SIZE : (page + 1) * PAGE_SIZE],
+            len(view),
+            page,
+        )
         self.limits, self.limits_available = limits, available
-        if not self.loaded and not search:  # first paint: counts follow right after
-            self.listing = Listing(items=[], total=total, counts={})
-        self.loaded = True
-        self._render_rows()
-        if not filter_only or self.listing is None:
-            listing = await data.listing()
+        if listing is not None:
             self.app.observe_listing(listing)  # type: ignore[attr-defined]
             self.listing = listing
-            self._update_header()
-            self._update_onboarding()
+        first = not self.loaded
+        self.loaded = True
+        self._render_rows()
+        if first:
+            self.call_after_refresh(self.app.home_painted)  # type: ignore[attr-defined]
 
-    def _sorted(self, items: list[IntegrationSummaryResult]) -> list[IntegrationSummaryResult]:
+    def _sorted(self, items: list[Row]) -> list[Row]:
         _, key, reverse = SORTS[self.sort_index]
         return list(items) if key is None else sorted(items, key=key, reverse=reverse)
 
-    def _page_for(self, view: list[IntegrationSummaryResult]) -> int:
+    def _page_for(self, view: list[Row]) -> int:
         """Keep the highlighted integration on screen: the page that holds it, if it exists."""
         want = self._pending_cursor or self.current_id()
         if want is not None and self._pending_row is None:
@@ -234,9 +253,6 @@ class HomeScreen(Screen[None]):
         pending_row, self._pending_row, self._pending_cursor = self._pending_row, None, None
         now = self.app.now()  # type: ignore[attr-defined]
         rows = self.view
-        table.clear()
-        for item in rows:
-            table.add_row(*self._cells(item, now), key=item.id)
         target = 0
         if pending_row is not None:
             target = pending_row % len(rows) if rows else 0
@@ -247,8 +263,7 @@ class HomeScreen(Screen[None]):
                     break
             else:  # deleted: stay at the same place
                 target = min(keep_row, max(0, len(rows) - 1))
-        if rows:
-            table.move_cursor(row=target, animate=False)
+        table.set_rows([(item.id, self._cells(item, now)) for item in rows], cursor=target)
         self._update_onboarding()
         self._update_header()
         self._update_status()
@@ -259,7 +274,7 @@ class HomeScreen(Screen[None]):
         self.query_one("#onboarding").display = empty
         self.query_one("#body").display = not empty
 
-    def _cells(self, s: IntegrationSummaryResult, now: datetime) -> list[Any]:
+    def _cells(self, s: Row, now: datetime) -> list[Any]:
         lim = self.limits.get(s.id)
         if lim is None:
             usage: list[Any] = [Text("n/a", style="dim", justify="right")] * 3
@@ -329,11 +344,10 @@ class HomeScreen(Screen[None]):
             )
             return
         panel.update(self._panel_text(item))
-        self.load_panel_detail(item.id)
+        # After the paint: the key line needs the full facade, which no paint waits for.
+        self.call_after_refresh(self.load_panel_detail, item.id)
 
-    def _panel_text(
-        self, s: IntegrationSummaryResult, detail: IntegrationDetailResult | None = None
-    ) -> Text:
+    def _panel_text(self, s: Row, detail: IntegrationDetailResult | None = None) -> Text:
         now = self.app.now()  # type: ignore[attr-defined]
         text = Text()
         text.append(f"{s.name}\n", style="bold")
@@ -383,10 +397,9 @@ class HomeScreen(Screen[None]):
 
     @work(exclusive=True, group="home-panel", exit_on_error=False)
     async def load_panel_detail(self, integration_id: str) -> None:
-        detail = await self.app.data.facade.get_integration(  # type: ignore[attr-defined]
-            self.app.data.tenant_id,
-            integration_id,  # type: ignore[attr-defined]
-        )
+        data = self.app.data  # type: ignore[attr-defined]
+        facade = await data.get_facade()
+        detail = await facade.get_integration(data.tenant_id, integration_id)
         item = self.current()
         if detail is None or item is None or item.id != integration_id:
             return
@@ -395,16 +408,9 @@ class HomeScreen(Screen[None]):
     # -- selection ------------------------------------------------------------------------------
 
     def current_id(self) -> str | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:  # cursor outside the rows while the table is being rebuilt
-            return None
-        return str(key.value) if key.value is not None else None
+        return self.table.cursor_key
 
-    def current(self) -> IntegrationSummaryResult | None:
+    def current(self) -> Row | None:
         iid = self.current_id()
         if iid is None:
             return None
@@ -413,12 +419,12 @@ class HomeScreen(Screen[None]):
                 return item
         return None
 
-    @on(DataTable.RowHighlighted, "#table")
+    @on(RowTable.RowHighlighted, "#table")
     def _highlighted(self) -> None:
         if self.loaded:
             self._update_panel()
 
-    @on(DataTable.RowSelected, "#table")
+    @on(RowTable.RowSelected, "#table")
     def _selected(self) -> None:
         self.action_open_detail()
 
@@ -476,7 +482,7 @@ class HomeScreen(Screen[None]):
             self.page, self._pending_row = page, row
             self.reload(filter_only=True)
         elif self.table.row_count:
-            self.table.move_cursor(row=row % self.table.row_count)
+            self.table.move_cursor(row % self.table.row_count)
 
     def action_sort(self) -> None:
         self.sort_index = (self.sort_index + 1) % len(SORTS)

@@ -1,0 +1,277 @@
+"""RowTable: a read-only table of rows with a row cursor, that paints only the lines on screen.
+
+Why not Textual's DataTable: at start-up its first paint of one page of rows cost ~100 ms on the
+project's machine (per-cell rendering and style lookups), a third of the console's whole start-up
+budget. Here a row becomes one strip of segments the first time it is shown, and that strip is
+cached until the rows, the column widths or the styles change. The header stays on the top line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.cells import cell_len
+from rich.console import JustifyMethod
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+Cell = str | Text
+PADDING = 1  # spaces on each side of a cell
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    justify: JustifyMethod = "left"
+
+
+class RowTable(ScrollView, can_focus=True):
+    """Rows of cells, one line each, keyed by a string; a cursor highlights one row.
+
+    Styles come from the component classes below (see app.tcss), so the ANSI themes and NO_COLOR
+    apply to it like to any stock widget.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "rowtable--header",
+        "rowtable--cursor",
+        "rowtable--even-row",
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor_up", "Up", show=False, id="table.up", tooltip="Move up"),
+        Binding("down", "cursor_down", "Down", show=False, id="table.down", tooltip="Move down"),
+        Binding(
+            "pageup", "page_up", "Page up", show=False, id="table.page_up", tooltip="A screen up"
+        ),
+        Binding(
+            "pagedown",
+            "page_down",
+            "Page down",
+            show=False,
+            id="table.page_down",
+            tooltip="A screen down",
+        ),
+        Binding("home", "first", "First", show=False, id="table.first", tooltip="First row"),
+        Binding("end", "last", "Last", show=False, id="table.last", tooltip="Last row"),
+        Binding("left", "scroll_left", "Left", show=False, id="table.left", tooltip="Scroll left"),
+        Binding(
+            "right", "scroll_right", "Right", show=False, id="table.right", tooltip="Scroll right"
+        ),
+    ]
+
+    class _RowMessage(Message):
+        def __init__(self, table: RowTable, row_index: int, row_key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.row_index = row_index
+            self.row_key = row_key
+
+        @property
+        def control(self) -> RowTable:
+            return self.table
+
+    class RowHighlighted(_RowMessage):
+        """The cursor moved to another row (or the rows under it changed)."""
+
+    class RowSelected(_RowMessage):
+        """A double click on a row, or `action_select` (bind enter to it, or leave enter to the
+        screen, as the home screen does, so that its footer shows what enter does)."""
+
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        *,
+        zebra_stripes: bool = True,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.columns = tuple(columns)
+        self.zebra_stripes = zebra_stripes
+        self._keys: list[str] = []
+        self._cells: list[list[Text]] = []
+        self._widths = [cell_len(c.label) for c in self.columns]
+        self._cursor = 0
+        self._strips: dict[tuple[int, bool, bool], Strip] = {}
+
+    # -- data -------------------------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return len(self._keys)
+
+    @property
+    def cursor_row(self) -> int:
+        return self._cursor
+
+    @property
+    def cursor_key(self) -> str | None:
+        return self._keys[self._cursor] if self._keys else None
+
+    def get_row_at(self, index: int) -> list[Text]:
+        return list(self._cells[index])
+
+    def get_row(self, key: str) -> list[Text]:
+        """The cells of the row with this key; KeyError when there is none."""
+        try:
+            return self.get_row_at(self._keys.index(key))
+        except ValueError:
+            raise KeyError(key) from None
+
+    def row_key_at(self, index: int) -> str:
+        return self._keys[index]
+
+    def set_rows(self, rows: Sequence[tuple[str, Sequence[Cell]]], *, cursor: int = 0) -> None:
+        """Replace every row at once (one width pass, one repaint) and put the cursor on row
+        `cursor` (clamped). Posts RowHighlighted when there is a row."""
+        self._keys = [key for key, _ in rows]
+        self._cells = [[c if isinstance(c, Text) else Text(c) for c in cells] for _, cells in rows]
+        widths = [cell_len(c.label) for c in self.columns]
+        for cells in self._cells:
+            for i, cell in enumerate(cells):
+                if cell.cell_len > widths[i]:
+                    widths[i] = cell.cell_len
+        self._widths = widths
+        self._strips.clear()
+        self.virtual_size = Size(self._line_width(), len(self._keys) + 1)
+        self._cursor = -1  # so that move_cursor always announces the row
+        self.move_cursor(cursor)
+        self.refresh()
+
+    def move_cursor(self, row: int, *, scroll: bool = True) -> None:
+        if not self._keys:
+            self._cursor = 0
+            return
+        row = min(max(row, 0), len(self._keys) - 1)
+        moved = row != self._cursor
+        if moved:
+            old, self._cursor = self._cursor, row
+            self._refresh_row(old)
+            self._refresh_row(row)
+            self.post_message(self.RowHighlighted(self, row, self._keys[row]))
+        if scroll:
+            self._scroll_to_cursor()
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self._cursor - self._page_rows())
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self._cursor + self._page_rows())
+
+    def action_first(self) -> None:
+        self.move_cursor(0)
+
+    def action_last(self) -> None:
+        self.move_cursor(len(self._keys) - 1)
+
+    def action_select(self) -> None:
+        if self._keys:
+            self.post_message(self.RowSelected(self, self._cursor, self._keys[self._cursor]))
+
+    def _on_click(self, event: events.Click) -> None:
+        if event.y < 1:
+            return
+        row = int(self.scroll_offset.y) + event.y - 1
+        if 0 <= row < len(self._keys):
+            self.move_cursor(row, scroll=False)
+            if event.chain >= 2:
+                self.action_select()
+
+    # -- painting ---------------------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+        self.refresh()
+
+    def _on_focus(self, event: events.Focus) -> None:
+        self.refresh()
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self.refresh()
+
+    def _on_resize(self, event: events.Resize) -> None:
+        self._scroll_to_cursor()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        scroll_x, scroll_y = self.scroll_offset
+        base = self.rich_style
+        if y == 0:
+            strip = self._strip(-1, base)
+        else:
+            index = scroll_y + y - 1
+            if index >= len(self._keys):
+                return Strip.blank(width, base)
+            strip = self._strip(index, base)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+    def _strip(self, index: int, base: Style) -> Strip:
+        focused = self.has_focus
+        cursor = index == self._cursor and index >= 0
+        key = (index, cursor, focused and cursor)
+        strip = self._strips.get(key)
+        if strip is None:
+            if index < 0:
+                cells = [Text(c.label) for c in self.columns]
+                style = base + self.get_component_rich_style("rowtable--header")
+            else:
+                cells = self._cells[index]
+                style = base
+                if self.zebra_stripes and index % 2 == 0:
+                    style += self.get_component_rich_style("rowtable--even-row")
+                if cursor:
+                    style += self.get_component_rich_style("rowtable--cursor")
+            strip = self._render_row(cells, style)
+            self._strips[key] = strip
+        return strip
+
+    def _render_row(self, cells: Sequence[Text], style: Style) -> Strip:
+        line = Text(no_wrap=True, overflow="crop")
+        pad = " " * PADDING
+        for column, width, cell in zip(self.columns, self._widths, cells, strict=False):
+            shown = cell.copy()
+            shown.no_wrap, shown.overflow = True, "ellipsis"
+            shown.align(column.justify, width)
+            line.append(pad)
+            line.append_text(shown)
+            line.append(pad)
+        segments = list(line.render(self.app.console))
+        return Strip(segments, line.cell_len).apply_style(style)
+
+    def _line_width(self) -> int:
+        return sum(self._widths) + 2 * PADDING * len(self._widths)
+
+    def _refresh_row(self, index: int) -> None:
+        if 0 <= index < len(self._keys):
+            self.refresh_line(index + 1)  # virtual line: the header is line 0
+
+    def _page_rows(self) -> int:
+        return max(1, self.size.height - 2)
+
+    def _scroll_to_cursor(self) -> None:
+        visible = max(1, self.size.height - 1)
+        top = int(self.scroll_offset.y)
+        row = self._cursor
+        if row < top:
+            self.scroll_to(y=row, animate=False, immediate=True)
+        elif row >= top + visible:
+            self.scroll_to(y=row - visible + 1, animate=False, immediate=True)
