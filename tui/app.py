@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -22,11 +22,10 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from core import (
+from core.dashboard import Dashboard
+from core.errors import (
     CredentialError,
-    HealthCheckResult,
     IntegrationError,
-    IntegrationsFacade,
     InvalidTransitionError,
     StoreError,
     ValidationError,
@@ -34,13 +33,10 @@ from core import (
 
 from . import format as fmt
 from .data import ConsoleData, Listing, Unavailable
-from .screens.confirm import ConfirmScreen
-from .screens.detail import DetailScreen
-from .screens.form import FormScreen
-from .screens.healthlog import HealthLogScreen
-from .screens.help import HelpScreen
-from .screens.home import HomeScreen
-from .screens.limits import LimitsScreen
+from .screens.home import PAGE_SIZE, HomeScreen
+
+if TYPE_CHECKING:
+    from core import HealthCheckResult, IntegrationsFacade
 
 Clock = Callable[[], datetime]
 ANSI_COLOR_SYSTEMS = {"standard", "windows"}
@@ -67,17 +63,25 @@ class ByokApp(App[int]):
         cursor_blink: bool = True,
         theme: str | None = None,
         db_path: str | os.PathLike[str] | None = None,
+        dashboard: Dashboard | None = None,
     ) -> None:
         super().__init__()
-        self._owns_facade = facade is None
-        self.facade = facade if facade is not None else IntegrationsFacade(db_path)
-        self.data = ConsoleData(self.facade, tenant_id)
+        # Given neither, the app owns the files: it opens the light Dashboard now, builds the
+        # facade over it on first need (after the first paint) and closes them at the end.
+        self._owns_files = facade is None and dashboard is None
+        if facade is not None:
+            dashboard = facade.dashboard
+        elif dashboard is None:
+            dashboard = Dashboard(db_path, clock=clock)
+        self.data = ConsoleData(dashboard, tenant_id, facade)
+        self.data.start_read_ahead(PAGE_SIZE)
         self.clock = clock
         self.probe_interval_s = probe_interval_s if probe_interval_s else None
         self.refresh_interval_s = refresh_interval_s if refresh_interval_s else None
         self.cursor_blink = cursor_blink
         self.probe_state = "" if self.probe_interval_s else "background probes off"
         self._requested_theme = theme or os.environ.get("BYOK_THEME") or None
+        self._set_first_theme(self._pick_theme())
         self._token: tuple[Any, ...] | None = None
         self._last_health: dict[str, tuple[str, str]] | None = None
         self._seen_alerts: set[str] | None = None
@@ -87,20 +91,40 @@ class ByokApp(App[int]):
         # Model lists from this session's successful probes: the core does not store them.
         self.models_by_id: dict[str, list[str]] = {}
 
+    @property
+    def facade(self) -> IntegrationsFacade | None:
+        """The full facade once built (from the start when one was given), else None."""
+        return self.data.facade_ready
+
     # -- start ----------------------------------------------------------------------------------
 
     def now(self) -> datetime:
         return self.clock() if self.clock is not None else datetime.now(UTC)
 
     def on_mount(self) -> None:
-        self.theme = self._pick_theme()
         self.push_screen(HomeScreen())
         if self.refresh_interval_s:
-            self._token = self.data.change_token()
             self._watch_timer = self.set_timer(self.refresh_interval_s, self._watch)
         if self.probe_interval_s:
             self._probe_timer = self.set_timer(self.probe_interval_s, self._probe)
+
+    def home_painted(self) -> None:
+        """Once, after the home screen's first paint: now load what the first paint did not
+        need (the full facade, in a thread, for the alerts baseline and the panel's key line)."""
         self.check_alerts()
+
+    def _set_first_theme(self, name: str) -> None:
+        """Set the theme before the first stylesheet parse, without the theme watcher: that
+        watcher re-parses and re-applies every style (~25 ms of start-up in a 16-colour
+        terminal), which the first parse makes needless. Only its ANSI part is kept, through
+        the public `ansi_color` reactive: an ANSI theme paints with the terminal's own colours."""
+        if name == self.theme:
+            return
+        self.set_reactive(App.theme, name)
+        dark = self.current_theme.dark
+        self.set_class(dark, "-dark-mode", update=False)
+        self.set_class(not dark, "-light-mode", update=False)
+        self.ansi_color = self.current_theme.ansi
 
     def _pick_theme(self) -> str:
         """ANSI themes in 16-colour terminals (and when asked): the terminal's own palette."""
@@ -111,8 +135,12 @@ class ByokApp(App[int]):
         return "textual-dark"
 
     async def on_unmount(self) -> None:
-        if self._owns_facade:
-            await self.facade.aclose()
+        if self._owns_files:
+            facade = self.data.facade_ready
+            if facade is not None:
+                await facade.aclose()
+            else:
+                self.data.dashboard.close()
 
     # -- errors, in one place -------------------------------------------------------------------
 
@@ -150,6 +178,8 @@ class ByokApp(App[int]):
     async def _watch(self) -> None:
         try:
             token = await asyncio.to_thread(self.data.change_token)
+            if self._token is None:  # compare with what the first read saw
+                self._token = self.data.first_token
             if token != self._token:
                 self._token = token
                 self.refresh_screens()
@@ -220,7 +250,8 @@ class ByokApp(App[int]):
         """Probe stale enabled integrations, then schedule the next round."""
         try:
             count = 0
-            async for result in self.facade.check_many(
+            facade = await self.data.get_facade()
+            async for result in facade.check_many(
                 self.data.tenant_id, **self.background_probe_options()
             ):
                 self.remember_models(result)
@@ -251,22 +282,34 @@ class ByokApp(App[int]):
 
     # -- actions --------------------------------------------------------------------------------
 
+    # Screens other than home are imported on first use: the first paint does not wait for them.
+
     def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def open_detail(self, integration_id: str) -> None:
+        from .screens.detail import DetailScreen
+
         self.push_screen(DetailScreen(integration_id))
 
     def action_limits(self) -> None:
+        from .screens.limits import LimitsScreen
+
         if not isinstance(self.screen, LimitsScreen):
             self.push_screen(LimitsScreen())
 
     def action_health_log(self) -> None:
+        from .screens.healthlog import HealthLogScreen
+
         if not isinstance(self.screen, HealthLogScreen):
             self.push_screen(HealthLogScreen())
 
     def action_new(self) -> None:
+        from .screens.form import FormScreen
+
         self.push_screen(FormScreen(), self._saved)
 
     def _saved(self, integration_id: str | None) -> None:
@@ -280,7 +323,10 @@ class ByokApp(App[int]):
 
     @work(exit_on_error=False)
     async def edit_integration(self, integration_id: str) -> None:
-        detail = await self.facade.get_integration(self.data.tenant_id, integration_id)
+        from .screens.form import FormScreen
+
+        facade = await self.data.get_facade()
+        detail = await facade.get_integration(self.data.tenant_id, integration_id)
         if detail is None:
             self.notify("It no longer exists.", severity="warning")
             return
@@ -288,6 +334,8 @@ class ByokApp(App[int]):
         self.push_screen(FormScreen(detail, models), self._saved)
 
     def delete_integration(self, integration_id: str, name: str) -> None:
+        from .screens.confirm import ConfirmScreen
+
         def answered(yes: bool | None) -> None:
             if yes:
                 self._delete(integration_id, name)
@@ -302,7 +350,10 @@ class ByokApp(App[int]):
 
     @work(exit_on_error=False)
     async def _delete(self, integration_id: str, name: str) -> None:
-        result = await self.facade.delete_integration(self.data.tenant_id, integration_id)
+        from .screens.detail import DetailScreen
+
+        facade = await self.data.get_facade()
+        result = await facade.delete_integration(self.data.tenant_id, integration_id)
         if isinstance(self.screen, DetailScreen):
             self.screen.dismiss(None)
         self.notify(f"Deleted {name}." if result.deleted else f"{name} was already gone.")
@@ -311,20 +362,22 @@ class ByokApp(App[int]):
     @work(exit_on_error=False)
     async def toggle_integration(self, integration_id: str) -> None:
         tenant = self.data.tenant_id
-        current = await self.facade.get_integration(tenant, integration_id)
+        facade = await self.data.get_facade()
+        current = await facade.get_integration(tenant, integration_id)
         if current is None:
             return
         if fmt.value(current.status) == "enabled":
-            result = await self.facade.disable_integration(tenant, integration_id)
+            result = await facade.disable_integration(tenant, integration_id)
         else:
-            result = await self.facade.enable_integration(tenant, integration_id)
+            result = await facade.enable_integration(tenant, integration_id)
         if result is not None:
             self.notify(result.message, timeout=4)
         self.after_change()
 
     @work(exit_on_error=False, group="test-one")
     async def test_one(self, integration_id: str) -> None:
-        result = await self.facade.test_credentials(self.data.tenant_id, integration_id)
+        facade = await self.data.get_facade()
+        result = await facade.test_credentials(self.data.tenant_id, integration_id)
         if result is None:
             return
         self.remember_models(result)
@@ -352,7 +405,8 @@ class ByokApp(App[int]):
         try:
             if home is not None:
                 home.show_progress(0, total, 0)
-            async for result in self.facade.check_many(self.data.tenant_id, include_disabled=True):
+            facade = await self.data.get_facade()
+            async for result in facade.check_many(self.data.tenant_id, include_disabled=True):
                 self.remember_models(result)
                 done += 1
                 failing += fmt.value(result.health_state) == "failing"
@@ -414,14 +468,24 @@ class ByokApp(App[int]):
 
 
 def run_console(
-    db_path: str | os.PathLike[str] | None = None, tenant_id: str = "default", **opts: Any
+    db_path: str | os.PathLike[str] | None = None,
+    tenant_id: str = "default",
+    *,
+    dashboard: Dashboard | None = None,
+    **opts: Any,
 ) -> int:
-    """Open the database (a StoreError propagates to the caller, which reports it), run the
-    console until the user quits, close the facade. Returns the exit code."""
-    facade = IntegrationsFacade(db_path)
+    """Open the database (a StoreError propagates to the caller, which reports it) unless an
+    open `dashboard` is given, run the console until the user quits, close the files. Returns
+    the exit code."""
+    if dashboard is None:
+        dashboard = Dashboard(db_path)
+    app = ByokApp(tenant_id=tenant_id, dashboard=dashboard, **opts)
     try:
-        app = ByokApp(facade, tenant_id=tenant_id, **opts)
         app.run()
         return int(app.return_code or 0)
     finally:
-        asyncio.run(facade.aclose())
+        facade = app.data.facade_ready
+        if facade is not None:
+            asyncio.run(facade.aclose())
+        else:
+            dashboard.close()

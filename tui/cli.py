@@ -23,7 +23,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from core import (
     CredentialError,
@@ -46,6 +46,9 @@ from .cli_errors import (
     CommandError,
     UsageError,
 )
+
+if TYPE_CHECKING:
+    from core.dashboard import Dashboard
 
 
 class ByokArgumentParser(argparse.ArgumentParser):
@@ -346,24 +349,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EX_SOFTWARE
 
 
-async def _preflight(db: str | None, tenant: str) -> None:
+def _preflight(db: str | None, tenant: str) -> Dashboard:
     """Open the database and read it once before the console takes over the terminal, so a bad
-    tenant or an unreadable file is a one-line error and an exit code, not a screen."""
-    from core import IntegrationsFacade
+    tenant or an unreadable file is a one-line error and an exit code, not a screen. The light
+    Dashboard, so that the console's first paint does not wait for the whole core to load."""
+    from core.dashboard import Dashboard
 
-    facade = IntegrationsFacade(db) if db else IntegrationsFacade()
+    dashboard = Dashboard(db)
     try:
-        await facade.list_integrations(tenant, limit=1)
-    finally:
-        await facade.aclose()
+        dashboard.rows(tenant)
+    except BaseException:
+        dashboard.close()
+        raise
+    return dashboard
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command is None:
-        asyncio.run(_preflight(args.db, args.tenant))
+        dashboard = _preflight(args.db, args.tenant)
         from .app import run_console
 
-        return int(run_console(db_path=args.db, tenant_id=args.tenant) or 0)
+        return int(run_console(tenant_id=args.tenant, dashboard=dashboard) or 0)
     if args.command == "demo":
         from .demo import run_demo
 

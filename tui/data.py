@@ -1,4 +1,4 @@
-"""The console's reads from the facade, shaped for screens; no business rules live here.
+"""The console's reads from the core, shaped for screens; no business rules live here.
 
 Parts of the core may not have landed yet (health, usage): their calls raise NotImplementedError.
 `Unavailable` carries that fact to the screen, which says so plainly in its own area instead of
@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core import (
-    Alert,
-    IntegrationsFacade,
-    IntegrationSummaryResult,
-    LimitsStatusResult,
-)
+from core.dashboard import Dashboard, LimitFigures, Row
 
-PAGE_FETCH = 1000  # the facade's largest page
+if TYPE_CHECKING:
+    from core import Alert, IntegrationsFacade
 
 
 class Unavailable(Exception):
@@ -34,14 +32,18 @@ class Unavailable(Exception):
 
 @dataclass
 class Listing:
-    """One read of the home table: every matching summary, in the core's order (newest first)."""
+    """One read of the home table: every matching row, in the core's order (newest first)."""
 
-    items: list[IntegrationSummaryResult]
+    items: list[Row]
     total: int
     counts: dict[str, int] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, items: list[Row]) -> Listing:
+        return cls(items=items, total=len(items), counts=health_counts(items))
 
-def health_counts(items: Iterable[IntegrationSummaryResult]) -> dict[str, int]:
+
+def health_counts(items: Iterable[Row]) -> dict[str, int]:
     counts = {"healthy": 0, "degraded": 0, "failing": 0, "unknown": 0}
     for item in items:
         key = str(getattr(item.health_state, "value", item.health_state))
@@ -50,15 +52,62 @@ def health_counts(items: Iterable[IntegrationSummaryResult]) -> dict[str, int]:
 
 
 class ConsoleData:
-    """Reads for one tenant. Screens share one instance through the app."""
+    """Reads for one tenant. Screens share one instance through the app.
 
-    def __init__(self, facade: IntegrationsFacade, tenant_id: str) -> None:
-        self.facade = facade
+    Two doors into the core: the `Dashboard` (rows and limit figures; light, so the first screen
+    paints before pydantic, httpx and cryptography have loaded) and the full facade for
+    everything else, built on first need over the dashboard's open files (`get_facade`).
+    """
+
+    def __init__(
+        self,
+        dashboard: Dashboard,
+        tenant_id: str,
+        facade: IntegrationsFacade | None = None,
+    ) -> None:
+        self.dashboard = dashboard
         self.tenant_id = tenant_id
+        self._facade = facade
+        self._facade_lock = asyncio.Lock()
+        self._ahead: Future[tuple[tuple[Any, ...], list[Row], dict[str, LimitFigures]]] | None
+        self._ahead = None
+        self._ahead_limits: dict[str, LimitFigures] | None = None
+        self.first_token: tuple[Any, ...] | None = None  # the change token of the first read
+
+    # -- the first screen -------------------------------------------------------------------------
+
+    def start_read_ahead(self, first_rows: int) -> None:
+        """Start reading the first screen (every row, the limits of the first `first_rows`) in a
+        thread now, while Textual starts: the two overlap, and the home screen's first paint
+        has its rows. The change token is taken before the read, so a write that lands during
+        it is still seen by the live refresh."""
+        ahead: Future[tuple[tuple[Any, ...], list[Row], dict[str, LimitFigures]]] = Future()
+
+        def read() -> None:
+            try:
+                token = self.change_token()
+                items = self.dashboard.rows(self.tenant_id)
+                ids = [r.id for r in items[:first_rows]]
+                ahead.set_result((token, items, self.dashboard.limits(self.tenant_id, ids)))
+            except BaseException as exc:  # handed to whoever takes the result
+                ahead.set_exception(exc)
+
+        self._ahead = ahead
+        threading.Thread(target=read, name="byok-read-ahead", daemon=True).start()
+
+    def take_read_ahead(self) -> tuple[Listing, dict[str, LimitFigures]] | None:
+        """The read-ahead's rows and limits if it has finished well (once), else None."""
+        ahead = self._ahead
+        if ahead is None or not ahead.done() or ahead.exception() is not None:
+            return None
+        self._ahead = None
+        token, items, limits = ahead.result()
+        self.first_token = token
+        return Listing.of(items), limits
 
     @property
     def db_path(self) -> Path:
-        return self.facade.db_path
+        return self.dashboard.db_path
 
     @property
     def db_label(self) -> str:
@@ -71,41 +120,70 @@ class ConsoleData:
                 continue
         return str(path)
 
-    async def listing(self, search: str | None = None) -> Listing:
-        """All summaries matching `search` (the core decides what matches), in pages of 1000."""
-        items: list[IntegrationSummaryResult] = []
-        offset = 0
-        while True:
-            page = await self.facade.list_integrations(
-                self.tenant_id, search=search or None, offset=offset, limit=PAGE_FETCH
-            )
-            items.extend(page.items)
-            offset += PAGE_FETCH
-            if offset >= page.total or not page.items:
-                return Listing(items=items, total=page.total, counts=health_counts(items))
+    @property
+    def facade_ready(self) -> IntegrationsFacade | None:
+        """The facade if it has been built, else None (for closing it)."""
+        return self._facade
 
-    async def limits(self, ids: Iterable[str]) -> dict[str, LimitsStatusResult | None]:
-        """Limits status of several integrations; raises Unavailable when usage has not landed."""
+    async def get_facade(self) -> IntegrationsFacade:
+        """The full facade, built once in a thread: importing it costs ~200 ms of CPU that the
+        first paint does not wait for."""
+        if self._facade is None:
+            async with self._facade_lock:
+                if self._facade is None:
+                    self._facade = await asyncio.to_thread(self._build_facade)
+        return self._facade
+
+    def _build_facade(self) -> IntegrationsFacade:
+        from core import IntegrationsFacade
+
+        return IntegrationsFacade.from_dashboard(self.dashboard)
+
+    async def listing(self, search: str | None = None) -> Listing:
+        """Every row matching `search` (the core decides what matches), in the core's order."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and not search:  # still running: its answer is as fresh as ours
+            try:
+                token, items, self._ahead_limits = await asyncio.wrap_future(ahead)
+                self.first_token = self.first_token or token
+                return Listing.of(items)
+            except Exception:
+                pass  # read again below; a lasting error shows from there
+        if self.first_token is None:
+            token, items = await asyncio.to_thread(self._first_rows, search)
+            self.first_token = token
+        else:
+            items = await asyncio.to_thread(self.dashboard.rows, self.tenant_id, search=search)
+        return Listing.of(items)
+
+    def _first_rows(self, search: str | None) -> tuple[tuple[Any, ...], list[Row]]:
+        token = self.change_token()  # before the read: a write during it is not missed
+        return token, self.dashboard.rows(self.tenant_id, search=search or None)
+
+    async def limits(self, ids: Iterable[str]) -> dict[str, LimitFigures]:
+        """Limit figures of several integrations, in one read of the usage files."""
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return {}
+        ahead, self._ahead_limits = self._ahead_limits, None
+        if ahead is not None and all(iid in ahead for iid in wanted):
+            return {iid: ahead[iid] for iid in wanted}
         try:
-            results = await asyncio.gather(
-                *(self.facade.get_limits_status(self.tenant_id, iid) for iid in wanted)
-            )
+            return await asyncio.to_thread(self.dashboard.limits, self.tenant_id, wanted)
         except NotImplementedError:
             raise Unavailable("usage and limits") from None
-        return dict(zip(wanted, results, strict=True))
 
     async def alerts(self, integration_id: str | None = None, limit: int = 100) -> list[Alert]:
+        facade = await self.get_facade()
         try:
-            return await self.facade.get_alerts(self.tenant_id, integration_id, limit=limit)
+            return await facade.get_alerts(self.tenant_id, integration_id, limit=limit)
         except NotImplementedError:
             raise Unavailable("usage alerts") from None
 
     async def health_log(self, integration_id: str | None = None, limit: int = 100) -> list[Any]:
+        facade = await self.get_facade()
         try:
-            return await self.facade.get_health_log(self.tenant_id, integration_id, limit=limit)
+            return await facade.get_health_log(self.tenant_id, integration_id, limit=limit)
         except NotImplementedError:
             raise Unavailable("the health log") from None
 
@@ -116,8 +194,7 @@ class ConsoleData:
         A few stat calls; another process's write (the CLI, a cron probe, usage recording) changes
         it. Called from a worker thread by the live-refresh loop.
         """
-        store = self.facade.context.store
-        parts: list[Any] = [store.generation()]
+        parts: list[Any] = [self.dashboard.generation()]
         path = self.db_path
         prefix = path.stem + "."
         try:

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Sparkline, Static
 
-from core import IntegrationDetailResult, LimitsStatusResult
+from core import IntegrationDetailResult, LimitFigures
 
 from .. import format as fmt
 from ..data import Unavailable
@@ -72,7 +72,8 @@ class DetailScreen(Screen[None]):
     @work(exclusive=True, group="detail-load", exit_on_error=False)
     async def reload(self) -> None:
         data = self.app.data  # type: ignore[attr-defined]
-        detail = await data.facade.get_integration(data.tenant_id, self.integration_id)
+        facade = await data.get_facade()
+        detail = await facade.get_integration(data.tenant_id, self.integration_id)
         if detail is None:
             self.query_one("#detail-fields", Static).update(
                 "This integration no longer exists (deleted by another process?). esc goes back."
@@ -81,7 +82,7 @@ class DetailScreen(Screen[None]):
         self.detail = detail
         self._render_fields(detail)
         try:
-            limits: LimitsStatusResult | None = (await data.limits([detail.id])).get(detail.id)
+            limits: LimitFigures | None = (await data.limits([detail.id])).get(detail.id)
             self._render_limits(limits, None)
         except Unavailable as exc:
             self._render_limits(None, str(exc))
@@ -136,7 +137,7 @@ class DetailScreen(Screen[None]):
             t.append("\n")
         self.query_one("#detail-fields", Static).update(t)
 
-    def _render_limits(self, lim: LimitsStatusResult | None, unavailable: str | None) -> None:
+    def _render_limits(self, lim: LimitFigures | None, unavailable: str | None) -> None:
         note = self.query_one("#limits-note", Static)
         budget = self.query_one("#gauge-budget", Gauge)
         tokens = self.query_one("#gauge-tokens", Gauge)

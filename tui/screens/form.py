@@ -298,7 +298,7 @@ class FormScreen(ModalScreen[str | None]):
 
     @work(exclusive=True, group="form-save", exit_on_error=False)
     async def save(self) -> None:
-        facade = self.app.data.facade  # type: ignore[attr-defined]
+        facade = await self.app.data.get_facade()  # type: ignore[attr-defined]
         tenant = self.app.data.tenant_id  # type: ignore[attr-defined]
         fields = self.values()
         try:

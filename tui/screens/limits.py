@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from core import LimitsStatusResult
+from core.dashboard import LimitFigures
 
 from .. import format as fmt
 from ..data import Unavailable
@@ -19,7 +19,7 @@ from ..data import Unavailable
 MAX_ROWS = 500  # worst first, so what matters is on the first screen anyway
 
 
-def worst(lim: LimitsStatusResult) -> float:
+def worst(lim: LimitFigures) -> float:
     pairs = (
         (lim.budget_percent, lim.budget_limit_cents),
         (lim.token_percent, lim.token_limit_month),
