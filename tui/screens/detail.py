@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Sparkline, Static
+from textual.widgets import Sparkline, Static
 
 from core import IntegrationDetailResult, LimitFigures
 
 from .. import format as fmt
 from ..data import Unavailable
 from ..widgets.gauge import Gauge
+from ..widgets.keybar import KeyBar
 
 
 def entry_field(entry: Any, name: str) -> Any:
@@ -61,7 +62,7 @@ class DetailScreen(Screen[None]):
             yield Static("", id="detail-log")
             yield Static("Alerts", classes="section-title")
             yield Static("", id="detail-alerts")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.reload()

@@ -8,10 +8,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from .. import format as fmt
 from ..data import Unavailable
+from ..widgets.keybar import KeyBar
 from .detail import entry_field
 
 STATES = ("all", "healthy", "degraded", "failing", "unknown")
@@ -50,7 +51,7 @@ class HealthLogScreen(Screen[None]):
             table.add_column(label, key=key)
         yield table
         yield Static("", id="log-status")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         box = self.query_one("#log-filter", Input)

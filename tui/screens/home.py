@@ -16,8 +16,9 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, ProgressBar, Static
+from textual.widgets import Input, Label, ProgressBar, Static
 
 from core.dashboard import LimitFigures, Row
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 from .. import format as fmt
 from ..data import Listing, Unavailable
+from ..widgets.keybar import KeyBar
 from ..widgets.rowtable import Column, RowTable
 
 PAGE_SIZE = 100
@@ -123,29 +125,27 @@ class HomeScreen(Screen[None]):
         self.limits_available = True
         self.loaded = False
         self._pending_cursor: str | None = None
-        self._pending_row: int | None = None  # 0 = first row of the page, -1 = last
+        self._pending_row: int | None = None
+        self._progress_parts: tuple[Horizontal, Label, ProgressBar] | None = (
+            None  # 0 = first row of the page, -1 = last
+        )
 
     # -- layout ---------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        # The filter box and the test-all progress are mounted on first use (_filter_box,
+        # _progress): the first paint does without their widgets and their styles.
         yield Static("", id="header-bar")
-        yield Input(placeholder="filter: name, provider or model (esc clears)", id="filter")
-        with Horizontal(id="test-progress"):
-            yield Label("", id="test-progress-label")
-            yield ProgressBar(total=1, show_eta=False, id="test-progress-bar")
         with Vertical(id="onboarding"):
             yield Static(ONBOARDING, id="onboarding-text")
         with Vertical(id="body"):
             yield RowTable(COLUMNS, id="table")
             yield Static("", id="panel")
         yield Static("", id="status-line")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
-        self.query_one("#test-progress").display = False
         self.query_one("#onboarding").display = False
-        self.query_one("#filter", Input).cursor_blink = self.app.cursor_blink  # type: ignore[attr-defined]
         self._update_header()
         if not self._show_read_ahead():
             self.reload()
@@ -430,8 +430,17 @@ class HomeScreen(Screen[None]):
 
     # -- filter ---------------------------------------------------------------------------------
 
+    def _filter_box(self) -> Input:
+        try:
+            return self.query_one("#filter", Input)
+        except NoMatches:
+            box = Input(placeholder="filter: name, provider or model (esc clears)", id="filter")
+            box.cursor_blink = self.app.cursor_blink  # type: ignore[attr-defined]
+            self.mount(box, after="#header-bar")
+            return box
+
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self._filter_box()
         box.display = True
         box.focus()
 
@@ -446,7 +455,7 @@ class HomeScreen(Screen[None]):
         self.table.focus()
 
     def action_clear(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self._filter_box()
         if box.has_focus and not box.value:
             box.display = False
             self.table.focus()
@@ -530,13 +539,20 @@ class HomeScreen(Screen[None]):
     def action_health_log(self) -> None:
         self.app.action_health_log()  # type: ignore[attr-defined]
 
+    def _progress(self) -> tuple[Horizontal, Label, ProgressBar]:
+        if self._progress_parts is None:
+            label = Label("", id="test-progress-label")
+            bar = ProgressBar(total=1, show_eta=False, id="test-progress-bar")
+            box = Horizontal(label, bar, id="test-progress")
+            self.mount(box, after="#header-bar")
+            self._progress_parts = (box, label, bar)
+        return self._progress_parts
+
     def show_progress(self, done: int, total: int, failing: int) -> None:
-        box = self.query_one("#test-progress")
+        box, label, bar = self._progress()
         box.display = done < total
-        self.query_one("#test-progress-bar", ProgressBar).update(total=max(total, 1), progress=done)
-        self.query_one("#test-progress-label", Label).update(
-            f"Testing {done:,}/{total:,}  ✖ {failing:,} failing "
-        )
+        bar.update(total=max(total, 1), progress=done)
+        label.update(f"Testing {done:,}/{total:,}  ✖ {failing:,} failing ")
 
 
 ONBOARDING = (

@@ -9,12 +9,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from core.dashboard import LimitFigures
 
 from .. import format as fmt
 from ..data import Unavailable
+from ..widgets.keybar import KeyBar
 
 MAX_ROWS = 500  # worst first, so what matters is on the first screen anyway
 
@@ -58,7 +59,7 @@ class LimitsScreen(Screen[None]):
         table.add_column("Used", key="used")
         yield table
         yield Static("", id="limits-status")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.reload()
