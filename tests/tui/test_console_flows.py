@@ -56,6 +56,22 @@ async def test_empty_database_shows_onboarding(tfacade):
         assert "Press n to add your first one" in text
 
 
+async def test_first_integration_ends_onboarding_and_the_table_has_the_keys(tfacade, fake_server):
+    app = make_app(tfacade)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: loaded(app) and app.screen.query_one("#onboarding").display)
+        app.set_focus(None)  # what a hidden table ends with, whatever the timing of the focus
+        await add(tfacade, fake_server, "first")  # as another process would (live refresh)
+        await add(tfacade, fake_server, "second")
+        await wait_for(pilot, lambda: len(table_names(app)) == 2)
+        table = app.home().table
+        assert app.screen.query_one("#body").display
+        assert app.focused is table  # onboarding hid it; it gets the focus back
+        start = table.cursor_row
+        await pilot.press("down")  # a key of the table itself, not of the screen
+        assert table.cursor_row == start + 1
+
+
 async def test_create_through_the_form(tfacade, fake_server):
     app = make_app(tfacade)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -41,20 +41,26 @@ def sample_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixed_ids: None)
     )
 
 
+def _busy(app: ByokApp) -> bool:
+    """A worker pending or running: a snapshot now could catch a screen half-updated."""
+    return any(not w.is_finished for w in app.workers)
+
+
 async def _load_sample(pilot, *, sample: bool = True) -> None:
     app = pilot.app
-    if sample:
-        await build_sample(app.facade)
-    app.refresh_screens()
     home = app.home()
-    await wait_for(pilot, lambda: home.loaded and home.listing is not None)
-    await wait_for(pilot, lambda: not any(w.is_running for w in app.workers))
+    await wait_for(pilot, lambda: home.loaded)  # the first paint (empty database) is done
+    count = len(await build_sample(app.facade)) if sample else 0
+    app.refresh_screens()
+    await wait_for(pilot, lambda: home.listing is not None and home.listing.total == count)
+    await wait_for(pilot, lambda: not _busy(app))
     await pilot.pause(0.1)
 
 
 async def _settle(pilot) -> None:
-    await wait_for(pilot, lambda: not any(w.is_running for w in pilot.app.workers))
+    await wait_for(pilot, lambda: not _busy(pilot.app))
     await pilot.pause(0.2)
+    await wait_for(pilot, lambda: not _busy(pilot.app))
     svg = pilot.app.export_screenshot()
     assert SECRET not in svg and TYPED_SECRET not in svg
 

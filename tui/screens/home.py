@@ -272,7 +272,12 @@ class HomeScreen(Screen[None]):
     def _update_onboarding(self) -> None:
         empty = self.listing is not None and self.listing.total == 0 and not self.filter_text
         self.query_one("#onboarding").display = empty
-        self.query_one("#body").display = not empty
+        body = self.query_one("#body")
+        if body.display == empty:
+            body.display = not empty
+            # Hiding the table took its focus (onboarding); the first integration gives it back.
+            if not empty and self.focused is None:
+                self.table.focus()
 
     def _cells(self, s: Row, now: datetime) -> list[Any]:
         lim = self.limits.get(s.id)

@@ -44,6 +44,7 @@ class RowTable(ScrollView, can_focus=True):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "rowtable--header",
         "rowtable--cursor",
+        "rowtable--cursor-blurred",
         "rowtable--even-row",
     }
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -238,8 +239,10 @@ class RowTable(ScrollView, can_focus=True):
                 style = base
                 if self.zebra_stripes and index % 2 == 0:
                     style += self.get_component_rich_style("rowtable--even-row")
-                if cursor:
-                    style += self.get_component_rich_style("rowtable--cursor")
+                if cursor:  # chosen here, not by a :focus rule, so it follows has_focus
+                    style += self.get_component_rich_style(
+                        "rowtable--cursor" if focused else "rowtable--cursor-blurred"
+                    )
             strip = self._render_row(cells, style)
             self._strips[key] = strip
         return strip
