@@ -32,7 +32,7 @@ T0 = datetime(2026, 11, 14, 12, 0, tzinfo=UTC)
 
 async def settle(pilot: Any) -> None:
     for _ in range(200):
-        if not any(w.is_running for w in pilot.app.workers):
+        if all(w.is_finished for w in pilot.app.workers):  # none pending or running
             break
         await pilot.pause(0.05)
     await pilot.pause(0.3)

@@ -6,9 +6,11 @@ Console API (used by `tui.cli`):
 
     ByokApp(facade: core.IntegrationsFacade | None = None, *, tenant_id="default",
             probe_interval_s: float | None = 300, clock=None, refresh_interval_s=1.0,
-            cursor_blink=True, theme=None, db_path=None)
-        facade              the core facade to use; None opens `db_path` (or the default db)
-                            and closes it when the app ends.
+            cursor_blink=True, theme=None, db_path=None, dashboard=None)
+        facade              the core facade to use (its own dashboard serves the reads).
+        dashboard           an open core.Dashboard to read from; the full facade is built over
+                            it after the first paint. Given neither, the app opens `db_path`
+                            (or the default db) as a Dashboard and closes it when it ends.
         probe_interval_s    background probes of stale enabled integrations; None/0 = off.
         clock               a callable returning an aware UTC datetime ("3m ago" is relative
                             to it; snapshots pin it).
@@ -18,7 +20,11 @@ Console API (used by `tui.cli`):
         theme               a Textual theme name; default textual-dark, or ansi-dark in a
                             16-colour terminal or with NO_COLOR. $BYOK_THEME also sets it.
 
-    run_console(db_path=None, tenant_id="default", **opts) -> int
-        Opens the facade (a StoreError propagates to the caller), runs the app (opts go to
-        ByokApp), closes the facade, returns the exit code.
+    run_console(db_path=None, tenant_id="default", *, dashboard=None, **opts) -> int
+        Opens the database as a Dashboard unless one is given (a StoreError propagates to the
+        caller), runs the app (opts go to ByokApp), closes the files, returns the exit code.
+
+Start-up, in order: the Dashboard reads the first screen in a thread while Textual starts; the
+home screen paints from it; then a worker builds the full facade over the same open files
+(pydantic, httpx, cryptography load only then) and the other screens import on first use.
 """
