@@ -245,7 +245,8 @@ class IntegrationsFacade:
         """Probe many integrations at once, yielding each result as it completes.
 
         Options: include_disabled=False (enabled only), stale_after_s=None (only those not
-        checked for that long), concurrency=None (the probe_concurrency option, 50), deep=False.
+        checked for that long), concurrency=None (the probe_concurrency option, 50), deep=False,
+        integration_ids=None (exactly these, disabled ones too; unknown ids are skipped).
         """
         return self._health.check_many(v.tenant(tenant_id), **options)
 

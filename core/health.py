@@ -17,11 +17,12 @@ import contextlib
 import itertools
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import probes as p
+from . import validation as v
 from .clock import from_iso, to_iso
 from .context import CoreContext
 from .enums import HealthState, IntegrationStatus, ProviderType
@@ -331,11 +332,15 @@ class HealthService:
         stale_after_s: float | None = None,
         concurrency: int | None = None,
         deep: bool = False,
+        integration_ids: Iterable[str] | None = None,
     ) -> AsyncIterator[HealthCheckResult]:
         """Probe the tenant's enabled integrations (all with include_disabled), or only those not
         checked for `stale_after_s` seconds, at most `concurrency` at a time; yield each result as
-        it completes. Results are stored in batches: while one commit is being written, the next
-        results gather, so 500 probes cost a handful of file rewrites, not 500.
+        it completes. `integration_ids` names exactly which to probe, disabled ones included (as
+        `test_credentials` would); ids of no integration of the tenant are skipped.
+
+        Results are stored in batches: while one commit is being written, the next results
+        gather, so 500 probes cost a handful of file rewrites, not 500.
 
         Closing the generator early (break, cancel) cancels the probes still running and stores
         the results that had completed. `concurrency` above `probe_concurrency` is capped by it:
@@ -350,7 +355,12 @@ class HealthService:
             or stale_after_s < 0
         ):
             raise ValidationError("must be a number of seconds >= 0", "stale_after_s")
-        docs = await asyncio.to_thread(self.ctx.repo.find, tenant_id)
+        if integration_ids is None:
+            docs = await asyncio.to_thread(self.ctx.repo.find, tenant_id)
+        else:
+            wanted = list(dict.fromkeys(v.integration_id(i) for i in _id_list(integration_ids)))
+            docs = await asyncio.to_thread(self._docs, tenant_id, wanted)
+            include_disabled = True
         docs = [d for d in docs if self._wanted(d, include_disabled, stale_after_s)]
         if not docs:
             return
@@ -401,6 +411,9 @@ class HealthService:
             wake.set()
             await asyncio.shield(writing)  # stores what completed, then ends
 
+    def _docs(self, tenant_id: str, ids: list[str]) -> list[Doc]:
+        return [doc for iid in ids if (doc := self.ctx.repo.get(tenant_id, iid)) is not None]
+
     def _wanted(self, doc: Doc, include_disabled: bool, stale_after_s: float | None) -> bool:
         if not include_disabled and doc["status"] != IntegrationStatus.ENABLED.value:
             return False
@@ -424,3 +437,10 @@ def describe(kind: ProviderType | str) -> str:
     kind = ProviderType(kind)
     spec = p.PROBES[kind]
     return f"{spec.method} {{base}}{spec.route} ({provider_info(kind).auth})"
+
+
+def _id_list(ids: object) -> list[object]:
+    """A collection of ids; a lone string is refused (iterating it would probe its letters)."""
+    if isinstance(ids, str | bytes) or not isinstance(ids, Iterable):
+        raise ValidationError("must be a list of integration ids", "integration_ids")
+    return list(ids)

@@ -35,6 +35,23 @@ async def test_only_enabled_by_default_and_all_on_request(
     assert other_tenant not in got_all
 
 
+async def test_integration_ids_probe_exactly_those(
+    facade: IntegrationsFacade, server: FakeProviderServer
+) -> None:
+    on = [await make(facade, server, "openai", key_for("ok")) for _ in range(3)]
+    off = await make(facade, server, "mistral", key_for("ok"), enable=False)
+    elsewhere = await make(facade, server, "openai", key_for("ok"), tenant="t2")
+    asked = [on[0], off, elsewhere, "no-such-id", on[0]]
+    got = [r.integration_id async for r in facade.check_many("t1", integration_ids=asked)]
+    assert sorted(got) == sorted([on[0], off])  # a disabled one too; once; others skipped
+    logged = {e.integration_id for e in await facade.get_health_log("t1")}
+    assert logged == {on[0], off}
+    assert (await facade.get_health_status("t1", on[1])).health_state == HealthState.UNKNOWN
+    with pytest.raises(ValidationError) as bad:
+        _ = [r async for r in facade.check_many("t1", integration_ids=on[0])]  # a lone string
+    assert "integration_ids" in bad.value.errors
+
+
 async def test_yields_as_each_completes(
     facade: IntegrationsFacade, server: FakeProviderServer
 ) -> None:

@@ -8,14 +8,12 @@ database untouched). Output is the contract's result models: JSON with `--json`
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from core import (
-    HealthCheckResult,
     HealthState,
     IntegrationDetailResult,
     IntegrationsFacade,
@@ -297,33 +295,29 @@ async def _targets(facade: IntegrationsFacade, args: argparse.Namespace) -> list
         for ref in args.refs:
             detail = await resolve(facade, args.tenant, ref)
             seen.setdefault(detail.id, detail.name)
-        chosen = list(seen.items())
-        checked = {
-            i.id: i.health_checked_at for i in await _all(facade, args.tenant) if i.id in seen
-        }
-    else:
-        items = await _all(facade, args.tenant)
-        if not args.all:
-            items = [i for i in items if i.status.value != "disabled"]
-        chosen = [(i.id, i.name) for i in items]
-        checked = {i.id: i.health_checked_at for i in items}
-    if args.stale is not None:
-        cutoff = datetime.now(UTC) - timedelta(seconds=args.stale)
-        chosen = [(i, n) for i, n in chosen if checked.get(i) is None or checked[i] < cutoff]
-    return chosen
+        return list(seen.items())
+    items = await _all(facade, args.tenant)
+    if not args.all:
+        items = [i for i in items if i.status.value != "disabled"]
+    return [(i.id, i.name) for i in items]
 
 
 async def cmd_test(facade: IntegrationsFacade, args: argparse.Namespace) -> int:
     targets = await _targets(facade, args)
-    gate = asyncio.Semaphore(PROBE_CONCURRENCY)
     names = dict(targets)
-
-    async def probe(iid: str) -> HealthCheckResult | None:
-        async with gate:
-            return await facade.test_credentials(args.tenant, iid)
-
-    found = await asyncio.gather(*(probe(iid) for iid, _ in targets))
-    results = [r for r in found if r is not None]
+    order = {iid: index for index, (iid, _) in enumerate(targets)}
+    # check_many: bounded concurrency, results stored in a few batched commits; --stale is
+    # judged by the core's clock, like the console's background probes.
+    found = [
+        r
+        async for r in facade.check_many(
+            args.tenant,
+            integration_ids=list(names),
+            stale_after_s=args.stale,
+            concurrency=PROBE_CONCURRENCY,
+        )
+    ]
+    results = sorted(found, key=lambda r: order[r.integration_id])  # the order asked for
     if args.json:
         fmt.print_json(results)
     elif not results:
