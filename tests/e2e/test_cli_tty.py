@@ -18,11 +18,8 @@ SECRET = "sk-tty-Hq83nVb2LmZx9Wc4Rt6Y"
 
 @pytest.fixture
 def term() -> Iterator[Terminal]:
-    terminal = Terminal(80, 24)
-    try:
+    with Terminal(80, 24) as terminal:
         yield terminal
-    finally:
-        terminal.close()
 
 
 def show(db: Path, ref: str) -> dict:

@@ -23,11 +23,8 @@ pytestmark = needs_tmux
 
 @pytest.fixture
 def term() -> Iterator[Terminal]:
-    terminal = Terminal(80, 24)
-    try:
+    with Terminal(80, 24) as terminal:
         yield terminal
-    finally:
-        terminal.close()
 
 
 def list_json(db: Path) -> dict:

@@ -31,11 +31,8 @@ def tokens_used(db: Path) -> int:
 @pytest.fixture
 def term(tmp_path: Path) -> Iterator[Terminal]:
     # the demo's temp dir goes under this test's own TMPDIR, so cleanup is checkable
-    terminal = Terminal(80, 24, env={"TMPDIR": str(tmp_path)})
-    try:
+    with Terminal(80, 24, env={"TMPDIR": str(tmp_path)}) as terminal:
         yield terminal
-    finally:
-        terminal.close()
 
 
 def test_demo_shows_healthy_and_failing_and_cleans_up(term: Terminal, tmp_path: Path) -> None:

@@ -116,6 +116,12 @@ class Terminal:
         out = subprocess.run(["pgrep", "-P", str(shell)], capture_output=True, text=True)
         return [int(pid) for pid in out.stdout.split()]
 
+    def __enter__(self) -> Terminal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
             self._tmux("kill-server")
