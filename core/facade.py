@@ -200,6 +200,8 @@ class IntegrationsFacade:
     ) -> IntegrationDeleteResult:
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
         deleted = await self._run(self._repo.delete, tenant, iid)
+        if deleted:
+            await self._run(self._health.models.forget, iid)
         return IntegrationDeleteResult(deleted=deleted, integration_id=iid)
 
     async def enable_integration(
@@ -227,6 +229,12 @@ class IntegrationsFacade:
         return await self._run(self._repo.tenants)
 
     # -- health ---------------------------------------------------------------------------------
+
+    async def get_models(self, tenant_id: str, integration_id: str) -> list[str]:
+        """The models the provider listed at this integration's last successful probe, by any
+        process (sorted; [] before one). The console's form offers them as a select."""
+        tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
+        return await self._run(self._health.get_models, tenant, iid)
 
     async def get_health_status(
         self, tenant_id: str, integration_id: str

@@ -28,6 +28,7 @@ from .context import CoreContext
 from .enums import HealthState, IntegrationStatus, ProviderType
 from .errors import CredentialError, ValidationError
 from .healthlog import DEFAULT_RETENTION, HealthLog
+from .modellists import ModelLists
 from .models import HealthCheckResult, HealthLogEntry
 from .providers import provider_info
 from .redact import redact
@@ -65,6 +66,7 @@ class HealthService:
             )
         except ValueError as exc:
             raise ValidationError(str(exc), "health_log_retention") from None
+        self.models = ModelLists(ctx.side_path("models"), durable=ctx.store.durable)
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sem: asyncio.Semaphore | None = None
@@ -98,6 +100,7 @@ class HealthService:
             with contextlib.suppress(RuntimeError):  # its loop is gone, and its sockets with it
                 await client.aclose()
         self.log.close()
+        self.models.close()
 
     # -- one probe ------------------------------------------------------------------------------
 
@@ -311,6 +314,9 @@ class HealthService:
         logger.start()
         try:
             self.ctx.repo.apply_health_many(tenant_id, outcomes)
+            self.models.record(
+                tenant_id, [(doc["id"], r.models, r.checked_at) for doc, r, _, _ in batch]
+            )
         finally:
             logger.join()
         if errors:
@@ -410,6 +416,9 @@ class HealthService:
             stop.set()
             wake.set()
             await asyncio.shield(writing)  # stores what completed, then ends
+
+    def get_models(self, tenant_id: str, integration_id: str) -> list[str]:
+        return self.models.get(tenant_id, integration_id)
 
     def _docs(self, tenant_id: str, ids: list[str]) -> list[Doc]:
         return [doc for iid in ids if (doc := self.ctx.repo.get(tenant_id, iid)) is not None]

@@ -37,7 +37,7 @@ from .data import ConsoleData, Listing, Unavailable
 from .screens.home import PAGE_SIZE, HomeScreen
 
 if TYPE_CHECKING:
-    from core import HealthCheckResult, IntegrationsFacade
+    from core import IntegrationsFacade
 
 Clock = Callable[[], datetime]
 ANSI_COLOR_SYSTEMS = {"standard", "windows"}
@@ -89,8 +89,6 @@ class ByokApp(App[int]):
         self._watch_timer: Timer | None = None
         self._probe_timer: Timer | None = None
         self.testing_all = False
-        # Model lists from this session's successful probes: the core does not store them.
-        self.models_by_id: dict[str, list[str]] = {}
 
     @property
     def facade(self) -> IntegrationsFacade | None:
@@ -262,10 +260,9 @@ class ByokApp(App[int]):
         try:
             count = 0
             facade = await self.data.get_facade()
-            async for result in facade.check_many(
+            async for _result in facade.check_many(
                 self.data.tenant_id, **self.background_probe_options()
             ):
-                self.remember_models(result)
                 count += 1
             self.probe_state = f"probes every {fmt.ago_interval(self.probe_interval_s)}"
             if count:
@@ -281,10 +278,6 @@ class ByokApp(App[int]):
     def background_probe_options(self) -> dict[str, Any]:
         """Enabled integrations (the core's default) not checked for one interval."""
         return {"stale_after_s": self.probe_interval_s}
-
-    def remember_models(self, result: HealthCheckResult) -> None:
-        if result.models:
-            self.models_by_id[result.integration_id] = sorted(dict.fromkeys(result.models))
 
     def _update_home_header(self) -> None:
         for screen in self.screen_stack:
@@ -341,7 +334,8 @@ class ByokApp(App[int]):
         if detail is None:
             self.notify("It no longer exists.", severity="warning")
             return
-        models = self.models_by_id.get(integration_id, [])
+        # The last successful probe's models, by any process: a select instead of free text.
+        models = await facade.get_models(self.data.tenant_id, integration_id)
         self.push_screen(FormScreen(detail, models), self._saved)
 
     def delete_integration(self, integration_id: str, name: str) -> None:
@@ -391,7 +385,6 @@ class ByokApp(App[int]):
         result = await facade.test_credentials(self.data.tenant_id, integration_id)
         if result is None:
             return
-        self.remember_models(result)
         state = fmt.value(result.health_state)
         self.notify(
             f"{fmt.health_plain(state)} · {fmt.latency(result.latency_ms)}"
@@ -418,7 +411,6 @@ class ByokApp(App[int]):
                 home.show_progress(0, total, 0)
             facade = await self.data.get_facade()
             async for result in facade.check_many(self.data.tenant_id, include_disabled=True):
-                self.remember_models(result)
                 done += 1
                 failing += fmt.value(result.health_state) == "failing"
                 total = max(total, done)

@@ -197,12 +197,31 @@ async def test_test_one_probes_the_fake_provider(tfacade, fake_server):
         )
         assert str(app.screen.query_one("#table").get_row_at(0)[0]) == "✔ healthy"
         assert any(n.startswith("Probe: ✔ healthy") for n in notifications(app))
-        assert app.models_by_id[created.id] == ["gpt-4.1", "gpt-4o", "gpt-4o-mini"]
+        assert await tfacade.get_models("default", created.id) == [
+            "gpt-4.1",
+            "gpt-4o",
+            "gpt-4o-mini",
+        ]
         assert any(r.path.endswith("/models") for r in fake_server.requests)
         # the edit form now offers the probed models in a select
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, FormScreen))
         assert len(app.screen.query("#model_select")) == 1
+
+
+async def test_edit_offers_models_probed_by_another_process(tfacade, fake_server):
+    created = await add(tfacade, fake_server, "probed-elsewhere")
+    other = IntegrationsFacade(tfacade.db_path, durable=False)  # as `byok test` from cron
+    try:
+        await other.test_credentials("default", created.id)
+    finally:
+        await other.aclose()
+    app = make_app(tfacade)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: loaded(app))
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen))
+        await wait_for(pilot, lambda: len(app.screen.query("#model_select")) == 1)
 
 
 async def test_test_all_shows_progress_and_probes_every_integration(tfacade, fake_server):
