@@ -176,9 +176,7 @@ class HomeScreen(Screen[None]):
         listing: Listing | None = matches
         if search is not None:  # the header counts every integration, not the matches
             listing = None if filter_only and self.listing else await data.listing()
-        view = self._sorted(matches.items)
-        page = self._page_for(view)
-        rows = view[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        view, page, rows = self._page_of(matches.items)
         # A filter, sort or page change reuses the limits already read: they change only with
         # the database, and a change reloads everything (filter_only=False).
         known = self.limits if filter_only else {}
@@ -199,13 +197,17 @@ class HomeScreen(Screen[None]):
         if ahead is None:
             return False
         listing, limits = ahead
-        view = self._sorted(listing.items)
-        page = self._page_for(view)
-        rows = view[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        view, page, rows = self._page_of(listing.items)
         if any(s.id not in limits for s in rows):
             return False
         self._show(listing, view, page, {s.id: limits[s.id] for s in rows}, True)
         return True
+
+    def _page_of(self, items: list[Row]) -> tuple[list[Row], int, list[Row]]:
+        """Sorted matches, the page to show, and that page's rows."""
+        view = self._sorted(items)
+        page = self._page_for(view)
+        return view, page, view[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
 
     def _show(
         self,
@@ -215,11 +217,8 @@ class HomeScreen(Screen[None]):
         limits: dict[str, LimitFigures | None],
         available: bool,
     ) -> None:
-        self.view, self.total_rows, self.page = (
-            view[page * PAGE_SIZE : (page + 1) * PAGE_SIZE],
-            len(view),
-            page,
-        )
+        self.view = view[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        self.total_rows, self.page = len(view), page
         self.limits, self.limits_available = limits, available
         if listing is not None:
             self.app.observe_listing(listing)  # type: ignore[attr-defined]
