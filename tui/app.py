@@ -145,11 +145,7 @@ class ByokApp(App[int]):
 
     async def on_unmount(self) -> None:
         if self._owns_files:
-            facade = self.data.facade_ready
-            if facade is not None:
-                await facade.aclose()
-            else:
-                self.data.dashboard.close()
+            await self.data.aclose()
 
     # -- errors, in one place -------------------------------------------------------------------
 
@@ -492,8 +488,4 @@ def run_console(
         app.run()
         return int(app.return_code or 0)
     finally:
-        facade = app.data.facade_ready
-        if facade is not None:
-            asyncio.run(facade.aclose())
-        else:
-            dashboard.close()
+        asyncio.run(app.data.aclose())

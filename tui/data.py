@@ -85,8 +85,7 @@ class ConsoleData:
 
         def read() -> None:
             try:
-                token = self.change_token()
-                items = self.dashboard.rows(self.tenant_id)
+                token, items = self._first_rows(None)
                 ids = [r.id for r in items[:first_rows]]
                 ahead.set_result((token, items, self.dashboard.limits(self.tenant_id, ids)))
             except BaseException as exc:  # handed to whoever takes the result
@@ -122,8 +121,16 @@ class ConsoleData:
 
     @property
     def facade_ready(self) -> IntegrationsFacade | None:
-        """The facade if it has been built, else None (for closing it)."""
+        """The facade if it has been built, else None."""
         return self._facade
+
+    async def aclose(self) -> None:
+        """Close the files: through the facade if it was built over the dashboard (it closes
+        the shared ones), else the dashboard's."""
+        if self._facade is not None:
+            await self._facade.aclose()
+        else:
+            self.dashboard.close()
 
     async def get_facade(self) -> IntegrationsFacade:
         """The full facade, built once in a thread: importing it costs ~200 ms of CPU that the
