@@ -80,6 +80,14 @@ def to_row(doc: Doc) -> Row:
     )
 
 
+def count_by_health(rows: Iterable[Row]) -> dict[str, int]:
+    """Rows per health state, every state a key (0 when none): a header's counts."""
+    counts = dict.fromkeys((s.value for s in HealthState), 0)
+    for row in rows:
+        counts[row.health_state.value] += 1
+    return counts
+
+
 class Dashboard:
     """Rows, counts and limits figures of one database, read without pydantic.
 
@@ -174,10 +182,7 @@ class Dashboard:
 
     def counts(self, tenant_id: str) -> dict[str, int]:
         """How many of the tenant's integrations are in each health state (all four keys)."""
-        counts = dict.fromkeys((s.value for s in HealthState), 0)
-        for doc in self.repo.tenant_docs(v.tenant(tenant_id)):
-            counts[doc["health_state"]] += 1
-        return counts
+        return count_by_health(self.rows(tenant_id))
 
     def limits(self, tenant_id: str, ids: Iterable[str]) -> dict[str, LimitFigures]:
         """The limits figures (those of `get_limits_status`) of each id, in one read of the usage

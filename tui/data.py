@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.dashboard import Dashboard, LimitFigures, Row
+from core.dashboard import Dashboard, LimitFigures, Row, count_by_health
 
 if TYPE_CHECKING:
     from core import Alert, IntegrationsFacade
@@ -40,15 +40,7 @@ class Listing:
 
     @classmethod
     def of(cls, items: list[Row]) -> Listing:
-        return cls(items=items, total=len(items), counts=health_counts(items))
-
-
-def health_counts(items: Iterable[Row]) -> dict[str, int]:
-    counts = {"healthy": 0, "degraded": 0, "failing": 0, "unknown": 0}
-    for item in items:
-        key = str(getattr(item.health_state, "value", item.health_state))
-        counts[key] = counts.get(key, 0) + 1
-    return counts
+        return cls(items=items, total=len(items), counts=count_by_health(items))
 
 
 class ConsoleData:
