@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("BYOK_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
 
 from core import IntegrationsFacade
-from core.fakeprovider import FakeProviderServer
+from tui.demo.fakeprovider import FakeProviderServer
 
-BYOK = [sys.executable, "-m", "tui.cli"]
+BYOK = [sys.executable, "-m", "tui.cli.main"]
 
 
 def fmt(samples: list[float]) -> str:

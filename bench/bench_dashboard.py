@@ -3,7 +3,7 @@
     python bench/bench_dashboard.py [--runs 7] [--sizes 1000,10000]
 
 Per fresh process (interpreter start excluded, measured from the first line of the child):
-- dashboard: `import core.dashboard` + Dashboard(path) + rows(tenant) + limits(first 100 ids);
+- dashboard: `import core.readside` + Dashboard(path) + rows(tenant) + limits(first 100 ids);
 - facade: `import core` + core.IntegrationsFacade (lazy: this is the import) + a facade on the
   path + every list_integrations page (50 a page) + 100 get_limits_status, each its own await
   (what the home screen did before the Dashboard), asyncio's import included.
@@ -29,7 +29,7 @@ TENANT = "default"
 
 def child_dashboard(db: str) -> dict[str, object]:
     t0 = time.perf_counter()
-    from core.dashboard import Dashboard
+    from core.readside import Dashboard
 
     t_import = time.perf_counter()
     dash = Dashboard(db)

@@ -44,7 +44,7 @@ def rss_mb() -> float:
 
 def start_server(delay_ms: int) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "core.fakeprovider", "--default", f"slow:{delay_ms}"],
+        [sys.executable, "-m", "tui.demo.fakeprovider", "--default", f"slow:{delay_ms}"],
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parents[1],

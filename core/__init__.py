@@ -7,9 +7,8 @@ Pure Python with no user interface; the console and the CLI reach everything thr
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
-    from .dashboard import Dashboard, Row
-    from .enums import CredentialSource, HealthState, IntegrationStatus, ProviderType
-    from .errors import (
+    from core.enums import CredentialSource, HealthState, IntegrationStatus, ProviderType
+    from core.errors import (
         CredentialError,
         DuplicateNameError,
         IntegrationError,
@@ -17,9 +16,8 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
         StoreError,
         ValidationError,
     )
-    from .facade import IntegrationsFacade, get_integrations_facade
-    from .limits import LimitFigures
-    from .models import (
+    from core.facade import IntegrationsFacade, get_integrations_facade
+    from core.models import (
         Alert,
         BatchResult,
         Decision,
@@ -37,12 +35,14 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
         LimitsStatusResult,
         UsageRecordResult,
     )
-    from .providers import CATALOGUE, ProviderInfo, provider_info
+    from core.providers.catalogue import CATALOGUE, ProviderInfo, provider_info
+    from core.readside import Dashboard, Row
+    from core.usage.limits import LimitFigures
 
-# Exports are loaded on first use (PEP 562): `import core.dashboard` must not pay for pydantic,
+# Exports are loaded on first use (PEP 562): `import core.readside` must not pay for pydantic,
 # httpx or the facade, since the console paints its first screen before needing any of them.
 _HOMES = {
-    "dashboard": ("Dashboard", "Row"),
+    "readside": ("Dashboard", "Row"),
     "enums": ("CredentialSource", "HealthState", "IntegrationStatus", "ProviderType"),
     "errors": (
         "CredentialError",
@@ -53,7 +53,7 @@ _HOMES = {
         "ValidationError",
     ),
     "facade": ("IntegrationsFacade", "get_integrations_facade"),
-    "limits": ("LimitFigures",),
+    "usage.limits": ("LimitFigures",),
     "models": (
         "Alert",
         "BatchResult",
@@ -72,7 +72,7 @@ _HOMES = {
         "LimitsStatusResult",
         "UsageRecordResult",
     ),
-    "providers": ("CATALOGUE", "ProviderInfo", "provider_info"),
+    "providers.catalogue": ("CATALOGUE", "ProviderInfo", "provider_info"),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 

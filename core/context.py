@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .clock import Clock
-from .credentials import Vault
-from .integrations import IntegrationRepo
-from .paths import side_file
-from .storage import AtomicJSONStorage
+from core.integrations.credentials import Vault
+from core.integrations.repository import IntegrationRepo
+from core.paths import side_file
+from core.storage import AtomicJSONStorage
+from core.timeutil import Clock
 
 
 @dataclass

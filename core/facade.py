@@ -14,14 +14,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from . import validation as v
-from .context import CoreContext
-from .credentials import Vault
-from .dashboard import Dashboard
-from .enums import IntegrationStatus, ProviderType
-from .errors import ValidationError
-from .health import HealthService
-from .models import (
+from core import validation as v
+from core.context import CoreContext
+from core.enums import IntegrationStatus, ProviderType
+from core.errors import ValidationError
+from core.health.service import HealthService
+from core.integrations.credentials import Vault
+from core.models import (
     Alert,
     BatchResult,
     HealthCheckResult,
@@ -36,8 +35,9 @@ from .models import (
     LimitsStatusResult,
     UsageRecordResult,
 )
-from .results import to_detail, to_health_status, to_summary
-from .usage import UsageService
+from core.readside import Dashboard
+from core.results import to_detail, to_health_status, to_summary
+from core.usage.service import UsageService
 
 P = ParamSpec("P")
 T = TypeVar("T")

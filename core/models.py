@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .enums import CredentialSource, HealthState, IntegrationStatus, ProviderType
+from core.enums import CredentialSource, HealthState, IntegrationStatus, ProviderType
 
 
 class _Result(BaseModel):

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .clock import from_iso
-from .enums import CredentialSource
-from .models import HealthStatusResult, IntegrationDetailResult, IntegrationSummaryResult
+from core.enums import CredentialSource
+from core.models import HealthStatusResult, IntegrationDetailResult, IntegrationSummaryResult
+from core.timeutil import from_iso
 
 Doc = Mapping[str, Any]
 

@@ -27,7 +27,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
-from .errors import StoreError
+from core.errors import StoreError
 
 META_TABLE = "_meta"
 Migration = Callable[[dict[str, Any]], None]

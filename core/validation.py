@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from .enums import HealthState, IntegrationStatus, ProviderType
-from .errors import ValidationError
+from core.enums import HealthState, IntegrationStatus, ProviderType
+from core.errors import ValidationError
 
 TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
 REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")

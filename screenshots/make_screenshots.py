@@ -3,7 +3,7 @@
     python screenshots/make_screenshots.py            # writes screenshots/*.svg
 
 Deterministic: a temporary database with a throwaway master key, a fixed clock, fixed ids, the
-sample tenant of `tui.sample`. Checks that no secret appears in any file it writes.
+sample tenant of `tui.demo.sample`. Checks that no secret appears in any file it writes.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import core.integrations
+import core.integrations.repository
 from core import IntegrationsFacade
 from tui.app import ByokApp
-from tui.sample import SECRET, build_sample
+from tui.demo.sample import SECRET, build_sample
 
 OUT = Path(__file__).resolve().parent
 T0 = datetime(2026, 11, 14, 12, 0, tzinfo=UTC)
@@ -40,7 +40,7 @@ async def settle(pilot: Any) -> None:
 
 async def shoot(name: str, size: tuple[int, int], steps: Callable[[Any], Awaitable[None]]) -> None:
     counter = itertools.count(1)
-    core.integrations.uuid.uuid4 = lambda: uuid.UUID(int=next(counter))  # type: ignore[attr-defined]
+    core.integrations.repository.uuid.uuid4 = lambda: uuid.UUID(int=next(counter))  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory() as tmp:
         cwd = os.getcwd()
         os.chdir(tmp)

@@ -3,16 +3,13 @@ user's data, config or key file, and with a fixed master key unless it asks othe
 
 from __future__ import annotations
 
-import base64
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from support.env import TEST_MASTER_KEY
 
 from core import IntegrationsFacade
-
-TEST_MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
 
 
 @pytest.fixture(autouse=True)
@@ -39,9 +36,3 @@ async def facade(db_path: Path) -> AsyncIterator[IntegrationsFacade]:
     yield f
     await f.aclose()
 
-
-def subprocess_env(**extra: str) -> dict[str, str]:
-    """The environment for a child process: this test's isolated dirs and key."""
-    env = dict(os.environ)
-    env.update(extra)
-    return env

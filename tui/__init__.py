@@ -1,6 +1,6 @@
 """byok's terminal user interface: the Textual console and the `byok` command line.
 
-Console API (used by `tui.cli`):
+Console API (used by `tui.cli.main`):
 
     from tui.app import ByokApp, run_console
 

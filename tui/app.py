@@ -23,7 +23,6 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from core.dashboard import Dashboard
 from core.errors import (
     CredentialError,
     IntegrationError,
@@ -31,10 +30,10 @@ from core.errors import (
     StoreError,
     ValidationError,
 )
-
-from . import format as fmt
-from .data import ConsoleData, Listing, Unavailable
-from .screens.home import PAGE_SIZE, HomeScreen
+from core.readside import Dashboard
+from tui import format as fmt
+from tui.data import ConsoleData, Listing, Unavailable
+from tui.screens.home import PAGE_SIZE, HomeScreen
 
 if TYPE_CHECKING:
     from core import IntegrationsFacade
@@ -285,30 +284,30 @@ class ByokApp(App[int]):
     # Screens other than home are imported on first use: the first paint does not wait for them.
 
     def action_help(self) -> None:
-        from .screens.help import HelpScreen
+        from tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def open_detail(self, integration_id: str) -> None:
-        from .screens.detail import DetailScreen
+        from tui.screens.detail import DetailScreen
 
         self.push_screen(DetailScreen(integration_id))
 
     def action_limits(self) -> None:
-        from .screens.limits import LimitsScreen
+        from tui.screens.limits import LimitsScreen
 
         if not isinstance(self.screen, LimitsScreen):
             self.push_screen(LimitsScreen())
 
     def action_health_log(self) -> None:
-        from .screens.healthlog import HealthLogScreen
+        from tui.screens.healthlog import HealthLogScreen
 
         if not isinstance(self.screen, HealthLogScreen):
             self.push_screen(HealthLogScreen())
 
     def action_new(self) -> None:
-        from .screens.form import FormScreen
+        from tui.screens.form import FormScreen
 
         self.push_screen(FormScreen(), self._saved)
 
@@ -323,7 +322,7 @@ class ByokApp(App[int]):
 
     @work(exit_on_error=False)
     async def edit_integration(self, integration_id: str) -> None:
-        from .screens.form import FormScreen
+        from tui.screens.form import FormScreen
 
         facade = await self.data.get_facade()
         detail = await facade.get_integration(self.data.tenant_id, integration_id)
@@ -335,7 +334,7 @@ class ByokApp(App[int]):
         self.push_screen(FormScreen(detail, models), self._saved)
 
     def delete_integration(self, integration_id: str, name: str) -> None:
-        from .screens.confirm import ConfirmScreen
+        from tui.screens.confirm import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -351,7 +350,7 @@ class ByokApp(App[int]):
 
     @work(exit_on_error=False)
     async def _delete(self, integration_id: str, name: str) -> None:
-        from .screens.detail import DetailScreen
+        from tui.screens.detail import DetailScreen
 
         facade = await self.data.get_facade()
         result = await facade.delete_integration(self.data.tenant_id, integration_id)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.dashboard import Dashboard, LimitFigures, Row, count_by_health
+from core.readside import Dashboard, LimitFigures, Row, count_by_health
 
 if TYPE_CHECKING:
     from core import Alert, IntegrationsFacade

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from clirun import assert_usage_error, byok, fingerprint
+from support.clirun import assert_usage_error, byok, fingerprint
 
 from core import HealthCheckResult
 

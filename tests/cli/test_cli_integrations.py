@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from clirun import assert_usage_error, byok, fingerprint
+from support.clirun import assert_usage_error, byok, fingerprint
 
 from core import IntegrationDetailResult, IntegrationsFacade, IntegrationSummaryResult
 

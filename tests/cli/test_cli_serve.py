@@ -12,8 +12,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from clirun import BYOK, assert_usage_error, byok
-from conftest import subprocess_env
+from support.clirun import BYOK, assert_usage_error, byok
+from support.env import subprocess_env
 
 
 def free_port() -> int:
@@ -109,7 +109,7 @@ def test_a_browser_session_runs_the_console_on_the_same_database(tmp_path: Path)
 
 
 def test_serve_console_command_keeps_db_and_tenant(tmp_path: Path) -> None:
-    from tui.cli_serve import console_command
+    from tui.cli.serve import console_command
 
     command = console_command(str(tmp_path / "my db.json"), "acme")
     assert "--tenant acme" in command and f"'{tmp_path / 'my db.json'}'" in command

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from clirun import assert_usage_error, byok, fingerprint
+from support.clirun import assert_usage_error, byok, fingerprint
 
 from core import Alert, ImportReport, LimitDecision, LimitsStatusResult, UsageRecordResult
 

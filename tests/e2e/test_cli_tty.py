@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import subprocess_env
-from tmuxterm import Terminal, byok_command, needs_tmux
+from support.env import subprocess_env
+from support.tmuxterm import Terminal, byok_command, needs_tmux
 
 pytestmark = needs_tmux
 SECRET = "sk-tty-Hq83nVb2LmZx9Wc4Rt6Y"
@@ -24,7 +24,7 @@ def term() -> Iterator[Terminal]:
 
 def show(db: Path, ref: str) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--db", str(db), "show", ref, "--json"],
+        [sys.executable, "-m", "tui.cli.main", "--db", str(db), "show", ref, "--json"],
         capture_output=True, text=True, env=subprocess_env(), timeout=60,
     )  # fmt: skip
     return json.loads(proc.stdout) if proc.returncode == 0 else {}

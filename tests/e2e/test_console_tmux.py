@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import subprocess_env
-from tmuxterm import Terminal, byok_command, needs_tmux
+from support.env import subprocess_env
+from support.tmuxterm import Terminal, byok_command, needs_tmux
 
 pytestmark = needs_tmux
 
@@ -29,7 +29,7 @@ def term() -> Iterator[Terminal]:
 
 def list_json(db: Path) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--db", str(db), "list", "--json"],
+        [sys.executable, "-m", "tui.cli.main", "--db", str(db), "list", "--json"],
         capture_output=True, text=True, env=subprocess_env(), timeout=60, check=True,
     )  # fmt: skip
     return json.loads(proc.stdout)

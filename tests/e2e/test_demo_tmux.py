@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import subprocess_env
-from tmuxterm import Terminal, byok_command, needs_tmux
+from support.env import subprocess_env
+from support.tmuxterm import Terminal, byok_command, needs_tmux
 
 pytestmark = needs_tmux
 
@@ -21,7 +21,7 @@ pytestmark = needs_tmux
 def tokens_used(db: Path) -> int:
     """This month's tokens over every demo integration, read through the real CLI."""
     proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--db", str(db), "limits", "--json"],
+        [sys.executable, "-m", "tui.cli.main", "--db", str(db), "limits", "--json"],
         capture_output=True, text=True, env=subprocess_env(), timeout=60,
     )  # fmt: skip
     assert proc.returncode in (0, 1, 2), proc.stderr

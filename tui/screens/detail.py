@@ -13,11 +13,10 @@ from textual.screen import Screen
 from textual.widgets import Sparkline, Static
 
 from core import IntegrationDetailResult, LimitFigures
-
-from .. import format as fmt
-from ..data import Unavailable
-from ..widgets.gauge import Gauge
-from ..widgets.keybar import KeyBar
+from tui import format as fmt
+from tui.data import Unavailable
+from tui.widgets.gauge import Gauge
+from tui.widgets.keybar import KeyBar
 
 
 def entry_field(entry: Any, name: str) -> Any:

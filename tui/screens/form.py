@@ -24,8 +24,7 @@ from core import (
     ProviderType,
     ValidationError,
 )
-
-from .. import format as fmt
+from tui import format as fmt
 
 # core field name -> the widget whose error label shows its message
 FIELD_WIDGET = {

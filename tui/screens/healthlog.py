@@ -10,10 +10,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
-from .. import format as fmt
-from ..data import Unavailable
-from ..widgets.keybar import KeyBar
-from .detail import entry_field
+from tui import format as fmt
+from tui.data import Unavailable
+from tui.screens.detail import entry_field
+from tui.widgets.keybar import KeyBar
 
 STATES = ("all", "healthy", "degraded", "failing", "unknown")
 LOG_LIMIT = 1000

@@ -11,13 +11,13 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..widgets.rowtable import RowTable
-from .confirm import ConfirmScreen
-from .detail import DetailScreen
-from .form import FormScreen
-from .healthlog import HealthLogScreen
-from .home import HomeScreen
-from .limits import LimitsScreen
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.detail import DetailScreen
+from tui.screens.form import FormScreen
+from tui.screens.healthlog import HealthLogScreen
+from tui.screens.home import HomeScreen
+from tui.screens.limits import LimitsScreen
+from tui.widgets.rowtable import RowTable
 
 SECTIONS: tuple[tuple[str, type], ...] = (
     ("Integrations (home)", HomeScreen),

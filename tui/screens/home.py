@@ -20,15 +20,15 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Input, Label, ProgressBar, Static
 
-from core.dashboard import LimitFigures, Row
+from core.readside import LimitFigures, Row
 
 if TYPE_CHECKING:
     from core import IntegrationDetailResult
 
-from .. import format as fmt
-from ..data import Listing, Unavailable
-from ..widgets.keybar import KeyBar
-from ..widgets.rowtable import Column, RowTable
+from tui import format as fmt
+from tui.data import Listing, Unavailable
+from tui.widgets.keybar import KeyBar
+from tui.widgets.rowtable import Column, RowTable
 
 PAGE_SIZE = 100
 WIDE = 150  # the detail panel moves beside the table when every column still fits

@@ -11,11 +11,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from core.dashboard import LimitFigures
-
-from .. import format as fmt
-from ..data import Unavailable
-from ..widgets.keybar import KeyBar
+from core.readside import LimitFigures
+from tui import format as fmt
+from tui.data import Unavailable
+from tui.widgets.keybar import KeyBar
 
 MAX_ROWS = 500  # worst first, so what matters is on the first screen anyway
 

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
 
-from ..format import percent
+from tui.format import percent
 
 
 class Gauge(Horizontal):

@@ -1,0 +1,456 @@
+"""Provider health: live probes, the health log, checks of many integrations at once.
+
+One shared httpx.AsyncClient (created lazily on the running loop, closed by `aclose`) with a
+bounded connection pool; a semaphore bounds concurrent probes; every request runs under
+`asyncio.timeout`, a real overall deadline, since httpx's own timeouts are per phase (a server
+that trickles bytes would never trip them). The provider-specific parts live in
+`core.providers.probes`.
+
+Options (facade keyword arguments): probe_timeout_s (10), probe_connect_timeout_s (5),
+slow_threshold_ms (2000), probe_concurrency (50: the default bound and the pool size),
+health_log_retention (500 entries per integration), probe_trust_env (True: honour HTTP(S)_PROXY).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import threading
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from core import validation as v
+from core.context import CoreContext
+from core.enums import HealthState, IntegrationStatus, ProviderType
+from core.errors import CredentialError, ValidationError
+from core.health.log import DEFAULT_RETENTION, HealthLog
+from core.health.models_seen import ModelLists
+from core.integrations.redaction import redact
+from core.models import HealthCheckResult, HealthLogEntry
+from core.providers import probes as p
+from core.providers.catalogue import provider_info
+from core.timeutil import from_iso, to_iso
+
+if TYPE_CHECKING:  # httpx costs ~40 ms to import: loaded by the first probe, not at start
+    import httpx
+
+Doc = Mapping[str, Any]
+
+
+def _positive(options: Mapping[str, Any], name: str, default: float) -> float:
+    value = options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValidationError(f"must be a number > 0, got {value!r}", name)
+    return float(value)
+
+
+class HealthService:
+    def __init__(self, ctx: CoreContext) -> None:
+        self.ctx = ctx
+        opts = ctx.options
+        self.timeout_s = _positive(opts, "probe_timeout_s", 10.0)
+        self.connect_timeout_s = min(
+            _positive(opts, "probe_connect_timeout_s", 5.0), self.timeout_s
+        )
+        self.slow_threshold_ms = _positive(opts, "slow_threshold_ms", 2000)
+        self.concurrency = int(_positive(opts, "probe_concurrency", 50))
+        self.trust_env = bool(opts.get("probe_trust_env", True))
+        # check_many gathers results this long before a commit (bounded staleness, few rewrites)
+        self.batch_window_s = _positive(opts, "health_batch_window_s", 0.25)
+        retention = opts.get("health_log_retention", DEFAULT_RETENTION)
+        try:
+            self.log = HealthLog(
+                ctx.side_path("health"), retention=retention, durable=ctx.store.durable
+            )
+        except ValueError as exc:
+            raise ValidationError(str(exc), "health_log_retention") from None
+        self.models = ModelLists(ctx.side_path("models"), durable=ctx.store.durable)
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self._seq = itertools.count(int(time.time() * 1000) * 1000)
+
+    # -- the client -----------------------------------------------------------------------------
+
+    def _http(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop or self._client.is_closed:
+            # A client belongs to one loop: a new loop (asyncio.run per CLI call) gets its own.
+            import httpx
+
+            from core.providers.transport import ShardedTransport
+
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
+                transport=ShardedTransport(self.concurrency, self.trust_env),
+                follow_redirects=False,
+                trust_env=self.trust_env,
+                headers={"user-agent": "byok-console health probe"},
+            )
+            self._sem = asyncio.Semaphore(self.concurrency)
+            self._loop = loop
+        assert self._sem is not None
+        return self._client, self._sem
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and not client.is_closed:
+            with contextlib.suppress(RuntimeError):  # its loop is gone, and its sockets with it
+                await client.aclose()
+        self.log.close()
+        self.models.close()
+
+    # -- one probe ------------------------------------------------------------------------------
+
+    async def test_credentials(
+        self, tenant_id: str, integration_id: str, *, deep: bool = False, **options: Any
+    ) -> HealthCheckResult | None:
+        """Probe now, store the result on the integration and append it to the health log."""
+        if options:
+            raise ValidationError(f"unknown option(s) {', '.join(sorted(options))}", "options")
+        doc = await asyncio.to_thread(self.ctx.repo.get, tenant_id, integration_id)
+        if doc is None:
+            return None
+        result, unusable = await self._probe_doc(doc, deep=deep)
+        await asyncio.to_thread(self._store, tenant_id, [(doc, result, unusable, deep)])
+        return result
+
+    def _secrets(self, docs: list[Doc]) -> list[str | CredentialError | None]:
+        """Resolve many credentials in one worker-thread hop (decrypts, env and file reads)."""
+        out: list[str | CredentialError | None] = []
+        for doc in docs:
+            try:
+                out.append(self.ctx.repo.secret(doc))
+            except CredentialError as exc:
+                out.append(exc)
+        return out
+
+    async def _probe_doc(
+        self, doc: Doc, *, deep: bool, resolved: str | CredentialError | bool | None = False
+    ) -> tuple[HealthCheckResult, bool]:
+        """Run the probe of one integration; returns the result and whether the key is unusable.
+
+        `resolved` is the credential already resolved by check_many (False: resolve it here).
+        """
+        kind = ProviderType(doc["provider_type"])
+        iid = doc["id"]
+        if resolved is False:
+            resolved = (await asyncio.to_thread(self._secrets, [doc]))[0]
+        if isinstance(resolved, CredentialError):
+            # The message names the variable or file, never the secret.
+            return self._result(
+                iid, HealthState.FAILING, p.CREDENTIAL_ERROR, f"credential unusable: {resolved}"
+            ), True
+        secret = resolved if isinstance(resolved, str) else None
+        secrets = (secret,) if secret else ()
+        config: Mapping[str, Any] = doc.get("config") or {}
+        try:
+            request = p.build_probe(kind, config, secret)
+        except ValueError as exc:
+            return self._result(iid, HealthState.FAILING, p.NOT_FOUND, str(exc)), False
+        client, sem = self._http()
+        async with sem:
+            answer = await self._send(client, request, secrets)
+            if isinstance(answer, p.Verdict):  # no HTTP answer: timeout or unreachable
+                return self._result(iid, answer.state, answer.reason, answer.message), False
+            status, headers, body, latency = answer
+            verdict = p.read_answer(kind, status, headers, body, secrets)
+            result = self._judge(doc, kind, verdict, status, latency)
+            if deep and result.health_state is not HealthState.FAILING:
+                result = await self._deep(client, doc, kind, config, secret, secrets, result)
+        return result, False
+
+    async def _send(
+        self, client: httpx.AsyncClient, request: p.ProbeRequest, secrets: tuple[str, ...]
+    ) -> tuple[int, Mapping[str, str], bytes, int] | p.Verdict:
+        import httpx  # already loaded by _http(): a dict lookup
+
+        host = httpx.URL(request.url).host or request.url
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                response = await client.request(
+                    request.method, request.url, headers=request.headers, json=request.json
+                )
+        except (TimeoutError, httpx.TimeoutException):
+            return p.Verdict(
+                HealthState.FAILING,
+                p.TIMEOUT,
+                f"no answer from {host} within {self.timeout_s:g} s",
+            )
+        except httpx.TransportError as exc:
+            why = redact(str(exc) or type(exc).__name__, secrets, 160)
+            return p.Verdict(HealthState.FAILING, p.UNREACHABLE, f"cannot reach {host}: {why}")
+        latency = round((time.perf_counter() - started) * 1000)
+        return response.status_code, response.headers, response.content, latency
+
+    def _judge(
+        self, doc: Doc, kind: ProviderType, verdict: p.Verdict, status: int, latency: int
+    ) -> HealthCheckResult:
+        state, reason, message = verdict.state, verdict.reason, verdict.message
+        model = doc.get("default_model")
+        if state is HealthState.HEALTHY and model:
+            offered = p.model_offered(kind, model, verdict.models)
+            if offered is False:
+                state, reason = HealthState.DEGRADED, p.MODEL_UNAVAILABLE
+                message = (
+                    f"the key works, but the default model {model!r} is not among the "
+                    f"{len(verdict.models)} models it offers"
+                )
+        if state is HealthState.HEALTHY and latency > self.slow_threshold_ms:
+            state, reason = HealthState.DEGRADED, p.SLOW
+            message = f"{message}, but slow: {latency} ms (threshold {self.slow_threshold_ms:g} ms)"
+        return self._result(
+            doc["id"],
+            state,
+            reason,
+            message,
+            latency_ms=latency,
+            http_status=status,
+            models=verdict.models,
+            retry_after_s=verdict.retry_after_s,
+            provider_info=verdict.provider_info,
+        )
+
+    async def _deep(
+        self,
+        client: httpx.AsyncClient,
+        doc: Doc,
+        kind: ProviderType,
+        config: Mapping[str, Any],
+        secret: str | None,
+        secrets: tuple[str, ...],
+        plain: HealthCheckResult,
+    ) -> HealthCheckResult:
+        """A 1-token completion on default_model: proves inference works, reads rate limits."""
+        model = doc.get("default_model")
+        info = dict(plain.provider_info)
+        if not model:
+            info["deep"] = "skipped: no default_model to complete with"
+            return plain.model_copy(update={"provider_info": info})
+        request = p.build_deep(kind, config, secret, model)
+        if request is None:
+            info["deep"] = f"not available for {kind.value}"
+            return plain.model_copy(update={"provider_info": info})
+        answer = await self._send(client, request, secrets)
+        if isinstance(answer, p.Verdict):
+            return self._result(
+                doc["id"], answer.state, answer.reason, f"deep probe: {answer.message}"
+            )
+        status, headers, body, latency = answer
+        verdict = p.deep_verdict(kind, status, headers, body, secrets)
+        limits = p.rate_limits(headers)
+        info["deep"] = f"{model}: HTTP {status} in {latency} ms"
+        if verdict.state is HealthState.HEALTHY:
+            return plain.model_copy(
+                update={"rate_limits": limits, "provider_info": info, "http_status": status}
+            )
+        return self._result(
+            doc["id"],
+            verdict.state,
+            verdict.reason,
+            f"deep probe on {model}: {verdict.message}",
+            latency_ms=latency,
+            http_status=status,
+            models=plain.models,
+            retry_after_s=verdict.retry_after_s,
+            rate_limits=limits,
+            provider_info=info,
+        )
+
+    def _result(
+        self, iid: str, state: HealthState, reason: str, message: str, **extra: Any
+    ) -> HealthCheckResult:
+        return HealthCheckResult(
+            integration_id=iid,
+            health_state=state,
+            reason=reason,
+            message=message,
+            latency_ms=extra.pop("latency_ms", None),
+            checked_at=self.ctx.clock(),
+            **extra,
+        )
+
+    # -- storing --------------------------------------------------------------------------------
+
+    def _store(
+        self, tenant_id: str, batch: list[tuple[Doc, HealthCheckResult, bool, bool]]
+    ) -> None:
+        """One commit to the integrations file and one to the health log, for a whole batch."""
+        outcomes, entries = [], []
+        for doc, result, unusable, deep in batch:
+            checked_at = to_iso(result.checked_at)
+            outcomes.append(
+                {
+                    "integration_id": doc["id"],
+                    "state": result.health_state,
+                    "reason": result.reason,
+                    "message": result.message,
+                    "latency_ms": result.latency_ms,
+                    "checked_at": checked_at,
+                    "credential_unusable": unusable,
+                }
+            )
+            entries.append(
+                {
+                    "tenant_id": tenant_id,
+                    "integration_id": doc["id"],
+                    "integration_name": doc.get("name"),
+                    "provider_type": doc["provider_type"],
+                    "health_state": result.health_state.value,
+                    "reason": result.reason,
+                    "message": result.message,
+                    "latency_ms": result.latency_ms,
+                    "http_status": result.http_status,
+                    "checked_at": checked_at,
+                    "deep": deep,
+                    "seq": next(self._seq),
+                }
+            )
+        # Two independent files: the log commit (and its fsync) runs while the database's does.
+        logger = threading.Thread(target=self._append_log, args=(entries, errors := []))
+        logger.start()
+        try:
+            self.ctx.repo.apply_health_many(tenant_id, outcomes)
+            self.models.record(
+                tenant_id, [(doc["id"], r.models, r.checked_at) for doc, r, _, _ in batch]
+            )
+        finally:
+            logger.join()
+        if errors:
+            raise errors[0]
+
+    def _append_log(self, entries: list[dict[str, Any]], errors: list[BaseException]) -> None:
+        try:
+            self.log.append_many(entries)
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    # -- many at once ---------------------------------------------------------------------------
+
+    async def check_many(
+        self,
+        tenant_id: str,
+        *,
+        include_disabled: bool = False,
+        stale_after_s: float | None = None,
+        concurrency: int | None = None,
+        deep: bool = False,
+        integration_ids: Iterable[str] | None = None,
+    ) -> AsyncIterator[HealthCheckResult]:
+        """Probe the tenant's enabled integrations (all with include_disabled), or only those not
+        checked for `stale_after_s` seconds, at most `concurrency` at a time; yield each result as
+        it completes. `integration_ids` names exactly which to probe, disabled ones included (as
+        `test_credentials` would); ids of no integration of the tenant are skipped.
+
+        Results are stored in batches: while one commit is being written, the next results
+        gather, so 500 probes cost a handful of file rewrites, not 500.
+
+        Closing the generator early (break, cancel) cancels the probes still running and stores
+        the results that had completed. `concurrency` above `probe_concurrency` is capped by it:
+        that option sizes the shared connection pool.
+        """
+        limit = self.concurrency if concurrency is None else concurrency
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError("must be an int >= 1", "concurrency")
+        if stale_after_s is not None and (
+            isinstance(stale_after_s, bool)
+            or not isinstance(stale_after_s, int | float)
+            or stale_after_s < 0
+        ):
+            raise ValidationError("must be a number of seconds >= 0", "stale_after_s")
+        if integration_ids is None:
+            docs = await asyncio.to_thread(self.ctx.repo.find, tenant_id)
+        else:
+            wanted = list(dict.fromkeys(v.integration_id(i) for i in _id_list(integration_ids)))
+            docs = await asyncio.to_thread(self._docs, tenant_id, wanted)
+            include_disabled = True
+        docs = [d for d in docs if self._wanted(d, include_disabled, stale_after_s)]
+        if not docs:
+            return
+        local = asyncio.Semaphore(limit)
+        done: asyncio.Queue[HealthCheckResult] = asyncio.Queue()
+        pending: list[tuple[Doc, HealthCheckResult, bool, bool]] = []
+        wake = asyncio.Event()
+
+        resolved = await asyncio.to_thread(self._secrets, docs)
+
+        async def one(doc: Doc, secret: str | CredentialError | None) -> None:
+            async with local:
+                result, unusable = await self._probe_doc(doc, deep=deep, resolved=secret)
+            pending.append((doc, result, unusable, deep))
+            wake.set()
+            done.put_nowait(result)
+
+        closing = False
+        stop = asyncio.Event()  # set when the generator ends: the writer stops waiting
+
+        async def writer() -> None:
+            # Never cancelled mid-write: a commit in a worker thread cannot be interrupted, and
+            # check_many must not return before its results are stored.
+            while True:
+                await wake.wait()
+                if not closing:  # let results gather: a few big commits beat many small ones
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.batch_window_s):
+                            await stop.wait()
+                wake.clear()
+                batch, pending[:] = list(pending), []
+                if batch:
+                    await asyncio.to_thread(self._store, tenant_id, batch)
+                if closing and not pending:
+                    return
+
+        tasks = [asyncio.create_task(one(d, r)) for d, r in zip(docs, resolved, strict=True)]
+        writing = asyncio.create_task(writer())
+        try:
+            for _ in range(len(tasks)):
+                yield await done.get()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            closing = True
+            stop.set()
+            wake.set()
+            await asyncio.shield(writing)  # stores what completed, then ends
+
+    def get_models(self, tenant_id: str, integration_id: str) -> list[str]:
+        return self.models.get(tenant_id, integration_id)
+
+    def _docs(self, tenant_id: str, ids: list[str]) -> list[Doc]:
+        return [doc for iid in ids if (doc := self.ctx.repo.get(tenant_id, iid)) is not None]
+
+    def _wanted(self, doc: Doc, include_disabled: bool, stale_after_s: float | None) -> bool:
+        if not include_disabled and doc["status"] != IntegrationStatus.ENABLED.value:
+            return False
+        if stale_after_s is None:
+            return True
+        checked = from_iso(doc.get("health_checked_at"))
+        return checked is None or checked <= self.ctx.clock() - timedelta(seconds=stale_after_s)
+
+    # -- the log --------------------------------------------------------------------------------
+
+    def get_health_log(
+        self, tenant_id: str, integration_id: str | None = None, *, limit: int = 100
+    ) -> list[HealthLogEntry]:
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise ValidationError("must be an int from 1 to 10000", "limit")
+        return self.log.read(tenant_id, integration_id, limit)
+
+
+def describe(kind: ProviderType | str) -> str:
+    """One line for help texts: `GET {base}/models (Bearer)`."""
+    kind = ProviderType(kind)
+    spec = p.PROBES[kind]
+    return f"{spec.method} {{base}}{spec.route} ({provider_info(kind).auth})"
+
+
+def _id_list(ids: object) -> list[object]:
+    """A collection of ids; a lone string is refused (iterating it would probe its letters)."""
+    if isinstance(ids, str | bytes) or not isinstance(ids, Iterable):
+        raise ValidationError("must be a list of integration ids", "integration_ids")
+    return list(ids)

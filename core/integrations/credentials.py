@@ -1,0 +1,258 @@
+"""Credentials: raw secrets encrypted at rest, or references resolved only when used.
+
+A raw secret is sealed with AES-256-GCM under the master key; the associated data binds it to its
+tenant and integration, so a ciphertext copied onto another integration does not decrypt. The
+sealed form is versioned (`v`) and names the key by fingerprint (`kid`), so a wrong master key is
+reported as such instead of as corruption. No message here ever contains the secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.enums import CredentialSource, ProviderType
+from core.errors import CredentialError, ValidationError
+from core.paths import MASTER_KEY_ENV, default_key_path
+from core.storage import ensure_private_dir
+
+SEALED_VERSION = 1
+MAX_SECRET_LENGTH = 8192
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
+KEYLESS_PROVIDERS = frozenset({ProviderType.OLLAMA, ProviderType.CUSTOM})
+
+
+@dataclass(frozen=True)
+class CredentialSpec:
+    """A parsed `credential` argument. `value` is the secret, the variable name or the path."""
+
+    source: CredentialSource
+    value: str = ""
+
+    def __repr__(self) -> str:  # never show a raw secret, even in a traceback
+        shown = "…" if self.source is CredentialSource.ENCRYPTED else self.value
+        return f"CredentialSpec({self.source.value}, {shown!r})"
+
+
+def parse_credential(raw: object, provider: ProviderType) -> CredentialSpec:
+    """Check a `credential` argument; raise ValidationError (never echoing it) when it is bad."""
+    if not isinstance(raw, str):
+        raise ValidationError(
+            "must be a string: a secret, env:NAME or file:/absolute/path", "credential"
+        )
+    text = raw.strip()
+    if not text:
+        if provider in KEYLESS_PROVIDERS:
+            return CredentialSpec(CredentialSource.NONE)
+        raise ValidationError(f"is required for {provider.value}", "credential")
+    if text.startswith("env:"):
+        name = text[4:].strip()
+        if not _ENV_NAME.fullmatch(name):
+            raise ValidationError(
+                "env: must be followed by a variable name such as OPENAI_API_KEY", "credential"
+            )
+        return CredentialSpec(CredentialSource.ENV, name)
+    if text.startswith("file:"):
+        path = text[5:].strip()
+        if not path or "\x00" in path or not os.path.isabs(os.path.expanduser(path)):
+            raise ValidationError("file: must be followed by an absolute path", "credential")
+        return CredentialSpec(CredentialSource.FILE, os.path.expanduser(path))
+    if len(text) > MAX_SECRET_LENGTH:
+        raise ValidationError(f"is longer than {MAX_SECRET_LENGTH} characters", "credential")
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise ValidationError("a secret cannot contain spaces or control characters", "credential")
+    return CredentialSpec(CredentialSource.ENCRYPTED, text)
+
+
+def mask(secret: str) -> str:
+    """At most the first 3 and the last 4 characters; less of a short secret."""
+    if len(secret) >= 20:
+        return f"{secret[:3]}…{secret[-4:]}"
+    if len(secret) >= 12:
+        return f"…{secret[-4:]}"
+    return "…"
+
+
+def hint_for(spec: CredentialSpec) -> str | None:
+    if spec.source is CredentialSource.ENCRYPTED:
+        return mask(spec.value)
+    if spec.source is CredentialSource.ENV:
+        return f"env:{spec.value}"
+    if spec.source is CredentialSource.FILE:
+        return f"file:{spec.value}"
+    return None
+
+
+def _aad(tenant_id: str, integration_id: str) -> bytes:
+    return f"byok/v{SEALED_VERSION}/{tenant_id}/{integration_id}".encode()
+
+
+class Vault:
+    """Holds the master key (loaded lazily) and seals and opens secrets with it."""
+
+    def __init__(
+        self,
+        *,
+        key_path: Path | None = None,
+        master_key: bytes | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._environ = os.environ if environ is None else environ
+        self._key_path = key_path or default_key_path(self._environ)
+        self._key = master_key
+        self._lock = threading.Lock()
+        if master_key is not None and len(master_key) != 32:
+            raise CredentialError("the master key must be 32 bytes")
+
+    @property
+    def key_path(self) -> Path:
+        return self._key_path
+
+    def _master_key(self, *, create: bool) -> bytes:
+        with self._lock:
+            if self._key is None:
+                self._key = self._load_key(create=create)
+            return self._key
+
+    def _load_key(self, *, create: bool) -> bytes:
+        encoded = self._environ.get(MASTER_KEY_ENV)
+        if encoded:
+            return _decode_key(encoded.strip(), f"${MASTER_KEY_ENV}")
+        path = self._key_path
+        try:
+            return _decode_key(path.read_text(encoding="ascii").strip(), str(path))
+        except FileNotFoundError:
+            if not create:
+                raise CredentialError(
+                    f"no master key: set ${MASTER_KEY_ENV} or restore the key file {path}"
+                ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CredentialError(f"cannot read the master key file {path}: {exc}") from None
+        return _create_key_file(path)
+
+    def seal(self, secret: str, tenant_id: str, integration_id: str) -> dict[str, Any]:
+        key = self._master_key(create=True)
+        nonce = os.urandom(12)
+        # cryptography costs ~20 ms to import: paid by the first seal/open, not by every start
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        ct = AESGCM(key).encrypt(nonce, secret.encode(), _aad(tenant_id, integration_id))
+        return {
+            "v": SEALED_VERSION,
+            "kid": _fingerprint(key),
+            "nonce": base64.b64encode(nonce).decode(),
+            "ct": base64.b64encode(ct).decode(),
+        }
+
+    def open(self, sealed: Mapping[str, Any], tenant_id: str, integration_id: str) -> str:
+        if sealed.get("v") != SEALED_VERSION:
+            raise CredentialError(
+                f"the stored credential of {integration_id} has an unknown format "
+                f"(version {sealed.get('v')!r})"
+            )
+        key = self._master_key(create=False)
+        if sealed.get("kid") not in (None, _fingerprint(key)):
+            raise CredentialError(
+                f"the stored credential of {integration_id} was encrypted under another "
+                "master key; "
+                f"set the right ${MASTER_KEY_ENV} or key file, or enter the credential again"
+            )
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        try:
+            nonce = base64.b64decode(sealed["nonce"], validate=True)
+            ct = base64.b64decode(sealed["ct"], validate=True)
+            return AESGCM(key).decrypt(nonce, ct, _aad(tenant_id, integration_id)).decode()
+        except (InvalidTag, KeyError, ValueError, binascii.Error, TypeError):
+            raise CredentialError(
+                f"the stored credential of {integration_id} cannot be decrypted "
+                "(wrong master key, or the record was altered)"
+            ) from None
+
+
+def _fingerprint(key: bytes) -> str:
+    return hashlib.sha256(b"byok-kid" + key).hexdigest()[:12]
+
+
+def _decode_key(encoded: str, where: str) -> bytes:
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise CredentialError(f"the master key in {where} is not valid base64") from None
+    if len(key) != 32:
+        raise CredentialError(f"the master key in {where} must decode to 32 bytes, not {len(key)}")
+    return key
+
+
+def _create_key_file(path: Path) -> bytes:
+    ensure_private_dir(path.parent)
+    key = os.urandom(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race: use its key
+        return _decode_key(path.read_text(encoding="ascii").strip(), str(path))
+    except OSError as exc:
+        raise CredentialError(f"cannot create the master key file {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(base64.b64encode(key).decode() + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return key
+
+
+def stored_form(
+    spec: CredentialSpec, vault: Vault, tenant_id: str, integration_id: str
+) -> dict[str, Any]:
+    """What goes into the database for a credential: never the plaintext."""
+    form: dict[str, Any] = {"source": spec.source.value, "hint": hint_for(spec)}
+    if spec.source is CredentialSource.ENCRYPTED:
+        form["sealed"] = vault.seal(spec.value, tenant_id, integration_id)
+    elif spec.source in (CredentialSource.ENV, CredentialSource.FILE):
+        form["ref"] = spec.value
+    return form
+
+
+def resolve(
+    form: Mapping[str, Any] | None,
+    vault: Vault,
+    tenant_id: str,
+    integration_id: str,
+    environ: Mapping[str, str] | None = None,
+) -> str | None:
+    """The secret to send now, or None for a keyless integration. Raises CredentialError."""
+    env = os.environ if environ is None else environ
+    source = (form or {}).get("source", CredentialSource.NONE.value)
+    if source == CredentialSource.NONE.value:
+        return None
+    if source == CredentialSource.ENCRYPTED.value:
+        return vault.open(form["sealed"], tenant_id, integration_id)  # type: ignore[index]
+    if source == CredentialSource.ENV.value:
+        name = form["ref"]  # type: ignore[index]
+        value = env.get(name, "").strip()
+        if not value:
+            raise CredentialError(f"the environment variable {name} is not set or is empty")
+        return value
+    if source == CredentialSource.FILE.value:
+        path = form["ref"]  # type: ignore[index]
+        try:
+            value = Path(path).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise CredentialError(f"the credential file {path} does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not readable as text"
+            raise CredentialError(f"cannot read the credential file {path}: {reason}") from None
+        if not value:
+            raise CredentialError(f"the credential file {path} is empty")
+        return value
+    raise CredentialError(
+        f"the stored credential of {integration_id} has an unknown source {source!r}"
+    )

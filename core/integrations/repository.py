@@ -1,0 +1,383 @@
+"""Integration records: the rules of create, update, delete and the lifecycle, over the store.
+
+Synchronous on purpose: the facade runs these calls in a worker thread, so file I/O and fsync never
+block an event loop. Documents are keyed by integration id in the `integrations` table.
+"""
+
+from __future__ import annotations
+
+import getpass
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from tinydb.table import Document
+
+from core import validation as v
+from core.enums import HealthState, IntegrationStatus, ProviderType
+from core.errors import DuplicateNameError, InvalidTransitionError, ValidationError
+from core.integrations.credentials import Vault, parse_credential, resolve, stored_form
+from core.providers.catalogue import provider_info
+from core.storage import AtomicJSONStorage
+from core.timeutil import Clock, to_iso
+
+TABLE = "integrations"
+CREATE_FIELDS = frozenset({"name", "provider_type", "created_by", *v.UPDATABLE})
+Doc = Mapping[str, Any]
+
+
+def _os_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers: not worth failing a create for
+        return None
+
+
+def _sort_key(doc: Doc) -> tuple[str, str]:
+    return (doc["created_at"], doc["id"])
+
+
+class IntegrationRepo:
+    def __init__(
+        self, store: AtomicJSONStorage, vault: Vault, clock: Clock, environ: Mapping[str, str]
+    ):
+        self.store = store
+        self.vault = vault
+        self.clock = clock
+        self.environ = environ
+        self._index_lock = threading.Lock()
+        self._index_gen: object = object()
+        self._index: dict[str, list[Doc]] = {}
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _table(self) -> Mapping[str, Doc]:
+        return self.store.snapshot().get(TABLE, {})
+
+    def tenant_docs(self, tenant_id: str) -> list[Doc]:
+        """The tenant's documents, newest first; rebuilt only when the file changes."""
+        gen = self.store.generation()
+        with self._index_lock:
+            if gen != self._index_gen or gen is None:
+                index: dict[str, list[Doc]] = {}
+                for doc in self._table().values():
+                    index.setdefault(doc["tenant_id"], []).append(doc)
+                for docs in index.values():
+                    docs.sort(key=_sort_key, reverse=True)
+                self._index, self._index_gen = index, gen
+            return self._index.get(tenant_id, [])
+
+    def tenants(self) -> list[str]:
+        self.tenant_docs("")
+        return sorted(self._index)
+
+    def get(self, tenant_id: str, integration_id: str) -> Doc | None:
+        doc = self._table().get(integration_id)
+        return doc if doc is not None and doc["tenant_id"] == tenant_id else None
+
+    def find(
+        self,
+        tenant_id: str,
+        *,
+        status: IntegrationStatus | None = None,
+        provider_type: ProviderType | None = None,
+        search: str | None = None,
+    ) -> list[Doc]:
+        docs: Iterable[Doc] = self.tenant_docs(tenant_id)
+        if status is not None:
+            docs = (d for d in docs if d["status"] == status.value)
+        if provider_type is not None:
+            docs = (d for d in docs if d["provider_type"] == provider_type.value)
+        if search:
+            docs = (d for d in docs if search in d["search_text"])
+        return list(docs)
+
+    def secret(self, doc: Doc) -> str | None:
+        """The credential to send now. Raises CredentialError (message without the secret)."""
+        return resolve(doc.get("credential"), self.vault, doc["tenant_id"], doc["id"], self.environ)
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def build(
+        self,
+        tenant_id: str,
+        *,
+        name: object,
+        provider_type: object,
+        credential: object = "",
+        default_model: object = None,
+        config: object = None,
+        budget_limit_cents: object = 0,
+        token_limit_month: object = 0,
+        rate_limit_rpm: object = 0,
+        created_by: object = None,
+    ) -> Doc:
+        errors: dict[str, str] = {}
+        fields: dict[str, Any] = {}
+        kind = _collect(errors, fields, "provider_type", lambda: v.provider(provider_type))
+        _collect(errors, fields, "name", lambda: v.name(name))
+        _collect(errors, fields, "default_model", lambda: v.model(default_model))
+        _collect(errors, fields, "created_by", lambda: v.created_by(created_by))
+        for field, value in zip(
+            v.LIMIT_FIELDS, (budget_limit_cents, token_limit_month, rate_limit_rpm), strict=True
+        ):
+            _collect(errors, fields, field, lambda f=field, x=value: v.limit(f, x))
+        spec = cfg = None
+        if kind is not None:
+            spec = _collect(errors, {}, "credential", lambda: parse_credential(credential, kind))
+            cfg = _collect(errors, {}, "config", lambda: v.config(kind, config))
+        if errors:
+            raise ValidationError(errors)
+        assert kind is not None and spec is not None and cfg is not None
+        iid = uuid.uuid4().hex
+        cred = stored_form(spec, self.vault, tenant_id, iid)  # seal before taking the lock
+        now = to_iso(self.clock())
+        doc = {
+            "id": iid,
+            "tenant_id": tenant_id,
+            "name": fields["name"],
+            "name_key": v.name_key(fields["name"]),
+            "provider_type": kind.value,
+            "status": IntegrationStatus.CREATED.value,
+            "health_state": HealthState.UNKNOWN.value,
+            "health_checked_at": None,
+            "health_message": None,
+            "health_reason": None,
+            "health_latency_ms": None,
+            "default_model": fields["default_model"],
+            "budget_limit_cents": fields["budget_limit_cents"],
+            "token_limit_month": fields["token_limit_month"],
+            "rate_limit_rpm": fields["rate_limit_rpm"],
+            "created_at": now,
+            "updated_at": None,
+            "created_by": fields["created_by"] if created_by is not None else _os_user(),
+            "credential": cred,
+            "config": cfg,
+        }
+        doc["search_text"] = _search_text(doc)
+        return doc
+
+    def create(self, tenant_id: str, **fields: Any) -> Doc:
+        """Validate, seal the credential, then commit the new document durably."""
+        return self.create_many(tenant_id, [fields])[0]
+
+    def create_many(self, tenant_id: str, items: Iterable[Mapping[str, Any]]) -> list[Doc]:
+        """Create several at once: all or nothing, in one durable commit (imports, demo, bench)."""
+        docs: list[Doc] = []
+        errors: dict[str, str] = {}
+        batch = list(items)
+        for index, item in enumerate(batch):
+            if not isinstance(item, Mapping):
+                errors[f"items[{index}]"] = "must be an object of integration fields"
+                continue
+            prefix = f"items[{index}]." if len(batch) > 1 else ""
+            unknown = sorted(str(k) for k in item if k not in CREATE_FIELDS)
+            if unknown:
+                errors[prefix + "fields"] = f"unknown field(s) {', '.join(unknown)}"
+                continue
+            try:
+                docs.append(self.build(tenant_id, **item))
+            except ValidationError as exc:
+                errors.update({prefix + k: m for k, m in exc.errors.items()})
+        if errors:
+            raise ValidationError(errors)
+        with self.store.transaction() as db:
+            table = db.table(TABLE)
+            taken = {
+                d["name_key"]
+                for d in (self.store.read() or {}).get(TABLE, {}).values()
+                if d["tenant_id"] == tenant_id
+            }
+            for doc in docs:
+                if doc["name_key"] in taken:
+                    raise DuplicateNameError(doc["name"])
+                taken.add(doc["name_key"])
+            table.insert_multiple(Document(dict(doc), doc_id=doc["id"]) for doc in docs)
+        return docs
+
+    def update(
+        self, tenant_id: str, integration_id: str, changes: Mapping[str, object]
+    ) -> Doc | None:
+        if not changes:
+            raise ValidationError("give at least one field to change", "fields")
+        unknown = sorted(str(k) for k in changes if k not in v.UPDATABLE)
+        if unknown:
+            raise ValidationError(
+                f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(v.UPDATABLE))}",
+                "fields",
+            )
+        current = self.get(tenant_id, integration_id)
+        if current is None:
+            return None
+        kind = ProviderType(current["provider_type"])
+        errors: dict[str, str] = {}
+        fields: dict[str, Any] = {}
+        if "name" in changes:
+            _collect(errors, fields, "name", lambda: v.name(changes["name"]))
+        if "default_model" in changes:
+            _collect(errors, fields, "default_model", lambda: v.model(changes["default_model"]))
+        for field in v.LIMIT_FIELDS:
+            if field in changes:
+                _collect(errors, fields, field, lambda f=field: v.limit(f, changes[f]))
+        if "config" in changes:
+            _collect(errors, fields, "config", lambda: v.config(kind, changes["config"]))
+        spec = None
+        if "credential" in changes:
+            spec = _collect(
+                errors, {}, "credential", lambda: parse_credential(changes["credential"], kind)
+            )
+        if errors:
+            raise ValidationError(errors)
+        if spec is not None:
+            fields["credential"] = stored_form(spec, self.vault, tenant_id, integration_id)
+        if "name" in fields:
+            fields["name_key"] = v.name_key(fields["name"])
+        with self.store.transaction() as db:
+            table = db.table(TABLE)
+            doc = table.get(doc_id=integration_id)
+            if doc is None or doc["tenant_id"] != tenant_id:
+                return None
+            if "name_key" in fields:
+                self._check_unique(tenant_id, fields["name_key"], integration_id, fields["name"])
+            reprobe = "credential" in fields or (
+                "config" in fields and fields["config"] != doc.get("config")
+            )
+            if reprobe:  # a new key or endpoint makes the last probe meaningless
+                fields.update(_health_reset())
+                if "credential" in fields and doc["status"] == IntegrationStatus.ERROR.value:
+                    fields["status"] = IntegrationStatus.DISABLED.value
+            fields["updated_at"] = to_iso(self.clock())
+            merged = {**doc, **fields}
+            fields["search_text"] = _search_text(merged)
+            table.update(fields, doc_ids=[integration_id])
+            return {**merged, "search_text": fields["search_text"]}
+
+    def delete(self, tenant_id: str, integration_id: str) -> bool:
+        if self.get(tenant_id, integration_id) is None:
+            return False
+        with self.store.transaction() as db:
+            table = db.table(TABLE)
+            doc = table.get(doc_id=integration_id)
+            if doc is None or doc["tenant_id"] != tenant_id:
+                return False
+            table.remove(doc_ids=[integration_id])  # the sealed secret goes with the document
+            return True
+
+    def set_status(
+        self, tenant_id: str, integration_id: str, target: IntegrationStatus
+    ) -> tuple[Doc, str] | None:
+        if self.get(tenant_id, integration_id) is None:
+            return None
+        with self.store.transaction() as db:
+            table = db.table(TABLE)
+            doc = table.get(doc_id=integration_id)
+            if doc is None or doc["tenant_id"] != tenant_id:
+                return None
+            current = IntegrationStatus(doc["status"])
+            if target is IntegrationStatus.ENABLED and current is IntegrationStatus.ERROR:
+                raise InvalidTransitionError(
+                    f"{doc['name']} cannot be enabled while its credential is unusable "
+                    f"({doc.get('health_message') or 'status error'}); update the credential first"
+                )
+            if current is target:
+                return dict(doc), f"{doc['name']} is already {target.value}"
+            fields = {"status": target.value, "updated_at": to_iso(self.clock())}
+            table.update(fields, doc_ids=[integration_id])
+            return {**doc, **fields}, f"{doc['name']} {current.value} -> {target.value}"
+
+    def apply_health(
+        self,
+        tenant_id: str,
+        integration_id: str,
+        *,
+        state: HealthState,
+        reason: str,
+        message: str | None,
+        latency_ms: int | None,
+        checked_at: str,
+        credential_unusable: bool = False,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Doc | None:
+        """Store a probe's outcome on the integration; an unusable credential sets status error."""
+        with self.store.transaction() as db:
+            table = db.table(TABLE)
+            doc = table.get(doc_id=integration_id)
+            if doc is None or doc["tenant_id"] != tenant_id:
+                return None
+            fields: dict[str, Any] = {
+                "health_state": state.value,
+                "health_reason": reason,
+                "health_message": message,
+                "health_latency_ms": latency_ms,
+                "health_checked_at": checked_at,
+                **(extra or {}),
+            }
+            if credential_unusable:
+                fields["status"] = IntegrationStatus.ERROR.value
+            table.update(fields, doc_ids=[integration_id])
+            return {**doc, **fields}
+
+    def apply_health_many(
+        self, tenant_id: str, outcomes: Iterable[Mapping[str, Any]]
+    ) -> list[Doc | None]:
+        """apply_health for many probes in ONE commit (check_many: one file rewrite, not 500).
+
+        Each outcome holds integration_id plus apply_health's keyword arguments.
+        """
+        batch = list(outcomes)
+        applied: list[Doc | None] = []
+        with self.store.transaction() as db:
+            table = db.table(TABLE)
+            for item in batch:
+                iid = item["integration_id"]
+                doc = table.get(doc_id=iid)
+                if doc is None or doc["tenant_id"] != tenant_id:
+                    applied.append(None)
+                    continue
+                state: HealthState = item["state"]
+                fields: dict[str, Any] = {
+                    "health_state": state.value,
+                    "health_reason": item["reason"],
+                    "health_message": item.get("message"),
+                    "health_latency_ms": item.get("latency_ms"),
+                    "health_checked_at": item["checked_at"],
+                    **(item.get("extra") or {}),
+                }
+                if item.get("credential_unusable"):
+                    fields["status"] = IntegrationStatus.ERROR.value
+                table.update(fields, doc_ids=[iid])
+                applied.append({**doc, **fields})
+        return applied
+
+    def _check_unique(self, tenant_id: str, key: str, own_id: str | None, shown: str) -> None:
+        # Inside a transaction read() is the locked, latest copy, so the check cannot race.
+        for doc_id, doc in (self.store.read() or {}).get(TABLE, {}).items():
+            if doc["tenant_id"] == tenant_id and doc["name_key"] == key and doc_id != own_id:
+                raise DuplicateNameError(shown)
+
+
+def _collect(errors: dict[str, str], out: dict[str, Any], field: str, check: Any) -> Any:
+    try:
+        value = check()
+    except ValidationError as exc:
+        errors.update(exc.errors)
+        return None
+    out[field] = value
+    return value
+
+
+def _health_reset() -> dict[str, Any]:
+    return {
+        "health_state": HealthState.UNKNOWN.value,
+        "health_reason": None,
+        "health_message": None,
+        "health_latency_ms": None,
+        "health_checked_at": None,
+    }
+
+
+def _search_text(doc: Doc) -> str:
+    info = provider_info(doc["provider_type"])
+    parts = (doc["name"], doc["provider_type"], info.display_name, doc.get("default_model") or "")
+    return "\x1f".join(parts).casefold()

@@ -1,0 +1,86 @@
+"""The limits figures of an integration: the one computation behind `get_limits_status` and the
+console's dashboard.
+
+Plain dataclasses, no pydantic: the dashboard paints from these before the facade (and pydantic)
+is imported; the facade turns the same figures into a `LimitsStatusResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from core.usage.pricing import NC_PER_CENT, nc_round_cents
+from core.usage.store import UsageStore, from_us, month_bounds
+
+Doc = Mapping[str, Any]
+
+
+def percent(used: int, limit: int) -> float:
+    """`used` as a percentage of `limit`, 0.0 without a limit."""
+    # used * 100 first: exact integers, so 1515 of 100000 is 1.515, not 1.5150000000000001
+    return used * 100 / limit if limit else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LimitFigures:
+    """The same fields, meanings and types as `LimitsStatusResult` (see CONTRACT.md)."""
+
+    integration_id: str
+    budget_limit_cents: int
+    budget_used_cents: int
+    budget_percent: float
+    token_limit_month: int
+    tokens_used_month: int
+    token_percent: float
+    rate_limit_rpm: int
+    requests_this_minute: int
+    rate_percent: float
+    period_start: datetime
+    period_end: datetime
+    requests_month: int
+    unpriced_calls: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def limit_figures(
+    store: UsageStore, tenant_id: str, docs: Iterable[Doc], now_us: int
+) -> dict[str, LimitFigures]:
+    """The figures of each integration document (all of `tenant_id`) at `now_us`, by id.
+
+    The month is the UTC calendar month holding `now_us`; the usage files are read once for all.
+    """
+    docs = list(docs)
+    start_us, end_us, period = month_bounds(now_us)
+    start, end = from_us(start_us), from_us(end_us)
+    usage = store.totals_and_recent(tenant_id, [d["id"] for d in docs], period, now_us)
+    out: dict[str, LimitFigures] = {}
+    for doc in docs:
+        iid = doc["id"]
+        (inp, output, cost_nc, requests, unpriced), recent = usage[iid]
+        budget, tokens_limit, rpm = (
+            doc["budget_limit_cents"],
+            doc["token_limit_month"],
+            doc["rate_limit_rpm"],
+        )
+        out[iid] = LimitFigures(
+            integration_id=iid,
+            budget_limit_cents=budget,
+            budget_used_cents=nc_round_cents(cost_nc),
+            budget_percent=percent(cost_nc, budget * NC_PER_CENT),
+            token_limit_month=tokens_limit,
+            tokens_used_month=inp + output,
+            token_percent=percent(inp + output, tokens_limit),
+            rate_limit_rpm=rpm,
+            requests_this_minute=recent,
+            rate_percent=percent(recent, rpm),
+            period_start=start,
+            period_end=end,
+            requests_month=requests,
+            unpriced_calls=unpriced,
+        )
+    return out

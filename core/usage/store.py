@@ -1,0 +1,769 @@
+"""Usage storage: an append-only event log for the recent past, monthly rollups for the rest.
+
+Two kinds of file sit next to the database (`byok.json`):
+
+* `byok.usage.d/YYYY-MM-DD.jsonl`, the event log, one segment per UTC day of *recording*. Each
+  line is one frame: `crc32-hex SPACE json NEWLINE`, holding every event of one recorded batch
+  (plus the alerts the batch raised). A frame is appended and fdatasync'd before the batch is
+  acknowledged, so a batch is stored whole or not at all: a process killed mid-write leaves an
+  unterminated line, which readers ignore and the next writer cuts off under the lock. Segments
+  older than the retention (7 days by default) are deleted; while they exist their call_ids are
+  the dedupe set.
+* `byok.usage.json`, an AtomicJSONStorage (whole-file atomic replace under flock) holding the
+  rollups (per tenant, integration and UTC month: tokens, exact cost in nano-cents as a decimal
+  string, requests, unpriced calls), the alerts, and the watermark: the log position up to which
+  the rollups include the log. Writing it is a checkpoint, done every few seconds or tens of
+  thousands of events, never per request.
+
+The month's totals are the rollup plus the frames after the watermark; each process keeps both
+in memory and tails the log, so a read costs two `stat`s unless another process wrote. Writers
+serialise on `flock` of `byok.usage.d/.lock` and catch up with the log under it, so dedupe and
+alert checks see every other process's writes. Acknowledged means fsync'd into the log; the
+rollup file is only a summary of it and is rebuilt from the log after a crash.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import fcntl
+import os
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from core.errors import StoreError
+from core.storage import AtomicJSONStorage, ensure_private_dir
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+US = timedelta(microseconds=1)
+WINDOW_US = 60_000_000
+MAX_JSON_INT = 2**63 - 1
+SEGMENT_SUFFIX = ".jsonl"
+FORMAT = 1
+
+Totals = list[int]  # [input_tokens, output_tokens, cost_nc, requests, unpriced]
+Key = tuple[str, str, str]  # (tenant, integration id, period "YYYY-MM")
+Pos = tuple[str, int]  # (segment name, byte offset)
+
+
+def to_us(moment: datetime) -> int:
+    return (moment - EPOCH) // US
+
+
+def from_us(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+def month_bounds(us: int) -> tuple[int, int, str]:
+    """The UTC calendar month holding `us`: (start, end exclusive, "YYYY-MM")."""
+    moment = from_us(us)
+    start = datetime(moment.year, moment.month, 1, tzinfo=UTC)
+    end = datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
+    return to_us(start), to_us(end), f"{moment.year:04d}-{moment.month:02d}"
+
+
+def period_bounds(period: str) -> tuple[datetime, datetime]:
+    year, month = int(period[:4]), int(period[5:7])
+    start = datetime(year, month, 1, tzinfo=UTC)
+    return start, datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else int(value)
+
+
+def _json_int(value: int) -> int | str:
+    # orjson stores 64-bit integers; anything larger (absurd, but possible input) goes as text.
+    return value if -MAX_JSON_INT <= value <= MAX_JSON_INT else str(value)
+
+
+@dataclass(slots=True)
+class Event:
+    """One validated, priced call, ready to store. `cost_nc` None means unpriced (cost 0)."""
+
+    integration_id: str
+    model: str
+    at_us: int
+    input_tokens: int
+    output_tokens: int
+    cost_nc: int | None
+    call_id: str | None
+
+
+@dataclass(slots=True)
+class Limits:
+    """What the alert check needs to know of an integration at recording time."""
+
+    name: str
+    budget_limit_cents: int
+    token_limit_month: int
+
+
+@dataclass(slots=True)
+class _Pending:
+    pos: Pos
+    agg: dict[Key, Totals]
+    alerts: list[dict[str, Any]]
+
+
+@dataclass
+class CommitResult:
+    duplicate: list[bool]
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _MonthCache:
+    """Month lookups for event times; events come in time order, so the last month usually hits."""
+
+    __slots__ = ("end", "key", "start")
+
+    def __init__(self) -> None:
+        self.start, self.end, self.key = 0, 0, ""
+
+    def __call__(self, us: int) -> str:
+        if self.start <= us < self.end:
+            return self.key
+        self.start, self.end, self.key = month_bounds(us)
+        return self.key
+
+
+class UsageStore:
+    """The log, the rollups and this process's in-memory view of both. Thread-safe."""
+
+    def __init__(
+        self,
+        rollup_path: Path,
+        log_dir: Path,
+        *,
+        clock: Any,
+        retention_days: int = 7,
+        durable: bool = True,
+        checkpoint_events: int = 50_000,
+        checkpoint_seconds: float = 5.0,
+    ) -> None:
+        self.rollups_file = AtomicJSONStorage(rollup_path, schema=FORMAT, durable=durable)
+        self.log_dir = log_dir
+        self.clock = clock
+        self.retention_days = retention_days
+        self.durable = durable
+        self.checkpoint_events = checkpoint_events
+        self.checkpoint_seconds = checkpoint_seconds
+        self.corrupt_frames = 0
+        self._tlock = threading.RLock()
+        self._lock_fd: int | None = None
+        self._month = _MonthCache()
+        # the checkpoint
+        self._gen: object = object()
+        self._rollups: dict[Key, Totals] = {}
+        self._cp_alerts: list[dict[str, Any]] = []
+        self._watermark: Pos = ("", 0)
+        # the log after it, and what the log alone knows
+        self._cursor: Pos = ("", 0)
+        self._pending: list[_Pending] = []
+        self._delta: dict[Key, Totals] = {}
+        self._alert_keys: set[str] = set()
+        self._dedupe: dict[tuple[str, str, str], str] = {}
+        self._window: dict[tuple[str, str], list[int]] = {}
+        self._pending_events = 0
+        self._last_checkpoint = time.monotonic()
+        self._retention_checked = ""
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def totals(self, tenant: str, integration_id: str, period: str) -> Totals:
+        """[input, output, cost_nc, requests, unpriced] for one integration and month."""
+        with self._tlock:
+            self._refresh()
+            return self._totals(tenant, integration_id, period)
+
+    def recent(
+        self, tenant: str, integration_id: str, now_us: int, limit: int = 0
+    ) -> tuple[int, int | None]:
+        """Requests of the integration in the last 60 seconds (event time in (now-60 s, ...]),
+        and, when that count reaches `limit`, the time (µs) at which the window frees a slot:
+        when the (count - limit + 1)-th oldest of them leaves it."""
+        with self._tlock:
+            self._refresh()
+            return self._recent(tenant, integration_id, now_us, limit)
+
+    def totals_and_recent(
+        self, tenant: str, integration_ids: Iterable[str], period: str, now_us: int
+    ) -> dict[str, tuple[Totals, int]]:
+        """`totals` and the `recent` count of many integrations after ONE refresh (a dashboard
+        of 100 rows costs two stats, not two hundred)."""
+        with self._tlock:
+            self._refresh()
+            return {
+                iid: (
+                    self._totals(tenant, iid, period),
+                    self._recent(tenant, iid, now_us, 0)[0],
+                )
+                for iid in integration_ids
+            }
+
+    def _totals(self, tenant: str, integration_id: str, period: str) -> Totals:
+        key = (tenant, integration_id, period)
+        base = self._rollups.get(key)
+        extra = self._delta.get(key)
+        if base is None and extra is None:
+            return [0, 0, 0, 0, 0]
+        if base is None:
+            return list(extra or ())
+        if extra is None:
+            return list(base)
+        return [a + b for a, b in zip(base, extra, strict=True)]
+
+    def _recent(
+        self, tenant: str, integration_id: str, now_us: int, limit: int
+    ) -> tuple[int, int | None]:
+        times = self._window.get((tenant, integration_id))
+        if not times:
+            return 0, None
+        cut = bisect.bisect_right(times, now_us - WINDOW_US)
+        if cut:
+            del times[:cut]
+        count = len(times)
+        if limit and count >= limit:
+            return count, times[count - limit] + WINDOW_US
+        return count, None
+
+    def alerts(self, tenant: str, integration_id: str | None, limit: int) -> list[dict[str, Any]]:
+        with self._tlock:
+            self._refresh()
+            found = [
+                a
+                for a in self._all_alerts()
+                if a["tenant_id"] == tenant
+                and (integration_id is None or a["integration_id"] == integration_id)
+            ]
+        found.sort(key=lambda a: (a["created_at_us"], a["id"]), reverse=True)
+        return found[:limit]
+
+    def _all_alerts(self) -> Iterator[dict[str, Any]]:
+        yield from self._cp_alerts
+        for pending in self._pending:
+            yield from pending.alerts
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def commit(
+        self, tenant: str, events: Sequence[Event], limits: Mapping[str, Limits]
+    ) -> CommitResult:
+        """Store the events that are not duplicates as one frame; return which were duplicates.
+
+        Returns only after the frame is fsync'd: what it reports as stored is durable.
+        """
+        with self._tlock, self._locked():
+            self._refresh(locked=True)
+            now = self.clock()
+            now_us = to_us(now)
+            cutoff = self._cutoff(now)
+            dedupe = self._dedupe
+            seen: set[str] = set()
+            flags: list[bool] = []
+            keep: list[Event] = []
+            for ev in events:
+                cid = ev.call_id
+                if cid is not None:
+                    ckey = f"{ev.integration_id}\x00{cid}"
+                    seg = dedupe.get((tenant, ev.integration_id, cid))
+                    if ckey in seen or (seg is not None and seg >= cutoff):
+                        flags.append(True)
+                        continue
+                    seen.add(ckey)
+                flags.append(False)
+                keep.append(ev)
+            result = CommitResult(duplicate=flags)
+            if keep:
+                agg = self._aggregate(tenant, keep)
+                result.alerts = self._new_alerts(tenant, agg, limits, now_us)
+                frame = self._frame(tenant, keep, result.alerts, now_us)
+                segment = self._target_segment(now)
+                try:
+                    start = self._append(segment, frame)
+                except BaseException:
+                    self._alert_keys.difference_update(a["key"] for a in result.alerts)
+                    raise
+                self._ingest_frame(
+                    (segment, start), tenant, keep, agg, result.alerts, now_us, segment
+                )
+                self._cursor = (segment, start + len(frame))
+            self._maintain(now)
+            return result
+
+    def checkpoint(self) -> None:
+        """Fold the log into the rollup file now (also done on close)."""
+        with self._tlock, self._locked():
+            self._refresh(locked=True)
+            self._checkpoint()
+
+    def close(self) -> None:
+        with self._tlock:
+            try:
+                if self._pending:
+                    self.checkpoint()
+            except StoreError:
+                # Only a summary: the log keeps everything, and the next writer folds it in.
+                # A read-only database (or a full disk) must not make closing fail.
+                pass
+            finally:
+                if self._lock_fd is not None:
+                    os.close(self._lock_fd)
+                    self._lock_fd = None
+                self.rollups_file.close()
+
+    # -- the frame format -----------------------------------------------------------------------
+
+    @staticmethod
+    def _frame(
+        tenant: str, events: Sequence[Event], alerts: list[dict[str, Any]], now_us: int
+    ) -> bytes:
+        ids: dict[str, int] = {}
+        models: dict[str, int] = {}
+        rows = []
+        for ev in events:
+            ii = ids.setdefault(ev.integration_id, len(ids))
+            mi = models.setdefault(ev.model, len(models))
+            cost = ev.cost_nc
+            rows.append(
+                [
+                    ii,
+                    mi,
+                    ev.at_us,
+                    _json_int(ev.input_tokens),
+                    _json_int(ev.output_tokens),
+                    None if cost is None else _json_int(cost),
+                    ev.call_id,
+                ]
+            )
+        body = {"v": FORMAT, "r": now_us, "t": tenant, "i": list(ids), "m": list(models), "e": rows}
+        if alerts:
+            body["a"] = alerts
+        payload = orjson.dumps(body)
+        return b"%08x " % zlib.crc32(payload) + payload + b"\n"
+
+    @staticmethod
+    def _parse(line: bytes) -> dict[str, Any] | None:
+        if len(line) < 10 or line[8:9] != b" ":
+            return None
+        payload = line[9:]
+        try:
+            if int(line[:8], 16) != zlib.crc32(payload):
+                return None
+            body = orjson.loads(payload)
+        except (ValueError, orjson.JSONDecodeError):
+            return None
+        return body if isinstance(body, dict) and body.get("v") == FORMAT else None
+
+    # -- in-memory state ------------------------------------------------------------------------
+
+    def _aggregate(self, tenant: str, events: Sequence[Event]) -> dict[Key, Totals]:
+        month = self._month
+        agg: dict[Key, Totals] = {}
+        for ev in events:
+            key = (tenant, ev.integration_id, month(ev.at_us))
+            row = agg.get(key)
+            if row is None:
+                row = agg[key] = [0, 0, 0, 0, 0]
+            row[0] += ev.input_tokens
+            row[1] += ev.output_tokens
+            row[3] += 1
+            if ev.cost_nc is None:
+                row[4] += 1
+            else:
+                row[2] += ev.cost_nc
+        return agg
+
+    def _ingest_frame(
+        self,
+        pos: Pos,
+        tenant: str,
+        events: Sequence[Event],
+        agg: dict[Key, Totals],
+        alerts: list[dict[str, Any]],
+        now_us: int,
+        segment: str,
+    ) -> None:
+        dedupe = self._dedupe
+        recent_after = now_us - WINDOW_US
+        window = self._window
+        touched: set[tuple[str, str]] = set()
+        for ev in events:
+            if ev.call_id is not None:
+                dedupe[(tenant, ev.integration_id, ev.call_id)] = segment
+            if ev.at_us > recent_after:
+                wkey = (tenant, ev.integration_id)
+                bisect.insort(window.setdefault(wkey, []), ev.at_us)
+                touched.add(wkey)
+        for wkey in touched:  # keep only the last minute, also for integrations nobody reads
+            times = window[wkey]
+            if times[0] <= recent_after:
+                del times[: bisect.bisect_right(times, recent_after)]
+        for alert in alerts:
+            self._alert_keys.add(alert["key"])
+        if pos >= self._watermark:
+            self._pending.append(_Pending(pos=pos, agg=agg, alerts=alerts))
+            self._pending_events += len(events)
+            delta = self._delta
+            for key, row in agg.items():
+                have = delta.get(key)
+                if have is None:
+                    delta[key] = list(row)
+                else:
+                    for i in range(5):
+                        have[i] += row[i]
+
+    def _events_of(self, body: dict[str, Any]) -> list[Event]:
+        ids, models = body["i"], body["m"]
+        out = []
+        for ii, mi, at_us, inp, outp, cost, cid in body["e"]:
+            out.append(
+                Event(
+                    integration_id=ids[ii],
+                    model=models[mi],
+                    at_us=at_us,
+                    input_tokens=_int(inp),
+                    output_tokens=_int(outp),
+                    cost_nc=None if cost is None else _int(cost),
+                    call_id=cid,
+                )
+            )
+        return out
+
+    def _refresh(self, *, locked: bool = False) -> None:
+        """Pick up another process's checkpoint and every frame appended since we last looked."""
+        gen = self.rollups_file.generation()
+        if gen != self._gen:
+            self._load_checkpoint(gen)
+        self._tail(locked)
+
+    def _load_checkpoint(self, gen: object) -> None:
+        data = self.rollups_file.snapshot()
+        rollups: dict[Key, Totals] = {}
+        for doc in data.get("rollups", {}).values():
+            key = (doc["tenant_id"], doc["integration_id"], doc["period"])
+            rollups[key] = [
+                _int(doc["input_tokens"]),
+                _int(doc["output_tokens"]),
+                int(doc["cost_nc"]),
+                _int(doc["requests"]),
+                _int(doc["unpriced"]),
+            ]
+        state = data.get("state", {}).get("1", {})
+        watermark: Pos = (state.get("segment", ""), state.get("offset", 0))
+        self._rollups = rollups
+        self._cp_alerts = list(data.get("alerts", {}).values())
+        self._watermark = watermark
+        self._gen = gen
+        # Frames before the new watermark are in the rollups now.
+        self._pending = [p for p in self._pending if p.pos >= watermark]
+        self._pending_events = 0
+        delta: dict[Key, Totals] = {}
+        for pending in self._pending:
+            self._pending_events += sum(row[3] for row in pending.agg.values())
+            for key, row in pending.agg.items():
+                have = delta.setdefault(key, [0, 0, 0, 0, 0])
+                for i in range(5):
+                    have[i] += row[i]
+        self._delta = delta
+        self._alert_keys = {a["key"] for a in self._all_alerts()}
+
+    def _segments(self) -> list[str]:
+        try:
+            names = [
+                e.name
+                for e in os.scandir(self.log_dir)
+                if e.name.endswith(SEGMENT_SUFFIX) and not e.name.startswith(".")
+            ]
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StoreError(
+                f"cannot read {self.log_dir}: {exc.strerror}", str(self.log_dir)
+            ) from None
+        names.sort()
+        return [n[: -len(SEGMENT_SUFFIX)] for n in names]
+
+    def _tail(self, locked: bool) -> None:
+        segment, offset = self._cursor
+        names = [n for n in self._segments() if n >= segment]
+        if names == [segment]:
+            # The common case: no new segment; one stat says whether ours grew.
+            try:
+                if os.stat(self._seg_path(segment)).st_size == offset:
+                    return
+            except FileNotFoundError:
+                return
+        if not names:
+            return
+        now_us = to_us(self.clock())
+        for i, name in enumerate(names):
+            start = offset if name == segment else 0
+            last = i == len(names) - 1
+            end = self._read_segment(name, start, locked=locked, last=last, now_us=now_us)
+            self._cursor = (name, end)
+
+    def _read_segment(self, name: str, start: int, *, locked: bool, last: bool, now_us: int) -> int:
+        path = self._seg_path(name)
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(start)
+                data = fh.read()
+        except FileNotFoundError:  # deleted by retention: its frames are in the rollups
+            return 0
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror}", str(path)) from None
+        pos = start
+        end_of_complete = data.rfind(b"\n") + 1
+        lines = data[:end_of_complete].split(b"\n")
+        lines.pop()  # the empty piece after the final newline
+        for line in lines:
+            body = self._parse(line)
+            line_pos = pos
+            pos += len(line) + 1
+            if body is None:
+                # A damaged complete line: skip it, keep the frames after it.
+                self.corrupt_frames += 1
+                continue
+            tenant = body["t"]
+            events = self._events_of(body)
+            agg = self._aggregate(tenant, events)
+            self._ingest_frame(
+                (name, line_pos), tenant, events, agg, list(body.get("a", ())), now_us, name
+            )
+        tail = len(data) - end_of_complete
+        if tail and locked:
+            # An unterminated line under the lock is a frame whose writer died mid-append: it was
+            # never acknowledged. Cut it off so the next frame starts on a clean line.
+            self._truncate(path, pos)
+        elif tail and not last:
+            # No writer appends to an older segment, so an unterminated tail there is dead too.
+            pos += tail
+        return pos
+
+    # -- files ----------------------------------------------------------------------------------
+
+    def _seg_path(self, name: str) -> Path:
+        return self.log_dir / f"{name}{SEGMENT_SUFFIX}"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        if self._lock_fd is None:
+            ensure_private_dir(self.log_dir)
+            lock_path = self.log_dir / ".lock"
+            try:
+                self._lock_fd = os.open(
+                    lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600
+                )
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot open the lock file {lock_path}: {exc.strerror}", str(lock_path)
+                ) from None
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _target_segment(self, now: datetime) -> str:
+        today = now.astimezone(UTC).date().isoformat()
+        segment = self._cursor[0]
+        # Never append behind the newest segment, even if this clock is behind another's.
+        return max(today, segment)
+
+    def _append(self, segment: str, frame: bytes) -> int:
+        path = self._seg_path(segment)
+        created = not path.exists()
+        try:
+            fd = os.open(
+                path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600
+            )
+        except OSError as exc:
+            raise StoreError(f"cannot write {path}: {exc.strerror}", str(path)) from None
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(frame)
+            while view:
+                view = view[os.write(fd, view) :]
+            if self.durable:
+                os.fdatasync(fd)
+            if created and self.durable:
+                self._fsync_dir()
+        except OSError as exc:
+            # Nothing of this frame may count: cut it off again before anyone reads past it.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise StoreError(f"cannot write {path}: {exc.strerror}", str(path)) from None
+        finally:
+            os.close(fd)
+        return start
+
+    def _truncate(self, path: Path, size: int) -> None:
+        try:
+            with open(path, "r+b") as fh:
+                fh.truncate(size)
+                if self.durable:
+                    os.fsync(fh.fileno())
+        except OSError as exc:
+            raise StoreError(f"cannot repair {path}: {exc.strerror}", str(path)) from None
+
+    def _fsync_dir(self) -> None:
+        dfd = os.open(self.log_dir, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+    # -- checkpoints and retention --------------------------------------------------------------
+
+    def _cutoff(self, now: datetime) -> str:
+        """The oldest segment still kept: events recorded on or after this day dedupe."""
+        return (now.astimezone(UTC).date() - timedelta(days=self.retention_days)).isoformat()
+
+    def _maintain(self, now: datetime) -> None:
+        due = (
+            self._pending_events >= self.checkpoint_events
+            or time.monotonic() - self._last_checkpoint >= self.checkpoint_seconds
+        )
+        cutoff = self._cutoff(now)
+        expired = cutoff != self._retention_checked and any(
+            n < cutoff for n in self._segments()
+        )
+        if due or expired:
+            self._checkpoint()
+        if cutoff != self._retention_checked:
+            self._expire(cutoff)
+
+    def _checkpoint(self) -> None:
+        if not self._pending and self._watermark >= self._cursor:
+            self._last_checkpoint = time.monotonic()
+            return
+        with self.rollups_file.transaction():
+            data = self.rollups_file.read() or {}
+            table = data.setdefault("rollups", {})
+            for key, row in self._delta.items():
+                doc_id = "/".join(key)
+                doc = table.get(doc_id)
+                base = (
+                    [
+                        _int(doc["input_tokens"]),
+                        _int(doc["output_tokens"]),
+                        int(doc["cost_nc"]),
+                        _int(doc["requests"]),
+                        _int(doc["unpriced"]),
+                    ]
+                    if doc
+                    else [0, 0, 0, 0, 0]
+                )
+                total = [a + b for a, b in zip(base, row, strict=True)]
+                table[doc_id] = {
+                    "tenant_id": key[0],
+                    "integration_id": key[1],
+                    "period": key[2],
+                    "input_tokens": _json_int(total[0]),
+                    "output_tokens": _json_int(total[1]),
+                    "cost_nc": str(total[2]),
+                    "requests": _json_int(total[3]),
+                    "unpriced": _json_int(total[4]),
+                }
+            alerts = data.setdefault("alerts", {})
+            for pending in self._pending:
+                for alert in pending.alerts:
+                    alerts[alert["id"]] = alert
+            data["state"] = {"1": {"segment": self._cursor[0], "offset": self._cursor[1]}}
+            self.rollups_file.write(data)
+        self._last_checkpoint = time.monotonic()
+        self._load_checkpoint(self.rollups_file.generation())
+
+    def _expire(self, cutoff: str) -> None:
+        """Delete segments recorded before the retention, once the rollups include them."""
+        removed = False
+        for name in self._segments():
+            if name >= cutoff:
+                break
+            if (name, 1 << 62) > self._watermark:
+                break  # not folded into the rollups yet (cannot happen after a checkpoint)
+            try:
+                os.unlink(self._seg_path(name))
+                removed = True
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot remove {self._seg_path(name)}: {exc.strerror}", str(self.log_dir)
+                ) from None
+        if removed and self.durable:
+            self._fsync_dir()
+        self._dedupe = {k: seg for k, seg in self._dedupe.items() if seg >= cutoff}
+        self._retention_checked = cutoff
+
+    # -- alerts ---------------------------------------------------------------------------------
+
+    def _new_alerts(
+        self,
+        tenant: str,
+        agg: Mapping[Key, Totals],
+        limits: Mapping[str, Limits],
+        now_us: int,
+    ) -> list[dict[str, Any]]:
+        """Thresholds (80%, 100%) of a budget or token limit that this batch's period reaches
+        and that have no alert yet in that period."""
+        out: list[dict[str, Any]] = []
+        for key, row in agg.items():
+            lim = limits.get(key[1])
+            if lim is None or (not lim.budget_limit_cents and not lim.token_limit_month):
+                continue
+            base = self._rollups.get(key) or [0, 0, 0, 0, 0]
+            extra = self._delta.get(key) or [0, 0, 0, 0, 0]
+            tokens = base[0] + base[1] + extra[0] + extra[1] + row[0] + row[1]
+            cost = base[2] + extra[2] + row[2]
+            checks = (
+                ("budget", lim.budget_limit_cents, cost, 10**9),
+                ("tokens", lim.token_limit_month, tokens, 1),
+            )
+            for kind, limit, used, unit in checks:
+                if not limit:
+                    continue
+                for threshold in (80, 100):
+                    if used * 100 < threshold * limit * unit:
+                        continue
+                    akey = f"{tenant}/{key[1]}/{key[2]}/{kind}/{threshold}"
+                    if akey in self._alert_keys:
+                        continue
+                    self._alert_keys.add(akey)
+                    out.append(
+                        {
+                            "id": uuid.uuid4().hex,
+                            "key": akey,
+                            "tenant_id": tenant,
+                            "integration_id": key[1],
+                            "integration_name": lim.name,
+                            "period": key[2],
+                            "kind": kind,
+                            "threshold": threshold,
+                            "limit": limit,
+                            "used": _json_int(used if unit == 1 else _round_nc(used)),
+                            "percent": used / (limit * unit) * 100,
+                            "created_at_us": now_us,
+                        }
+                    )
+        return out
+
+
+def _round_nc(nc: int) -> int:
+    return (nc + 500_000_000) // 1_000_000_000
+
+
+def open_usage_store(rollup_path: Path, **options: Any) -> UsageStore:
+    """The usage store of a database whose rollup file is `rollup_path` (`byok.usage.json`);
+    its log is the sibling `byok.usage.d/`. Options are UsageStore's keyword arguments."""
+    return UsageStore(rollup_path, rollup_path.with_suffix(".d"), **options)

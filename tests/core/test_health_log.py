@@ -1,0 +1,175 @@
+"""The health log and redaction: newest first, tenant-scoped, bounded, survives deletion; and
+the secret reaches no result, log entry, exception or file."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from support.providers import ALL_PROVIDERS, files_containing, key_for, make
+
+from core import HealthLogEntry, HealthState, IntegrationsFacade, ValidationError
+from core.integrations.redaction import redact
+from tui.demo.fakeprovider import FakeProviderServer
+
+
+@pytest.fixture
+def server() -> Iterator[FakeProviderServer]:
+    with FakeProviderServer() as s:
+        s.hang_s = 2.0
+        yield s
+
+
+async def test_newest_first_with_all_fields(db_path: Path, server: FakeProviderServer) -> None:
+    now = [datetime(2026, 5, 1, tzinfo=UTC)]
+    f = IntegrationsFacade(db_path, clock=lambda: now[0])
+    try:
+        secret = key_for("ok")
+        iid = await make(f, server, "openai", secret, name="Prod OpenAI")
+        for outcome in ("ok", "401", "429:2"):
+            server.script(secret, outcome)
+            await f.test_credentials("t1", iid)
+            now[0] += timedelta(minutes=1)
+        log = await f.get_health_log("t1", iid)
+        assert all(isinstance(e, HealthLogEntry) for e in log)
+        assert [e.reason for e in log] == ["rate_limited", "invalid_key", "ok"]
+        assert [e.http_status for e in log] == [429, 401, 200]
+        assert log[0].checked_at > log[1].checked_at > log[2].checked_at
+        assert log[0].integration_name == "Prod OpenAI" and log[0].provider_type.value == "openai"
+        assert all(e.latency_ms is not None for e in log)
+        assert [e.reason for e in await f.get_health_log("t1", iid, limit=2)] == [
+            "rate_limited",
+            "invalid_key",
+        ]
+    finally:
+        await f.aclose()
+
+
+async def test_tenant_scoped_and_merged_across_integrations(
+    facade: IntegrationsFacade, server: FakeProviderServer
+) -> None:
+    a = await make(facade, server, "openai", key_for("ok"))
+    b = await make(facade, server, "anthropic", key_for("403"))
+    c = await make(facade, server, "openai", key_for("ok"), tenant="t2")
+    for iid in (a, b):
+        await facade.test_credentials("t1", iid)
+    await facade.test_credentials("t2", c)
+    t1 = await facade.get_health_log("t1")
+    assert [e.integration_id for e in t1] == [b, a]
+    assert await facade.get_health_log("t1", c) == []  # another tenant's integration: nothing
+    assert [e.integration_id for e in await facade.get_health_log("t2")] == [c]
+    with pytest.raises(ValidationError):
+        await facade.get_health_log("t1", limit=0)
+
+
+async def test_retention_is_bounded_per_integration(
+    db_path: Path, server: FakeProviderServer
+) -> None:
+    f = IntegrationsFacade(db_path, health_log_retention=3)
+    try:
+        a = await make(f, server, "openai", key_for("ok"))
+        b = await make(f, server, "openai", key_for("ok"))
+        for _ in range(5):
+            await f.test_credentials("t1", a)
+        await f.test_credentials("t1", b)
+        assert len(await f.get_health_log("t1", a)) == 3
+        assert len(await f.get_health_log("t1")) == 4
+        size = (db_path.parent / "byok.health.json").stat().st_size
+        for _ in range(10):
+            await f.test_credentials("t1", a)
+        assert (db_path.parent / "byok.health.json").stat().st_size <= size + 64
+    finally:
+        await f.aclose()
+
+
+async def test_log_of_a_deleted_integration_stays_readable(
+    facade: IntegrationsFacade, server: FakeProviderServer
+) -> None:
+    iid = await make(facade, server, "openai", key_for("ok"))
+    await facade.test_credentials("t1", iid)
+    assert (await facade.delete_integration("t1", iid)).deleted
+    log = await facade.get_health_log("t1", iid)
+    assert [e.reason for e in log] == ["ok"]
+    assert await facade.test_credentials("t1", iid) is None
+
+
+async def test_one_commit_per_file_per_probe(
+    facade: IntegrationsFacade, server: FakeProviderServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    iid = await make(facade, server, "openai", key_for("ok"))
+    commits: list[str] = []
+    for store in (facade.context.store, facade._health.log.store):
+        original = store._commit
+        monkeypatch.setattr(
+            store,
+            "_commit",
+            lambda data, s=store, o=original: (commits.append(s.path.name), o(data))[1],
+        )
+    await facade.test_credentials("t1", iid)
+    assert sorted(commits) == ["byok.health.json", "byok.json"]
+
+
+async def test_files_private_and_reopened_by_a_new_facade(
+    db_path: Path, server: FakeProviderServer
+) -> None:
+    f = IntegrationsFacade(db_path)
+    iid = await make(f, server, "openai", key_for("ok"))
+    await f.test_credentials("t1", iid)
+    await f.aclose()
+    path = db_path.parent / "byok.health.json"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    g = IntegrationsFacade(db_path)
+    try:
+        assert [e.reason for e in await g.get_health_log("t1", iid)] == ["ok"]
+    finally:
+        await g.aclose()
+
+
+async def test_secret_reaches_no_result_log_exception_or_file(
+    db_path: Path, server: FakeProviderServer, tmp_path: Path, isolated_env: Path
+) -> None:
+    """Every provider with the key-echoing outcome and the others, through test and check_many."""
+    f = IntegrationsFacade(db_path, probe_timeout_s=0.5)
+    secrets_used: list[str] = []
+    texts: list[str] = []
+    try:
+        for provider in ALL_PROVIDERS:
+            for outcome in ("echo", "401", "malformed", "ok", "reset", "500"):
+                secret = key_for(outcome)
+                secrets_used.append(secret)
+                iid = await make(f, server, provider, secret, default_model="m-unknown")
+                r = await f.test_credentials("t1", iid, deep=True)
+                texts.append(r.model_dump_json())
+        async for r in f.check_many("t1"):
+            texts.append(r.model_dump_json())
+        texts += [e.model_dump_json() for e in await f.get_health_log("t1", limit=10_000)]
+        texts += [i.model_dump_json() for i in (await f.list_integrations("t1", limit=1000)).items]
+    finally:
+        await f.aclose()
+    blob = "\n".join(texts)
+    for secret in secrets_used:
+        assert secret not in blob
+        tail = secret.rsplit("@", 1)[1]
+        assert tail not in blob and tail[:8] not in blob
+        assert files_containing([tmp_path, isolated_env], secret.encode()) == []
+        assert files_containing([tmp_path, isolated_env], tail.encode()) == []
+    assert "[redacted]" in blob  # the echo outcome did echo, and was scrubbed
+
+
+def test_redact_scrubs_secrets_fragments_and_key_shapes() -> None:
+    secret = "sk-proj-AbCdEf0123456789XyZ"
+    text = f"bad key {secret}; also {secret[:10]}… and {secret[-8:]} and Bearer abc.def"
+    out = redact(text, [secret])
+    assert secret not in out and secret[-8:] not in out and "abc.def" not in out
+    assert (
+        redact("key sk-ant-api03-zzzzzzzz and AIzaSyA1234567890abcdef", []).count("[redacted]") == 2
+    )
+    long = redact("word " * 200, [])
+    assert len(long) <= 300 and long.endswith("…")
+    assert redact(b"\xff plain words", []) == "\ufffd plain words"
+    assert redact("ok", ["sk-secret-value"]) == "ok"
+    assert HealthState.HEALTHY == "healthy"

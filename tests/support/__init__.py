@@ -1,0 +1,1 @@
+"""Test support shared by every test folder: one clock, one fake-server fixture, one CLI runner."""
