@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from core.errors import (
         CredentialError,
         DuplicateNameError,
+        ErrorKind,
         IntegrationError,
         InvalidTransitionError,
         StoreError,
@@ -47,6 +48,7 @@ _HOMES = {
     "errors": (
         "CredentialError",
         "DuplicateNameError",
+        "ErrorKind",
         "IntegrationError",
         "InvalidTransitionError",
         "StoreError",
@@ -103,6 +105,7 @@ __all__ = [
     "Dashboard",
     "Decision",
     "DuplicateNameError",
+    "ErrorKind",
     "HealthCheckResult",
     "HealthLogEntry",
     "HealthState",

@@ -25,6 +25,7 @@ from core.timeutil import Clock, to_iso
 TABLE = "integrations"
 CREATE_FIELDS = frozenset({"name", "provider_type", "created_by", *v.UPDATABLE})
 Doc = Mapping[str, Any]
+HEX_DIGITS = frozenset("0123456789abcdef")  # ids are uuid4().hex
 
 
 def _os_user() -> str | None:
@@ -92,6 +93,25 @@ class IntegrationRepo:
         if search:
             docs = (d for d in docs if search in d["search_text"])
         return list(docs)
+
+    def resolve(self, tenant_id: str, ref: str) -> Doc | None:
+        """The integration a person means by `ref`: its id, else its name (case-insensitive,
+        surrounding spaces ignored), else a unique start of its id of 6 or more hex digits (the
+        80-column list shows ids shortened, as git shows short ids). None when nothing matches;
+        ValidationError (field `ref`) when the start fits several ids."""
+        text = ref.strip()
+        doc = self.get(tenant_id, text) if text else None
+        if doc is not None or not text:
+            return doc
+        key = v.name_key(text)
+        docs = self.tenant_docs(tenant_id)
+        named = next((d for d in docs if d["name_key"] == key), None)
+        if named is not None or len(key) < 6 or not set(key) <= HEX_DIGITS:
+            return named
+        prefixed = [d for d in docs if d["id"].startswith(key)]
+        if len(prefixed) > 1:
+            raise ValidationError(f"{ref!r} is the start of several ids: give more of it", "ref")
+        return prefixed[0] if prefixed else None
 
     def secret(self, doc: Doc) -> str | None:
         """The credential to send now. Raises CredentialError (message without the secret)."""

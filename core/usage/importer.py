@@ -6,8 +6,8 @@ One JSON object a line:
      "usage": {"prompt_tokens": 1200, "completion_tokens": 80},
      "call_id": "chatcmpl-123", "timestamp": "2026-11-02T10:00:00Z", "cost_cents": 0.021}
 
-* `integration` is the integration's id or name (names compare case-insensitively);
-  `integration_id` is accepted too.
+* `integration` is the integration's id, name (names compare case-insensitively) or a unique
+  start of its id, as for the CLI's REF; `integration_id` is accepted too.
 * `usage` in the OpenAI Chat shape (`prompt_tokens`, `completion_tokens`, optional
   `prompt_tokens_details.cached_tokens`), the OpenAI Responses shape (`input_tokens`,
   `output_tokens`, `input_tokens_details.cached_tokens`) or the Anthropic shape (`input_tokens`,
@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from core import validation as v
 from core.errors import ValidationError
 from core.models import ImportLineError, ImportReport
 from core.usage.pricing import nc_to_cents
@@ -121,7 +120,7 @@ def tokens_of(usage: object) -> dict[str, int]:
 
 
 class _Resolver:
-    """Integration references (id or name) to ids, looked up once per distinct reference."""
+    """Integration references to ids (`IntegrationRepo.resolve`), once per distinct reference."""
 
     def __init__(self, service: UsageService, tenant_id: str) -> None:
         self.service = service
@@ -129,20 +128,13 @@ class _Resolver:
         self.cache: dict[str, str | None] = {}
 
     def __call__(self, ref: str) -> str | None:
-        if ref in self.cache:
-            return self.cache[ref]
-        repo = self.service.ctx.repo
-        found: str | None = None
-        if repo.get(self.tenant_id, ref) is not None:
-            found = ref
-        else:
-            key = v.name_key(ref)
-            for doc in repo.tenant_docs(self.tenant_id):
-                if doc["name_key"] == key:
-                    found = doc["id"]
-                    break
-        self.cache[ref] = found
-        return found
+        if ref not in self.cache:
+            try:
+                doc = self.service.ctx.repo.resolve(self.tenant_id, ref)
+            except ValidationError as exc:  # a start of several ids: the line's field is named so
+                raise ValidationError(exc.errors["ref"], "integration") from None
+            self.cache[ref] = doc["id"] if doc is not None else None
+        return self.cache[ref]
 
 
 def _first_error(exc: ValidationError) -> str:
