@@ -12,11 +12,9 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
-
-from pydantic import BaseModel
 
 _COLOURS = {
     "healthy": "32",
@@ -56,9 +54,11 @@ def width(stream: TextIO) -> int:
 
 
 def to_jsonable(value: Any) -> Any:
-    """Result models as the contract's JSON (`model_dump(mode="json")`), recursively."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+    """Result models as the contract's JSON (`model_dump(mode="json")`), recursively. A model is
+    known by its method, so that importing this module does not load pydantic."""
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return dump(mode="json")
     if isinstance(value, dict):
         return {k: to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -69,6 +69,26 @@ def to_jsonable(value: Any) -> Any:
 def print_json(value: Any, stream: TextIO | None = None) -> None:
     out = stream or sys.stdout
     out.write(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False) + "\n")
+
+
+def results(
+    items: Sequence[Any],
+    *,
+    as_json: bool,
+    empty: str,
+    headers: Sequence[str],
+    row: Callable[[Any], Sequence[str]],
+    flexible: Sequence[int] = (),
+    coloured: Sequence[int] = (),
+) -> None:
+    """A command's list of results: JSON with --json, `empty` when there is none, else a table
+    of one row per item (`flexible` and `coloured` as for `table`)."""
+    if as_json:
+        print_json(items)
+    elif not items:
+        print(empty)
+    else:
+        table(headers, [row(item) for item in items], flexible=flexible, coloured=coloured)
 
 
 def paint(text: str, word: str, colour: bool) -> str:
