@@ -145,9 +145,7 @@ class IntegrationsFacade:
         doc = await self._run(self._repo.get, tenant, iid)
         return to_detail(doc) if doc is not None else None
 
-    async def resolve_integration(
-        self, tenant_id: str, ref: str
-    ) -> IntegrationDetailResult | None:
+    async def resolve_integration(self, tenant_id: str, ref: str) -> IntegrationDetailResult | None:
         """The integration a person names: by id, name (case-insensitive) or a unique start of
         its id (6+ hex digits). None when nothing matches; ValidationError (field `ref`) when the
         start fits several ids."""

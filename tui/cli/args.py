@@ -83,6 +83,13 @@ def json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
+def history_options(parser: argparse.ArgumentParser, *, limit: int) -> None:
+    """A newest-first history (the health log, the alerts): of one REF or of all, --limit N."""
+    parser.add_argument("ref", metavar="REF", nargs="?")
+    parser.add_argument("--limit", metavar="N", type=positive_int, default=limit)
+    json_option(parser)
+
+
 def add_command(
     sub: Subcommands,
     common: argparse.ArgumentParser,

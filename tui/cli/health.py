@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.enums import HealthState
 from tui.cli import output as fmt
-from tui.cli.args import add_command, json_option, non_negative_int, positive_int
+from tui.cli.args import add_command, history_options, json_option, non_negative_int
 from tui.cli.errors import UsageError
 from tui.cli.lookup import every, resolve
 from tui.errors import EX_OK
@@ -29,6 +29,15 @@ HEALTH_EXIT = {
     HealthState.FAILING: 2,
     HealthState.UNKNOWN: 2,  # a probe that could not decide is not "healthy" to a monitor
 }
+
+TEST_COLUMNS = fmt.Columns(
+    ["NAME", "HEALTH", "REASON", "LATENCY", "MESSAGE"], flexible=(0, 4), coloured=(1,)
+)
+LOG_COLUMNS = fmt.Columns(
+    ["CHECKED (UTC)", "NAME", "HEALTH", "REASON", "LATENCY", "MESSAGE"],
+    flexible=(1, 5),
+    coloured=(2,),
+)
 
 
 def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
@@ -50,9 +59,7 @@ def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_test)
 
     p = add_command(sub, common, "log", "the health log, newest first")
-    p.add_argument("ref", metavar="REF", nargs="?")
-    p.add_argument("--limit", metavar="N", type=positive_int, default=20)
-    json_option(p)
+    history_options(p, limit=20)
     p.set_defaults(handler=cmd_log)
 
 
@@ -98,15 +105,7 @@ async def cmd_test(facade: IntegrationsFacade, args: argparse.Namespace) -> int:
             r.message or "",
         ]
 
-    fmt.results(
-        results,
-        as_json=args.json,
-        empty="nothing to test",
-        headers=["NAME", "HEALTH", "REASON", "LATENCY", "MESSAGE"],
-        row=row,
-        flexible=(0, 4),
-        coloured=(1,),
-    )
+    fmt.results(results, args.json, "nothing to test", TEST_COLUMNS, row)
     return max((HEALTH_EXIT[r.health_state] for r in results), default=EX_OK)
 
 
@@ -142,13 +141,5 @@ async def cmd_log(facade: IntegrationsFacade, args: argparse.Namespace) -> int:
             str(_get(e, "message") or ""),
         ]
 
-    fmt.results(
-        entries,
-        as_json=args.json,
-        empty="the health log is empty",
-        headers=["CHECKED (UTC)", "NAME", "HEALTH", "REASON", "LATENCY", "MESSAGE"],
-        row=row,
-        flexible=(1, 5),
-        coloured=(2,),
-    )
+    fmt.results(entries, args.json, "the health log is empty", LOG_COLUMNS, row)
     return EX_OK

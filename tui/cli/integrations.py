@@ -17,7 +17,7 @@ from tui.cli import output as fmt
 from tui.cli.args import add_command, json_option, non_negative_int
 from tui.cli.credentials import credential_from_args
 from tui.cli.errors import UsageError
-from tui.cli.lookup import every, resolve
+from tui.cli.lookup import act_on, every, resolve, still_there
 from tui.errors import EX_DATAERR, EX_OK
 
 if TYPE_CHECKING:
@@ -233,9 +233,7 @@ async def cmd_edit(facade: IntegrationsFacade, args: argparse.Namespace) -> int:
     if not changes:
         raise UsageError("nothing to change: give at least one option (byok edit --help)")
     detail = await facade.update_integration(args.tenant, current.id, **changes)
-    if detail is None:  # deleted by another process in between
-        raise UsageError(f"no integration {args.ref!r} in tenant {args.tenant!r}")
-    _print_detail(detail, args.json)
+    _print_detail(still_there(detail, args), args.json)
     return EX_OK
 
 
@@ -269,10 +267,7 @@ async def _lifecycle(
     args: argparse.Namespace,
     action: Callable[[str, str], Awaitable[Any]],
 ) -> int:
-    current = await resolve(facade, args.tenant, args.ref)
-    result = await action(args.tenant, current.id)
-    if result is None:
-        raise UsageError(f"no integration {args.ref!r} in tenant {args.tenant!r}")
+    _, result = await act_on(facade, args, action)
     if args.json:
         fmt.print_json(result)
     else:

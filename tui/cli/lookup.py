@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import argparse
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.errors import ValidationError
 from tui.cli.errors import UsageError
@@ -11,6 +13,7 @@ if TYPE_CHECKING:
     from core import IntegrationDetailResult, IntegrationsFacade, IntegrationSummaryResult
 
 PAGE = 1000
+T = TypeVar("T")
 
 
 async def every(
@@ -39,3 +42,23 @@ async def resolve(facade: IntegrationsFacade, tenant: str, ref: str) -> Integrat
     if found is None:
         raise UsageError(f"no integration {ref!r} in tenant {tenant!r} (give an id or a name)")
     return found
+
+
+async def act_on(
+    facade: IntegrationsFacade,
+    args: argparse.Namespace,
+    action: Callable[..., Awaitable[T | None]],
+    **options: Any,
+) -> tuple[IntegrationDetailResult, T]:
+    """Resolve `args.ref` and run `action(tenant, id, **options)` on it: the integration and
+    the result."""
+    current = await resolve(facade, args.tenant, args.ref)
+    return current, still_there(await action(args.tenant, current.id, **options), args)
+
+
+def still_there(result: T | None, args: argparse.Namespace) -> T:
+    """A facade call's result on the integration `args.ref` resolved to; None means another
+    process deleted it in between, which is said as for a REF that names nothing."""
+    if result is None:
+        raise UsageError(f"no integration {args.ref!r} in tenant {args.tenant!r}")
+    return result

@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -71,24 +72,27 @@ def print_json(value: Any, stream: TextIO | None = None) -> None:
     out.write(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False) + "\n")
 
 
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """A table's headers, and its columns that may shrink or are coloured (as for `table`)."""
+
+    headers: Sequence[str]
+    flexible: Sequence[int] = ()
+    coloured: Sequence[int] = ()
+
+
 def results(
-    items: Sequence[Any],
-    *,
-    as_json: bool,
-    empty: str,
-    headers: Sequence[str],
-    row: Callable[[Any], Sequence[str]],
-    flexible: Sequence[int] = (),
-    coloured: Sequence[int] = (),
+    items: Sequence[Any], as_json: bool, empty: str, columns: Columns, row: Callable[[Any], Any]
 ) -> None:
     """A command's list of results: JSON with --json, `empty` when there is none, else a table
-    of one row per item (`flexible` and `coloured` as for `table`)."""
+    of one `row(item)` per item."""
     if as_json:
         print_json(items)
     elif not items:
         print(empty)
     else:
-        table(headers, [row(item) for item in items], flexible=flexible, coloured=coloured)
+        rows = [row(item) for item in items]
+        table(columns.headers, rows, flexible=columns.flexible, coloured=columns.coloured)
 
 
 def paint(text: str, word: str, colour: bool) -> str:

@@ -15,13 +15,12 @@ from tui.cli import output as fmt
 from tui.cli.args import (
     ByokArgumentParser,
     add_command,
+    history_options,
     json_option,
     non_negative_float,
     non_negative_int,
-    positive_int,
 )
-from tui.cli.errors import UsageError
-from tui.cli.lookup import every, resolve
+from tui.cli.lookup import act_on, every, resolve
 from tui.errors import EX_DATAERR, EX_OK
 
 if TYPE_CHECKING:
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
 # By the values of core.models.Decision, a str-valued enum, so that a Decision finds its entry:
 # importing Decision would load pydantic for every `byok`, the console's start included.
 DECISION_EXIT = {"allowed": 0, "warned": 1, "throttled": 1, "blocked": 2}
+ALERT_COLUMNS = fmt.Columns(["RAISED (UTC)", "NAME", "KIND", "AT", "MESSAGE"], flexible=(1, 4))
 
 
 def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
@@ -82,9 +82,7 @@ def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_check)
 
     p = add_command(sub, common, "alerts", "usage alerts (80%% and 100%% of a limit), newest first")
-    p.add_argument("ref", metavar="REF", nargs="?")
-    p.add_argument("--limit", metavar="N", type=positive_int, default=50)
-    json_option(p)
+    history_options(p, limit=50)
     p.set_defaults(handler=cmd_alerts)
 
 
@@ -141,18 +139,16 @@ async def cmd_limits(facade: IntegrationsFacade, args: argparse.Namespace) -> in
 
 
 async def cmd_usage_record(facade: IntegrationsFacade, args: argparse.Namespace) -> int:
-    current = await resolve(facade, args.tenant, args.ref)
-    result = await facade.record_usage(
-        args.tenant,
-        current.id,
+    _, result = await act_on(
+        facade,
+        args,
+        facade.record_usage,
         model=args.model,
         input_tokens=args.input,
         output_tokens=args.output,
         cost_cents=args.cost_cents,
         call_id=args.call_id,
     )
-    if result is None:
-        raise UsageError(f"no integration {args.ref!r} in tenant {args.tenant!r}")
     if args.json:
         fmt.print_json(result)
     elif result.duplicate:
@@ -182,15 +178,13 @@ async def cmd_usage_import(facade: IntegrationsFacade, args: argparse.Namespace)
 
 
 async def cmd_check(facade: IntegrationsFacade, args: argparse.Namespace) -> int:
-    current = await resolve(facade, args.tenant, args.ref)
-    decision = await facade.check_limits(
-        args.tenant,
-        current.id,
+    current, decision = await act_on(
+        facade,
+        args,
+        facade.check_limits,
         estimated_tokens=args.tokens,
         estimated_cost_cents=args.cost_cents,
     )
-    if decision is None:
-        raise UsageError(f"no integration {args.ref!r} in tenant {args.tenant!r}")
     if args.json:
         fmt.print_json(decision)
     else:
@@ -218,12 +212,5 @@ async def cmd_alerts(facade: IntegrationsFacade, args: argparse.Namespace) -> in
             a.message,
         ]
 
-    fmt.results(
-        alerts,
-        as_json=args.json,
-        empty="no alerts",
-        headers=["RAISED (UTC)", "NAME", "KIND", "AT", "MESSAGE"],
-        row=row,
-        flexible=(1, 4),
-    )
+    fmt.results(alerts, args.json, "no alerts", ALERT_COLUMNS, row)
     return EX_OK
