@@ -1,7 +1,7 @@
 """byok-console's core: integrations, credentials, storage, health, usage and limits.
 
 Pure Python with no user interface; the console and the CLI reach everything through
-`IntegrationsFacade`. See CONTRACT.md for the public API.
+`IntegrationsFacade`. See docs/api.md for the public API.
 """
 
 from typing import TYPE_CHECKING, Any

@@ -292,7 +292,7 @@ class IntegrationsFacade:
         cache_read_tokens: int = 0,
         cache_write_tokens: int = 0,
     ) -> UsageRecordResult | None:
-        """Record one call (durable when this returns). See CONTRACT.md and core/usage.py."""
+        """Record one call (durable when this returns). See docs/api.md, "Usage and limits"."""
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
         return await self._run(
             self._usage.record_usage,

@@ -26,7 +26,7 @@ def percent(used: int, limit: int) -> float:
 
 @dataclass(frozen=True, slots=True)
 class LimitFigures:
-    """The same fields, meanings and types as `LimitsStatusResult` (see CONTRACT.md)."""
+    """The same fields, meanings and types as `LimitsStatusResult` (see docs/api.md)."""
 
     integration_id: str
     budget_limit_cents: int

@@ -1,7 +1,8 @@
 """Usage and limits: recording, pricing, the month's totals, the limit decision, alerts.
 
 The methods are synchronous; the facade runs them in a worker thread. Storage is in
-`usagestore` (an fsync'd event log plus monthly rollups); prices come from `pricing`.
+`core.usage.store` (an fsync'd event log plus monthly rollups); prices come from
+`core.usage.pricing`.
 
 Rules worth knowing (see README, "Usage and limits"):
 * Money is integer nano-cents inside, so fractional cents add up exactly; totals are rounded to
@@ -586,7 +587,7 @@ class UsageService:
     # -- import ---------------------------------------------------------------------------------
 
     def import_jsonl(self, tenant_id: str, source: object) -> ImportReport:
-        """Import a JSON Lines usage file (a path or a text stream); see `usage_import`."""
+        """Import a JSON Lines usage file (a path or a text stream); see `core.usage.importer`."""
         from core.usage.importer import import_lines
 
         return import_lines(self, tenant_id, source)
