@@ -28,9 +28,9 @@ from core.integrations.credentials import Vault
 from core.integrations.repository import TABLE, IntegrationRepo
 from core.paths import default_db_path, side_file
 from core.storage import AtomicJSONStorage
-from core.timeutil import Clock, from_iso, utc_now
+from core.timeutil import Clock, from_iso, to_us, utc_now
 from core.usage.limits import LimitFigures, limit_figures
-from core.usage.store import UsageStore, open_usage_store, to_us
+from core.usage.store import UsageStore, open_usage_store
 
 __all__ = ["Dashboard", "LimitFigures", "Row", "to_row"]
 
