@@ -24,11 +24,10 @@ from typing import Any
 
 from core import validation as v
 from core.context import CoreContext
-from core.enums import HealthState, IntegrationStatus
+from core.enums import Decision, HealthState, IntegrationStatus
 from core.models import (
     Alert,
     BatchResult,
-    Decision,
     ImportReport,
     LimitDecision,
     LimitsStatusResult,
