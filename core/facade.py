@@ -294,21 +294,19 @@ class IntegrationsFacade:
         cache_read_tokens: int = 0,
         cache_write_tokens: int = 0,
     ) -> UsageRecordResult | None:
-        """Record one call (durable when this returns). See CONTRACT.md and core/usage.py."""
+        """Record one call (durable when this returns); see CONTRACT.md and core.usage.service."""
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
-        return await self._run(
-            self._usage.record_usage,
-            tenant,
-            iid,
-            model=model,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cost_cents=cost_cents,
-            call_id=call_id,
-            at=at,
-            cache_read_tokens=cache_read_tokens,
-            cache_write_tokens=cache_write_tokens,
-        )
+        fields = {
+            "model": model,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cost_cents": cost_cents,
+            "call_id": call_id,
+            "at": at,
+            "cache_read_tokens": cache_read_tokens,
+            "cache_write_tokens": cache_write_tokens,
+        }
+        return await self._run(self._usage.record_usage, tenant, iid, fields)
 
     async def record_usage_batch(
         self, tenant_id: str, records: Sequence[Mapping[str, Any]]
@@ -337,13 +335,8 @@ class IntegrationsFacade:
         estimated_cost_cents: float = 0,
     ) -> LimitDecision | None:
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
-        return await self._run(
-            self._usage.check_limits,
-            tenant,
-            iid,
-            estimated_tokens=estimated_tokens,
-            estimated_cost_cents=estimated_cost_cents,
-        )
+        tokens, nc = v.estimates(estimated_tokens, estimated_cost_cents)
+        return await self._run(self._usage.check_limits, tenant, iid, tokens, nc)
 
     async def get_alerts(
         self, tenant_id: str, integration_id: str | None = None, *, limit: int = 100

@@ -93,30 +93,10 @@ class UsageService:
     # -- recording ------------------------------------------------------------------------------
 
     def record_usage(
-        self,
-        tenant_id: str,
-        integration_id: str,
-        *,
-        model: object = None,
-        input_tokens: object = None,
-        output_tokens: object = None,
-        cost_cents: object = None,
-        call_id: object = None,
-        at: object = None,
-        cache_read_tokens: object = 0,
-        cache_write_tokens: object = 0,
+        self, tenant_id: str, integration_id: str, fields: Mapping[str, object]
     ) -> UsageRecordResult | None:
-        """Record one call. None when the integration does not exist (for this tenant)."""
-        fields = {
-            "model": model,
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-            "cost_cents": cost_cents,
-            "call_id": call_id,
-            "at": at,
-            "cache_read_tokens": cache_read_tokens,
-            "cache_write_tokens": cache_write_tokens,
-        }
+        """Record one call (`fields` as record_usage's keyword arguments). None when the
+        integration does not exist (for this tenant)."""
         now_us = self._now_us()
         rec = v.UsageInput(integration_id, fields, now_us)
         doc = self.ctx.repo.get(tenant_id, integration_id)
@@ -238,15 +218,10 @@ class UsageService:
         return LimitsStatusResult(**figures.as_dict())
 
     def check_limits(
-        self,
-        tenant_id: str,
-        integration_id: str,
-        *,
-        estimated_tokens: object = 0,
-        estimated_cost_cents: object = 0,
+        self, tenant_id: str, integration_id: str, est_tokens: int, est_nc: int
     ) -> LimitDecision | None:
-        """blocked > throttled > warned > allowed; the reasons are those of the decision."""
-        est_tokens, est_nc = v.estimates(estimated_tokens, estimated_cost_cents)
+        """blocked > throttled > warned > allowed; the reasons are those of the decision.
+        The estimates are checked (v.estimates): tokens and nano-cents."""
         doc = self.ctx.repo.get(tenant_id, integration_id)
         if doc is None:
             return None
