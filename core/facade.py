@@ -122,6 +122,14 @@ class IntegrationsFacade:
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await asyncio.to_thread(fn, *args, **kwargs)
 
+    async def _read(
+        self, tenant_id: str, integration_id: str, result: Callable[[Mapping[str, Any]], T]
+    ) -> T | None:
+        """One integration's stored document as a result, or None when not found."""
+        tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
+        doc = await self._run(self._repo.get, tenant, iid)
+        return result(doc) if doc is not None else None
+
     # -- integrations ---------------------------------------------------------------------------
 
     async def list_integrations(
@@ -148,9 +156,7 @@ class IntegrationsFacade:
     async def get_integration(
         self, tenant_id: str, integration_id: str
     ) -> IntegrationDetailResult | None:
-        tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
-        doc = await self._run(self._repo.get, tenant, iid)
-        return to_detail(doc) if doc is not None else None
+        return await self._read(tenant_id, integration_id, to_detail)
 
     async def create_integration(
         self,
@@ -246,9 +252,8 @@ class IntegrationsFacade:
     async def get_health_status(
         self, tenant_id: str, integration_id: str
     ) -> HealthStatusResult | None:
-        tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
-        doc = await self._run(self._repo.get, tenant, iid)
-        return to_health_status(doc) if doc is not None else None
+        """The stored state; never touches the network."""
+        return await self._read(tenant_id, integration_id, to_health_status)
 
     async def test_credentials(
         self, tenant_id: str, integration_id: str, **options: Any
