@@ -103,7 +103,7 @@ class Dashboard:
         environ: Mapping[str, str] | None = None,
         durable: bool = True,
     ) -> None:
-        env: Mapping[str, str] = environ or os.environ
+        env: Mapping[str, str] = os.environ if environ is None else environ
         path = Path(db_path).expanduser() if db_path is not None else default_db_path(env)
         store = AtomicJSONStorage(path, schema=SCHEMA_VERSION, durable=durable)
         store.ensure_created()
