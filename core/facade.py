@@ -18,7 +18,6 @@ from typing import Any, ParamSpec, TypeVar
 from core import validation as v
 from core.context import CoreContext
 from core.enums import IntegrationStatus, ProviderType
-from core.errors import ValidationError
 from core.health.service import HealthService
 from core.integrations.credentials import Vault
 from core.models import (
@@ -196,9 +195,7 @@ class IntegrationsFacade:
         A ValidationError names fields as `items[3].name`; a clash raises DuplicateNameError.
         """
         tenant = v.tenant(tenant_id)
-        if not isinstance(items, list):
-            raise ValidationError("must be a list of integration objects", "items")
-        docs = await self._run(self._repo.create_many, tenant, items)
+        docs = await self._run(self._repo.create_many, tenant, v.items(items))
         return [to_detail(doc) for doc in docs]
 
     async def update_integration(

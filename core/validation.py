@@ -106,6 +106,13 @@ def integration_ids(value: object) -> list[str]:
     return list(dict.fromkeys(integration_id(i) for i in value))
 
 
+def items(value: object) -> list[Any]:
+    """create_integrations' items: a list (each item is checked as create_integration's fields)."""
+    if not isinstance(value, list):
+        raise ValidationError("must be a list of integration objects", "items")
+    return value
+
+
 def name(value: object) -> str:
     if not isinstance(value, str):
         raise ValidationError("must be a string", "name")
