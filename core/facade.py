@@ -234,10 +234,6 @@ class IntegrationsFacade:
         doc, message = outcome
         return IntegrationLifecycleResult(integration_id=iid, status=doc["status"], message=message)
 
-    async def list_tenants(self) -> list[str]:
-        """Every tenant that has at least one integration."""
-        return await self._run(self._repo.tenants)
-
     # -- health ---------------------------------------------------------------------------------
 
     async def get_models(self, tenant_id: str, integration_id: str) -> list[str]:
