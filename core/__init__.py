@@ -7,7 +7,7 @@ Pure Python with no user interface; the console and the CLI reach everything thr
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
-    from core.enums import CredentialSource, HealthState, IntegrationStatus, ProviderType
+    from core.enums import CredentialSource, Decision, HealthState, IntegrationStatus, ProviderType
     from core.errors import (
         CredentialError,
         DuplicateNameError,
@@ -21,7 +21,6 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from core.models import (
         Alert,
         BatchResult,
-        Decision,
         HealthCheckResult,
         HealthLogEntry,
         HealthStatusResult,
@@ -44,7 +43,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
 # httpx or the facade, since the console paints its first screen before needing any of them.
 _HOMES = {
     "readside": ("Dashboard", "Row"),
-    "enums": ("CredentialSource", "HealthState", "IntegrationStatus", "ProviderType"),
+    "enums": ("CredentialSource", "Decision", "HealthState", "IntegrationStatus", "ProviderType"),
     "errors": (
         "CredentialError",
         "DuplicateNameError",
@@ -59,7 +58,6 @@ _HOMES = {
     "models": (
         "Alert",
         "BatchResult",
-        "Decision",
         "HealthCheckResult",
         "HealthLogEntry",
         "HealthStatusResult",

@@ -7,12 +7,12 @@ back into storage. None of them carries a raw secret.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.enums import CredentialSource, HealthState, IntegrationStatus, ProviderType
+# Decision is imported from here too (core.models.Decision): it lived here before.
+from core.enums import CredentialSource, Decision, HealthState, IntegrationStatus, ProviderType
 
 
 class _Result(BaseModel):
@@ -138,13 +138,6 @@ class UsageRecordResult(_Result):
     priced: bool
     integration_id: str | None = None
     call_id: str | None = None
-
-
-class Decision(StrEnum):
-    ALLOWED = "allowed"
-    WARNED = "warned"
-    THROTTLED = "throttled"
-    BLOCKED = "blocked"
 
 
 class LimitDecision(_Result):

@@ -28,9 +28,9 @@ from core.integrations.credentials import Vault
 from core.integrations.repository import TABLE, IntegrationRepo
 from core.paths import default_db_path, side_file
 from core.storage import AtomicJSONStorage
-from core.timeutil import Clock, from_iso, utc_now
+from core.timeutil import Clock, from_iso, to_us, utc_now
 from core.usage.limits import LimitFigures, limit_figures
-from core.usage.store import UsageStore, open_usage_store, to_us
+from core.usage.store import open_usage_store
 
 __all__ = ["Dashboard", "LimitFigures", "Row", "to_row"]
 
@@ -103,7 +103,7 @@ class Dashboard:
         environ: Mapping[str, str] | None = None,
         durable: bool = True,
     ) -> None:
-        env: Mapping[str, str] = environ or os.environ
+        env: Mapping[str, str] = os.environ if environ is None else environ
         path = Path(db_path).expanduser() if db_path is not None else default_db_path(env)
         store = AtomicJSONStorage(path, schema=SCHEMA_VERSION, durable=durable)
         store.ensure_created()
@@ -113,32 +113,8 @@ class Dashboard:
         )
         # The vault only loads a key when a secret is sealed or opened, which reading never does.
         repo = IntegrationRepo(store, Vault(environ=env), tick, env)
-        self._bind(store, repo, usage, tick, env)
-
-    @classmethod
-    def over(
-        cls,
-        store: AtomicJSONStorage,
-        repo: IntegrationRepo,
-        usage: UsageStore,
-        clock: Clock,
-        environ: Mapping[str, str],
-    ) -> Dashboard:
-        """A dashboard over parts a facade already holds (see IntegrationsFacade.dashboard)."""
-        self = cls.__new__(cls)
-        self._bind(store, repo, usage, clock, environ)
-        return self
-
-    def _bind(
-        self,
-        store: AtomicJSONStorage,
-        repo: IntegrationRepo,
-        usage: UsageStore,
-        clock: Clock,
-        environ: Mapping[str, str],
-    ) -> None:
         self.store, self.repo, self.usage = store, repo, usage
-        self.clock, self.environ = clock, environ
+        self.clock, self.environ = tick, env
         # id -> (document, its Row): a Row costs ~5 µs to build and a filter keystroke at 10,000
         # integrations asks for thousands again; an unchanged document (the same object, or an
         # equal one after the file was re-read) reuses its Row.

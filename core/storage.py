@@ -25,11 +25,12 @@ from typing import Any
 import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage
-from tinydb.table import Document, Table
+from tinydb.table import Table
 
 from core.errors import StoreError
 
 META_TABLE = "_meta"
+CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 Migration = Callable[[dict[str, Any]], None]
 
 
@@ -46,10 +47,6 @@ class ByokTinyDB(TinyDB):
     table_class = StrIdTable
 
 
-def insert_doc(table: Table, doc_id: str, value: Mapping[str, Any]) -> None:
-    table.insert(Document(dict(value), doc_id=doc_id))
-
-
 @dataclass
 class _Snapshot:
     fd: int
@@ -60,6 +57,30 @@ class _Snapshot:
 
 def _ident(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is out (a write may take only part of a large buffer)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a created, renamed or removed directory entry durable."""
+    dfd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def open_lock(path: Path, where: str) -> int:
+    """Open (creating it 0600) the side file that writers `flock`; `where` names the store."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | CLOEXEC, 0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot open the lock file {path}: {exc.strerror}", where) from None
 
 
 def ensure_private_dir(directory: Path) -> None:
@@ -149,7 +170,7 @@ class AtomicJSONStorage(Storage):
         if self._snap is not None and self._snap.ident == _ident(st):
             return self._snap
         try:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            fd = os.open(self.path, os.O_RDONLY | CLOEXEC)
         except OSError as exc:
             raise StoreError(f"cannot read {self.path}: {exc.strerror}", str(self.path)) from None
         try:
@@ -251,14 +272,7 @@ class AtomicJSONStorage(Storage):
 
     def _acquire(self) -> None:
         if self._lock_fd is None:
-            try:
-                self._lock_fd = os.open(
-                    self._lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600
-                )
-            except OSError as exc:
-                raise StoreError(
-                    f"cannot open the lock file {self._lock_path}: {exc.strerror}", str(self.path)
-                ) from None
+            self._lock_fd = open_lock(self._lock_path, str(self.path))
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
 
     def _release(self) -> None:
@@ -271,30 +285,22 @@ class AtomicJSONStorage(Storage):
         self._remove_stale_temps()
         tmp = directory / f".{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
         try:
-            fd = os.open(
-                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600
-            )
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | CLOEXEC, 0o600)
             try:
-                view = memoryview(raw)
-                while view:
-                    view = view[os.write(fd, view) :]
+                write_all(fd, raw)
                 if self.durable:
                     os.fsync(fd)
             finally:
                 os.close(fd)
             os.replace(tmp, self.path)
             if self.durable:
-                dfd = os.open(directory, os.O_RDONLY)
-                try:
-                    os.fsync(dfd)
-                finally:
-                    os.close(dfd)
+                fsync_dir(directory)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise StoreError(f"cannot write {self.path}: {exc.strerror}", str(self.path)) from None
         # Cache what we just wrote, holding the new file open (see the module docstring).
-        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(self.path, os.O_RDONLY | CLOEXEC)
         if self._snap is not None:
             os.close(self._snap.fd)
         self._snap = _Snapshot(fd=fd, ident=_ident(os.fstat(fd)), data=data, raw=raw)

@@ -13,16 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from core.models import HealthLogEntry
+from core.options import DEFAULTS
 from core.storage import AtomicJSONStorage
 
 TABLE = "log"
-DEFAULT_RETENTION = 500
 
 
 class HealthLog:
-    def __init__(self, path: Path, *, retention: int = DEFAULT_RETENTION, durable: bool = True):
-        if not isinstance(retention, int) or isinstance(retention, bool) or retention < 1:
-            raise ValueError("health_log_retention must be an int >= 1")
+    """`retention`: entries kept per integration (the checked `health_log_retention` option)."""
+
+    def __init__(
+        self, path: Path, *, retention: int = DEFAULTS.health_log_retention, durable: bool = True
+    ) -> None:
         self.retention = retention
         self.store = AtomicJSONStorage(path, schema=1, durable=durable)
 

@@ -6,13 +6,14 @@ block an event loop. Documents are keyed by integration id in the `integrations`
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from tinydb.table import Document
+from tinydb.table import Document, Table
 
 from core import validation as v
 from core.enums import HealthState, IntegrationStatus, ProviderType
@@ -221,12 +222,7 @@ class IntegrationRepo:
     ) -> Doc | None:
         if not changes:
             raise ValidationError("give at least one field to change", "fields")
-        unknown = sorted(str(k) for k in changes if k not in v.UPDATABLE)
-        if unknown:
-            raise ValidationError(
-                f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(v.UPDATABLE))}",
-                "fields",
-            )
+        v.known(changes, v.UPDATABLE, "fields", "field")
         current = self.get(tenant_id, integration_id)
         if current is None:
             return None
@@ -253,10 +249,8 @@ class IntegrationRepo:
             fields["credential"] = stored_form(spec, self.vault, tenant_id, integration_id)
         if "name" in fields:
             fields["name_key"] = v.name_key(fields["name"])
-        with self.store.transaction() as db:
-            table = db.table(TABLE)
-            doc = table.get(doc_id=integration_id)
-            if doc is None or doc["tenant_id"] != tenant_id:
+        with self._locked(tenant_id, integration_id) as (table, doc):
+            if doc is None:
                 return None
             if "name_key" in fields:
                 self._check_unique(tenant_id, fields["name_key"], integration_id, fields["name"])
@@ -275,11 +269,9 @@ class IntegrationRepo:
 
     def delete(self, tenant_id: str, integration_id: str) -> bool:
         if self.get(tenant_id, integration_id) is None:
-            return False
-        with self.store.transaction() as db:
-            table = db.table(TABLE)
-            doc = table.get(doc_id=integration_id)
-            if doc is None or doc["tenant_id"] != tenant_id:
+            return False  # no lock (and no file rewrite) for a miss
+        with self._locked(tenant_id, integration_id) as (table, doc):
+            if doc is None:
                 return False
             table.remove(doc_ids=[integration_id])  # the sealed secret goes with the document
             return True
@@ -289,10 +281,8 @@ class IntegrationRepo:
     ) -> tuple[Doc, str] | None:
         if self.get(tenant_id, integration_id) is None:
             return None
-        with self.store.transaction() as db:
-            table = db.table(TABLE)
-            doc = table.get(doc_id=integration_id)
-            if doc is None or doc["tenant_id"] != tenant_id:
+        with self._locked(tenant_id, integration_id) as (table, doc):
+            if doc is None:
                 return None
             current = IntegrationStatus(doc["status"])
             if target is IntegrationStatus.ENABLED and current is IntegrationStatus.ERROR:
@@ -320,10 +310,8 @@ class IntegrationRepo:
         extra: Mapping[str, Any] | None = None,
     ) -> Doc | None:
         """Store a probe's outcome on the integration; an unusable credential sets status error."""
-        with self.store.transaction() as db:
-            table = db.table(TABLE)
-            doc = table.get(doc_id=integration_id)
-            if doc is None or doc["tenant_id"] != tenant_id:
+        with self._locked(tenant_id, integration_id) as (table, doc):
+            if doc is None:
                 return None
             fields: dict[str, Any] = {
                 "health_state": state.value,
@@ -369,6 +357,15 @@ class IntegrationRepo:
                 table.update(fields, doc_ids=[iid])
                 applied.append({**doc, **fields})
         return applied
+
+    @contextlib.contextmanager
+    def _locked(self, tenant_id: str, integration_id: str) -> Iterator[tuple[Table, Doc | None]]:
+        """A write transaction: its table, and the tenant's document re-read under the lock
+        (None: not found, or another tenant's)."""
+        with self.store.transaction() as db:
+            table = db.table(TABLE)
+            doc = table.get(doc_id=integration_id)
+            yield table, doc if doc is not None and doc["tenant_id"] == tenant_id else None
 
     def _check_unique(self, tenant_id: str, key: str, own_id: str | None, shown: str) -> None:
         # Inside a transaction read() is the locked, latest copy, so the check cannot race.

@@ -28,12 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from core import validation as v
 from core.errors import ValidationError
 from core.models import ImportLineError, ImportReport
 from core.usage.pricing import nc_to_cents
 
 if TYPE_CHECKING:
-    from core.usage.service import UsageService, _Rec
+    from core.usage.service import UsageService
 
 CHUNK = 10_000
 MAX_LINE = 1 << 20
@@ -63,9 +64,7 @@ def _count(usage: Mapping[str, Any], key: str, *, required: bool = False) -> int
         if required:
             raise ValidationError("is required", f"usage.{key}")
         return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError("must be a whole number >= 0", f"usage.{key}")
-    return value
+    return v.count(value, f"usage.{key}")
 
 
 def _cached(usage: Mapping[str, Any], details_key: str) -> int:
@@ -148,7 +147,7 @@ def import_lines(service: UsageService, tenant_id: str, source: object) -> Impor
     error_count = 0
     lines = imported = duplicates = unpriced = 0
     cost_nc = 0
-    chunk: list[_Rec] = []
+    chunk: list[v.UsageInput] = []
     chunk_lines: list[int] = []
 
     def fail(number: int, message: str) -> None:
@@ -191,7 +190,7 @@ def import_lines(service: UsageService, tenant_id: str, source: object) -> Impor
             fail(number, f"not valid JSON ({exc})")
             continue
         try:
-            rec = _record(resolve, obj, service, now_us)
+            rec = _record(resolve, obj, now_us)
         except ValidationError as exc:
             fail(number, _first_error(exc))
             continue
@@ -212,7 +211,7 @@ def import_lines(service: UsageService, tenant_id: str, source: object) -> Impor
     )
 
 
-def _record(resolve: _Resolver, obj: object, service: UsageService, now_us: int) -> _Rec:
+def _record(resolve: _Resolver, obj: object, now_us: int) -> v.UsageInput:
     if not isinstance(obj, Mapping):
         raise ValidationError("must be a JSON object", "line")
     ref = obj.get("integration", obj.get("integration_id"))
@@ -232,7 +231,7 @@ def _record(resolve: _Resolver, obj: object, service: UsageService, now_us: int)
     if when is not None:
         fields["at"] = when
     try:
-        return service.make_record(iid, fields, now_us)
+        return v.UsageInput(iid, fields, now_us)
     except ValidationError as exc:
         if "at" in exc.errors:
             exc.errors["timestamp"] = exc.errors.pop("at")

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from core.timeutil import from_us, month_bounds
 from core.usage.pricing import NC_PER_CENT, nc_round_cents
-from core.usage.store import UsageStore, from_us, month_bounds
+from core.usage.store import UsageStore
 
 Doc = Mapping[str, Any]
 
