@@ -31,7 +31,7 @@ Seconds = Annotated[float, v.seconds]
 Check = Callable[[object, str], Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Options:
     """The facade's options with their defaults; build one with `from_kwargs`."""
 
