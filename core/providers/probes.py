@@ -226,8 +226,8 @@ def build_probe(kind: ProviderType, config: Mapping[str, Any], secret: str | Non
     url = api_root(kind, config) + route
     if kind is ProviderType.AZURE_OPENAI:
         url += "?api-version=" + quote(str(config.get("api_version") or AZURE_API_VERSION))
-    body = {} if spec.method == "POST" else None
-    return ProbeRequest(spec.method, url, auth_headers(kind, secret), body)
+    # Cohere's POST /v1/check-api-key takes no body: its SDK sends none, nor a content-type.
+    return ProbeRequest(spec.method, url, auth_headers(kind, secret))
 
 
 def build_model_lookup(
