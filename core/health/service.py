@@ -158,7 +158,12 @@ class HealthService:
                 return self._result(iid, answer.state, answer.reason, answer.message), False
             status, headers, body, latency = answer
             verdict = p.read_answer(kind, status, headers, body, secrets)
-            await self._resolve_model(client, doc, kind, config, secret, secrets, verdict)
+            model = doc.get("default_model")
+            lookup = p.build_model_lookup(kind, config, secret, model, verdict)
+            if lookup is not None:  # an alias the list does not hold: ask the provider
+                found = await self._send(client, lookup, secrets)
+                if not isinstance(found, p.Verdict):
+                    p.read_model_lookup(verdict, model, found[0], found[2])
             result = self._judge(doc, kind, verdict, status, latency)
             if deep and result.health_state is not HealthState.FAILING:
                 result = await self._deep(client, doc, kind, config, secret, secrets, result)
@@ -187,28 +192,6 @@ class HealthService:
             return p.Verdict(HealthState.FAILING, p.UNREACHABLE, f"cannot reach {host}: {why}")
         latency = round((time.perf_counter() - started) * 1000)
         return response.status_code, response.headers, response.content, latency
-
-    async def _resolve_model(
-        self,
-        client: httpx.AsyncClient,
-        doc: Doc,
-        kind: ProviderType,
-        config: Mapping[str, Any],
-        secret: str | None,
-        secrets: tuple[str, ...],
-        verdict: p.Verdict,
-    ) -> None:
-        """default_model missing from a healthy list may be an alias the provider resolves."""
-        model = doc.get("default_model")
-        if verdict.state is not HealthState.HEALTHY or not model:
-            return
-        if p.model_offered(kind, model, verdict.models) is not False:
-            return
-        request = p.build_model_lookup(kind, config, secret, model)
-        if request is not None:
-            answer = await self._send(client, request, secrets)
-            if not isinstance(answer, p.Verdict):
-                p.read_model_lookup(verdict, model, answer[0], answer[2])
 
     def _judge(
         self, doc: Doc, kind: ProviderType, verdict: p.Verdict, status: int, latency: int

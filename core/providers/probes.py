@@ -231,11 +231,17 @@ def build_probe(kind: ProviderType, config: Mapping[str, Any], secret: str | Non
 
 
 def build_model_lookup(
-    kind: ProviderType, config: Mapping[str, Any], secret: str | None, model: str
+    kind: ProviderType,
+    config: Mapping[str, Any],
+    secret: str | None,
+    model: str | None,
+    verdict: Verdict,
 ) -> ProbeRequest | None:
-    """Anthropic's GET /v1/models/{model_id}, which resolves an alias (`claude-sonnet-4-5`) the
-    list does not hold (it lists dated ids); None for the other providers."""
-    if kind is not ProviderType.ANTHROPIC:
+    """Anthropic's GET /v1/models/{model_id}, which resolves an alias (`claude-sonnet-4-5`), when
+    a healthy list (of dated ids) does not hold `model`; None otherwise and for other providers."""
+    if kind is not ProviderType.ANTHROPIC or not model or verdict.state is not HealthState.HEALTHY:
+        return None
+    if model_offered(kind, model, verdict.models) is not False:
         return None
     url = f"{api_root(kind, config)}/v1/models/{quote(model, safe='')}"
     return ProbeRequest("GET", url, auth_headers(kind, secret))
@@ -271,23 +277,22 @@ def build_deep(
         return ProbeRequest("POST", url, headers, chat)
     if kind is ProviderType.ANTHROPIC:
         return ProbeRequest("POST", root + "/v1/messages", headers, chat)
+    ping = [{"text": "ping"}]
     if kind is ProviderType.GOOGLE:
         name = quote(model.removeprefix("models/"), safe="")
         url = f"{root}{google_version(config)}/models/{name}:generateContent"
-        body = {
-            "contents": [{"role": "user", "parts": [{"text": "ping"}]}],
-            "generationConfig": {"maxOutputTokens": 1},
-        }
-        return ProbeRequest("POST", url, headers, body)
+        contents = [{"role": "user", "parts": ping}]
+        return ProbeRequest(
+            "POST", url, headers, {"contents": contents, "generationConfig": {"maxOutputTokens": 1}}
+        )
     if kind is ProviderType.COHERE:
         return ProbeRequest("POST", root + "/v2/chat", headers, chat)
     if kind is ProviderType.BEDROCK:
         url = f"{_runtime_base(kind, config)}/model/{quote(model, safe='')}/converse"
-        body = {
-            "messages": [{"role": "user", "content": [{"text": "ping"}]}],
-            "inferenceConfig": {"maxTokens": 1},
-        }
-        return ProbeRequest("POST", url, headers, body)
+        messages = [{"role": "user", "content": ping}]
+        return ProbeRequest(
+            "POST", url, headers, {"messages": messages, "inferenceConfig": {"maxTokens": 1}}
+        )
     if kind is ProviderType.OLLAMA:
         body = {
             "model": model,
@@ -583,31 +588,19 @@ def _read_openrouter_key(key: Mapping[str, Any], secrets: tuple[str, ...], name:
     budgets = key.get("budgets") if isinstance(key.get("budgets"), list) else []
     spent = next((b for b in [key.get("effective_budget"), *budgets] if _spent(b)), None)
     left = info.get("limit_remaining")
+    why: tuple[str, str] | None = None
     if spent is not None:
         scope = redact(str(spent.get("scope") or "a"), secrets, 40)
         resets = spent.get("resets_at")
         when = f"; it resets at {redact(str(resets), secrets, 40)}" if resets else ""
-        return Verdict(
-            HealthState.FAILING,
-            NO_CREDIT,
-            f"{name}: the key's {scope} budget is spent{when}",
-            provider_info=info,
-        )
-    if isinstance(left, int | float) and not isinstance(left, bool) and left <= 0:
-        return Verdict(
-            HealthState.FAILING,
-            NO_CREDIT,
-            f"{name}: the key's credit limit is used up",
-            provider_info=info,
-        )
-    if key.get("is_management_key") is True:
-        return Verdict(
-            HealthState.FAILING,
-            FORBIDDEN,
-            f"{name}: this is a management key, which OpenRouter does not accept for inference",
-            provider_info=info,
-        )
-    return Verdict(HealthState.HEALTHY, OK, f"{name} accepted the key", provider_info=info)
+        why = NO_CREDIT, f"the key's {scope} budget is spent{when}"
+    elif isinstance(left, int | float) and not isinstance(left, bool) and left <= 0:
+        why = NO_CREDIT, "the key's credit limit is used up"
+    elif key.get("is_management_key") is True:
+        why = FORBIDDEN, "this is a management key, which OpenRouter does not accept for inference"
+    if why is None:
+        return Verdict(HealthState.HEALTHY, OK, f"{name} accepted the key", provider_info=info)
+    return Verdict(HealthState.FAILING, why[0], f"{name}: {why[1]}", provider_info=info)
 
 
 def model_offered(

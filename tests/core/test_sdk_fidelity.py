@@ -273,8 +273,9 @@ def _byok_default(provider: str, capture: dict[str, Any]) -> str:
     model = capture["model"]
     if capture["call"] == "probe":
         request = p.build_probe(kind, config, "k")
-    elif capture["call"] == "model":
-        request = p.build_model_lookup(kind, config, "k", model)
+    elif capture["call"] == "model":  # after a healthy list that lacks the alias
+        listed = p.Verdict(p.HealthState.HEALTHY, "ok", "", models=[f"{model}-20250929"])
+        request = p.build_model_lookup(kind, config, "k", model, listed)
     else:
         request = p.build_deep(kind, config, "k", model)
     assert request is not None
@@ -508,30 +509,28 @@ def _raw(body: Any) -> bytes:
     return body if isinstance(body, bytes) else json.dumps(body).encode()
 
 
+CLASSIFIED = [(False, *a) for a in ANSWERS] + [(True, *a) for a in DEEP_ANSWERS]
+
+
 @pytest.mark.parametrize(
-    ("provider", "status", "body", "headers", "state", "reason"),
-    ANSWERS,
-    ids=[f"{a[0]}-{a[1]}-{i}" for i, a in enumerate(ANSWERS)],
+    ("deep", "provider", "status", "body", "headers", "state", "reason"),
+    CLASSIFIED,
+    ids=[f"{'deep-' if a[0] else ''}{a[1]}-{a[2]}-{i}" for i, a in enumerate(CLASSIFIED)],
 )
 def test_documented_answers_are_classified(
-    provider: str, status: int, body: Any, headers: dict[str, str], state: str, reason: str
+    deep: bool,
+    provider: str,
+    status: int,
+    body: Any,
+    headers: dict[str, str],
+    state: str,
+    reason: str,
 ) -> None:
-    verdict = p.read_answer(ProviderType(provider), status, headers, _raw(body), ("sk-abc",))
+    read = p.deep_verdict if deep else p.read_answer
+    verdict = read(ProviderType(provider), status, headers, _raw(body), ("sk-abc",))
     assert (verdict.state.value, verdict.reason) == (state, reason), verdict.message
     if "retry-after" in headers:
         assert verdict.retry_after_s == float(headers["retry-after"])
-
-
-@pytest.mark.parametrize(
-    ("provider", "status", "body", "headers", "state", "reason"),
-    DEEP_ANSWERS,
-    ids=[f"{a[0]}-{a[1]}-{i}" for i, a in enumerate(DEEP_ANSWERS)],
-)
-def test_documented_completion_answers_are_classified(
-    provider: str, status: int, body: Any, headers: dict[str, str], state: str, reason: str
-) -> None:
-    verdict = p.deep_verdict(ProviderType(provider), status, headers, _raw(body), ())
-    assert (verdict.state.value, verdict.reason) == (state, reason), verdict.message
 
 
 def _openrouter_key(**changes: Any) -> dict[str, Any]:
@@ -607,7 +606,15 @@ def test_anthropic_lookup_reads_the_resolved_id() -> None:
     missing = p.Verdict(p.HealthState.HEALTHY, "ok", "")
     p.read_model_lookup(missing, "claude-9", 404, _raw(_anthropic_error("not_found_error", "x")))
     assert missing.aliases == {} and "default_model_id" not in missing.provider_info
-    assert p.build_model_lookup(ProviderType.OPENAI, {}, "k", "gpt-4o") is None
+    listed = p.Verdict(p.HealthState.HEALTHY, "ok", "", models=["gpt-4o-mini"])
+    assert p.build_model_lookup(ProviderType.OPENAI, {}, "k", "gpt-4o", listed) is None
+    lookup = p.build_model_lookup(ProviderType.ANTHROPIC, {}, "k", "claude-9", listed)
+    assert lookup is not None and lookup.url == "https://api.anthropic.com/v1/models/claude-9"
+    for model, models in [("claude-9", ["claude-9"]), (None, ["x"]), ("claude-9", [])]:
+        held = p.Verdict(p.HealthState.HEALTHY, "ok", "", models=models)
+        assert p.build_model_lookup(ProviderType.ANTHROPIC, {}, "k", model, held) is None
+    failing = p.Verdict(p.HealthState.FAILING, "invalid_key", "", models=["x"])
+    assert p.build_model_lookup(ProviderType.ANTHROPIC, {}, "k", "claude-9", failing) is None
 
 
 async def test_the_fake_provider_resolves_anthropic_aliases(facade: IntegrationsFacade) -> None:

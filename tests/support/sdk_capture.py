@@ -198,13 +198,24 @@ def _azure(base: str | None, client: Any) -> Any:
     )
 
 
+def _chat(make: Callable[[str | None, Any], Any], provider: str) -> Runner:
+    """An OpenAI-style SDK's 1-token chat.completions.create."""
+    return lambda b, c: make(b, c).chat.completions.create(
+        model=MODELS[provider], messages=PING, max_tokens=1
+    )
+
+
+def _list(make: Callable[[str | None, Any], Any]) -> Runner:
+    """An SDK's models.list()."""
+    return lambda b, c: make(b, c).models.list()
+
+
 CALLS: list[Call] = [
     Call("openai", "openai", "probe", "OpenAI(base_url=ROOT).models.list()", "/v1",
-         lambda b, c: _openai(b, c).models.list()),
+         _list(_openai)),
     Call("openai", "openai", "deep",
          "OpenAI(base_url=ROOT).chat.completions.create(model=..., messages=ping, max_tokens=1)",
-         "/v1", lambda b, c: _openai(b, c).chat.completions.create(
-             model=MODELS["openai"], messages=PING, max_tokens=1)),
+         "/v1", _chat(_openai, "openai")),
     Call("anthropic", "anthropic", "probe", "Anthropic(base_url=ROOT).models.list(limit=1000)", "",
          lambda b, c: _anthropic(b, c).models.list(limit=1000)),
     Call("anthropic", "anthropic", "model",
@@ -216,12 +227,11 @@ CALLS: list[Call] = [
              model=MODELS["anthropic"], max_tokens=1, messages=PING)),
     Call("azure_openai", "openai", "probe",
          "AzureOpenAI(azure_endpoint=ROOT, api_version='2024-10-21').models.list()", "",
-         lambda b, c: _azure(b, c).models.list()),
+         _list(_azure)),
     Call("azure_openai", "openai", "deep",
          "AzureOpenAI(azure_endpoint=ROOT, api_version='2024-10-21').chat.completions.create("
          "model='my-deployment', messages=ping, max_tokens=1)", "",
-         lambda b, c: _azure(b, c).chat.completions.create(
-             model=MODELS["azure_openai"], messages=PING, max_tokens=1)),
+         _chat(_azure, "azure_openai")),
     Call("google", "google-genai", "probe",
          "genai.Client(http_options=HttpOptions(base_url=ROOT)).models.list("
          "config={'page_size': 1000})", "",
@@ -232,7 +242,7 @@ CALLS: list[Call] = [
          lambda b, c: _keep(_google(b, c), lambda g: g.models.generate_content(
              model=MODELS["google"], contents="ping", config={"max_output_tokens": 1}))),
     Call("mistral", "mistralai", "probe", "Mistral(server_url=ROOT).models.list()", "",
-         lambda b, c: _mistral(b, c).models.list()),
+         _list(_mistral)),
     Call("mistral", "mistralai", "deep",
          "Mistral(server_url=ROOT).chat.complete(model=..., messages=ping, max_tokens=1)", "",
          lambda b, c: _mistral(b, c).chat.complete(
@@ -245,11 +255,10 @@ CALLS: list[Call] = [
          lambda b, c: _cohere(b, c, v2=True).chat(
              model=MODELS["cohere"], messages=PING, max_tokens=1)),
     Call("groq", "groq", "probe", "Groq(base_url=ROOT).models.list()", "",
-         lambda b, c: _groq(b, c).models.list()),
+         _list(_groq)),
     Call("groq", "groq", "deep",
          "Groq(base_url=ROOT).chat.completions.create(model=..., messages=ping, max_tokens=1)",
-         "", lambda b, c: _groq(b, c).chat.completions.create(
-             model=MODELS["groq"], messages=PING, max_tokens=1)),
+         "", _chat(_groq, "groq")),
     Call("deepseek", "openai", "probe",
          "OpenAI(base_url=ROOT).models.list()  # DeepSeek's docs: the OpenAI SDK", "",
          lambda b, c: _openai(b or "https://api.deepseek.com", c).models.list()),
@@ -287,14 +296,13 @@ def _together_calls() -> list[Call]:
         Call("together", "together", "deep",
              "Together(base_url=ROOT).chat.completions.create(model=..., messages=ping, "
              "max_tokens=1)", given,
-             lambda b, c: _together(b, c).chat.completions.create(
-                 model=MODELS["together"], messages=PING, max_tokens=1),
+             _chat(_together, "together"),
              "httpx" if major >= 2 else "source", "/chat/completions"),
     ]  # fmt: skip
     if major < 3:
         calls.insert(0, Call("together", "together", "probe",
                              "Together(base_url=ROOT).models.list()", given,
-                             lambda b, c: _together(b, c).models.list(),
+                             _list(_together),
                              "httpx" if major >= 2 else "source", "/models"))  # fmt: skip
     return calls
 
