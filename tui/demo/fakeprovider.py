@@ -2,9 +2,9 @@
 
 It answers every provider's probe route (and a minimal chat/messages completion route for the deep
 probe, and Anthropic's one-model route that resolves an alias) on 127.0.0.1, checks that
-provider's own authentication header, and plays a scripted outcome. Its knowledge of the routes is written here independently of `core.providers.probes`,
-so a probe that calls the wrong route or sends the wrong header fails against it, as it would for
-real.
+provider's own authentication header, and plays a scripted outcome. Its knowledge of the routes
+is written here independently of `core.providers.probes`, so a probe that calls the wrong route or
+sends the wrong header fails against it, as it would for real.
 
 Choosing an outcome, first match wins:
 1. `server.script(key, outcome, route=None)`: for requests presenting that key;
