@@ -138,6 +138,12 @@ class HealthService:
                 return self._result(iid, answer.state, answer.reason, answer.message), False
             status, headers, body, latency = answer
             verdict = p.read_answer(kind, status, headers, body, secrets)
+            model = doc.get("default_model")
+            lookup = p.build_model_lookup(kind, config, secret, model, verdict)
+            if lookup is not None:  # an alias the list does not hold: ask the provider
+                found = await self._send(client, lookup, secrets)
+                if not isinstance(found, p.Verdict):
+                    p.read_model_lookup(verdict, model, found[0], found[2])
             result = self._judge(doc, kind, verdict, status, latency)
             if deep and result.health_state is not HealthState.FAILING:
                 result = await self._deep(client, doc, kind, config, secret, secrets, result)
@@ -174,7 +180,7 @@ class HealthService:
         state, reason, message = verdict.state, verdict.reason, verdict.message
         model = doc.get("default_model")
         if state is HealthState.HEALTHY and model:
-            offered = p.model_offered(kind, model, verdict.models)
+            offered = p.model_offered(kind, model, verdict.models, verdict.aliases)
             if offered is False:
                 state, reason = HealthState.DEGRADED, p.MODEL_UNAVAILABLE
                 message = (
