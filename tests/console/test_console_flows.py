@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from inspect import isclass
 from pathlib import Path
 
 from support.console import fixed_clock, notifications, table_names, wait_for
@@ -368,7 +369,7 @@ async def test_live_refresh_after_another_process_writes(
             ),
         )
         assert home.current().name == "watched"  # the cursor stayed on the same integration
-        row = app.screen.query_one("#table").get_row(home.current_id())
+        row = home.table.get_row_at(home.table.cursor_row)  # the row of home.current()
         assert str(row[7]) == "1/10"
 
 
@@ -477,37 +478,63 @@ async def test_help_lists_every_binding_with_its_id(tfacade):
         await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))
 
 
-async def test_every_binding_has_an_id_and_the_palette_has_every_action(tfacade):
+async def palette_titles(app: ByokApp) -> set[str]:
+    """Every command the palette lists on the current screen before anything is typed."""
+    titles = set()
+    for provider in app.COMMANDS:
+        source = provider if isclass(provider) else provider()
+        async for hit in source(app.screen).discover():
+            titles.add(str(hit.display))
+    return titles
+
+
+async def run_from_palette(pilot, title: str) -> None:
+    await pilot.press("ctrl+p")
+    await pilot.press(*title)
+    await pilot.pause(0.5)
+    await pilot.press("enter")
+
+
+async def test_every_binding_has_an_id_and_a_command_in_the_palette(tfacade, fake_server):
     from tui.screens.help import SECTIONS
 
-    app = make_app(tfacade)
     for _, screen in SECTIONS:
         for binding in screen.BINDINGS:
             assert binding.id and binding.tooltip, binding
+    created = await add(tfacade, fake_server, "one")
+    app = make_app(tfacade)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: loaded(app))
-        titles = {c.title for c in app.get_system_commands(app.screen)}
-        for title in (
-            "New integration",
-            "Edit integration",
-            "Delete integration",
-            "Enable or disable",
-            "Test integration",
-            "Test all",
-            "Filter",
-            "Sort",
-            "Limits",
-            "Health log",
-            "Help",
-            "Refresh",
-            "Open detail",
+        assert {"Theme", "Quit", "Keys", "Screenshot"} <= await palette_titles(app)  # Textual's
+        for pushed in (
+            None,  # home
+            DetailScreen(created.id),
+            LimitsScreen(),
+            HealthLogScreen(),
+            FormScreen(),
+            ConfirmScreen("Delete?"),
+            HelpScreen(),
         ):
-            assert title in titles
-        await pilot.press("ctrl+p")
-        await pilot.press(*"Limits")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
+            if pushed is not None:  # from the app's own task, as a key would: compose needs it
+                app.call_later(app.push_screen, pushed)
+                await wait_for(pilot, lambda s=pushed: app.screen is s)
+            titles = await palette_titles(app)
+            for binding in [*app.screen.BINDINGS, *app.BINDINGS]:
+                assert binding.description in titles, (app.screen, binding)
+            if pushed is not None:
+                app.pop_screen()
+                await wait_for(pilot, lambda: app.screen is app.home())
+
+        # Running one runs its binding's action: the screen's, then the app's.
+        home = app.home()
+        await run_from_palette(pilot, "Sort")
+        await wait_for(pilot, lambda: home.sort_index == 1)
+        await run_from_palette(pilot, "Limits")
         await wait_for(pilot, lambda: isinstance(app.screen, LimitsScreen))
+        await run_from_palette(pilot, "Back")
+        await wait_for(pilot, lambda: app.screen is home)
+        await run_from_palette(pilot, "Help")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
 
 
 async def test_background_probe_notifies_a_state_change(tfacade, fake_server):
