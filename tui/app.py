@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
@@ -207,14 +208,11 @@ class ByokApp(App[int]):
                 self._watch_timer = self.set_timer(self.refresh_interval_s, self._watch)
 
     def refresh_screens(self) -> None:
-        """Ask every screen in the stack that shows data to reload it (they keep their cursor)."""
+        """Ask every screen in the stack that shows data to reload it (they keep their cursor):
+        when the database changed, and right after our own writes."""
         for screen in self.screen_stack:
             if isinstance(screen, DataScreen):
                 screen.refresh_data()
-
-    def after_change(self) -> None:
-        """After our own write: refresh now, without waiting for the next tick."""
-        self.refresh_screens()
 
     def observe_listing(self, listing: Listing) -> None:
         """Notify the health changes between two listings (probes by us, cron or the CLI)."""
@@ -263,13 +261,14 @@ class ByokApp(App[int]):
         try:
             count = 0
             facade = await self.data.get_facade()
+            # Enabled integrations (the core's default) not checked for one interval.
             async for _result in facade.check_many(
-                self.data.tenant_id, **self.background_probe_options()
+                self.data.tenant_id, stale_after_s=self.probe_interval_s
             ):
                 count += 1
             self.probe_state = f"probes every {fmt.ago_interval(self.probe_interval_s)}"
             if count:
-                self.after_change()
+                self.refresh_screens()
         except NotImplementedError:
             self.probe_state = "background probes: not available in this build"
             self.probe_interval_s = None
@@ -277,10 +276,6 @@ class ByokApp(App[int]):
             self._update_home_header()
             if self.probe_interval_s and self.is_running:
                 self._probe_timer = self.set_timer(self.probe_interval_s, self._probe)
-
-    def background_probe_options(self) -> dict[str, Any]:
-        """Enabled integrations (the core's default) not checked for one interval."""
-        return {"stale_after_s": self.probe_interval_s}
 
     def _update_home_header(self) -> None:
         home = self.home()
@@ -291,11 +286,15 @@ class ByokApp(App[int]):
 
     # Screens other than home are imported on first use: the first paint does not wait for them.
 
+    def _push_once(self, screen_type: type[Screen[Any]]) -> None:
+        """A new `screen_type` on top, unless one is on top already."""
+        if not isinstance(self.screen, screen_type):
+            self.push_screen(screen_type())
+
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
 
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+        self._push_once(HelpScreen)
 
     def open_detail(self, integration_id: str) -> None:
         from tui.screens.detail import DetailScreen
@@ -305,14 +304,12 @@ class ByokApp(App[int]):
     def action_limits(self) -> None:
         from tui.screens.limits import LimitsScreen
 
-        if not isinstance(self.screen, LimitsScreen):
-            self.push_screen(LimitsScreen())
+        self._push_once(LimitsScreen)
 
     def action_health_log(self) -> None:
         from tui.screens.healthlog import HealthLogScreen
 
-        if not isinstance(self.screen, HealthLogScreen):
-            self.push_screen(HealthLogScreen())
+        self._push_once(HealthLogScreen)
 
     def action_new(self) -> None:
         from tui.screens.form import FormScreen
@@ -326,7 +323,7 @@ class ByokApp(App[int]):
         if home is not None:
             home.highlight_next(integration_id)
         self.notify("Saved.", timeout=3)
-        self.after_change()
+        self.refresh_screens()
 
     @work(exit_on_error=False)
     async def edit_integration(self, integration_id: str) -> None:
@@ -365,7 +362,7 @@ class ByokApp(App[int]):
         if isinstance(self.screen, DetailScreen):
             self.screen.dismiss(None)
         self.notify(f"Deleted {name}." if result.deleted else f"{name} was already gone.")
-        self.after_change()
+        self.refresh_screens()
 
     @work(exit_on_error=False)
     async def toggle_integration(self, integration_id: str) -> None:
@@ -380,7 +377,7 @@ class ByokApp(App[int]):
             result = await facade.enable_integration(tenant, integration_id)
         if result is not None:
             self.notify(result.message, timeout=4)
-        self.after_change()
+        self.refresh_screens()
 
     @work(exit_on_error=False, group="test-one")
     async def test_one(self, integration_id: str) -> None:
@@ -396,7 +393,7 @@ class ByokApp(App[int]):
             timeout=6,
             severity=HEALTH_SEVERITY.get(state, "information"),
         )
-        self.after_change()
+        self.refresh_screens()
 
     @work(exclusive=True, group="test-all", exit_on_error=False)
     async def action_test_all(self) -> None:
@@ -422,7 +419,7 @@ class ByokApp(App[int]):
             self.testing_all = False
             if home is not None:
                 home.show_progress(total, total, failing)
-            self.after_change()
+            self.refresh_screens()
 
     def home(self) -> HomeScreen | None:
         for screen in self.screen_stack:
