@@ -18,13 +18,14 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("BYOK_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+
+from timing import time_async
 
 from core import IntegrationsFacade
 
@@ -65,15 +66,6 @@ def ms(samples: list[float]) -> str:
         f"median {statistics.median(s) * 1e3:7.2f} ms  p90 {s[int(len(s) * 0.9)] * 1e3:7.2f} ms"
         f"  min {s[0] * 1e3:7.2f} ms  (n={len(s)})"
     )
-
-
-async def timed(fn: Callable[[], Awaitable[object]], runs: int) -> list[float]:
-    out = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        await fn()
-        out.append(time.perf_counter() - t0)
-    return out
 
 
 def floor_write(path: Path, raw: bytes, runs: int) -> list[float]:
@@ -144,7 +136,7 @@ async def main() -> None:
         samples.append(time.perf_counter() - t0)
         assert page.total > 0 and len(page.items) <= 50
     print(f"filtered page of 50    {ms(samples)}   bar <= 20 ms")
-    unfiltered = await timed(lambda: f.list_integrations(TENANT, limit=50), args.runs)
+    unfiltered = await time_async(lambda: f.list_integrations(TENANT, limit=50), args.runs)
     print(f"unfiltered page of 50  {ms(unfiltered)}")
     await f.aclose()
 
@@ -153,12 +145,12 @@ async def main() -> None:
     size = small.stat().st_size
     print(f"\n== durable writes at {args.writes_at} integrations, file {size / 1e3:.0f} KB")
     counter = iter(range(10**9))
-    creates = await timed(
+    creates = await time_async(
         lambda: g.create_integration(TENANT, **items(1, 10**6 + next(counter))[0]), args.runs
     )
     print(f"create (durable)       {ms(creates)}   bar <= 25 ms")
     target = (await g.list_integrations(TENANT, limit=1)).items[0].id
-    updates = await timed(
+    updates = await time_async(
         lambda: g.update_integration(TENANT, target, budget_limit_cents=next(counter)), args.runs
     )
     print(f"update (durable)       {ms(updates)}   bar <= 25 ms")

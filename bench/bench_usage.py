@@ -27,13 +27,13 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("BYOK_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+
+from timing import time_async, time_sync
 
 from core import IntegrationsFacade
 from core import validation as v
@@ -59,24 +59,6 @@ class Clock:
 
 def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
-
-
-async def time_async(fn: Callable[[], Awaitable[Any]], n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        await fn()
-        out.append(time.perf_counter() - t)
-    return out
-
-
-def time_sync(fn: Callable[[], Any], n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
 
 
 def dir_size(path: Path) -> int:

@@ -1,73 +1,52 @@
-"""`byok test` and `byok log` against a real HTTP server on 127.0.0.1 (OpenAI's /models shape).
+"""`byok test` and `byok log` against the fake provider on 127.0.0.1 (OpenAI's /models route).
 
-The server is a small stdlib one that answers by the key it is sent, so each integration gets a
-known outcome: a good key (200), a revoked one (401), a rate-limited one (429).
+The server answers by the key it is sent, so each integration gets a known outcome.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from support.clirun import assert_usage_error, byok, fingerprint
+from support.clirun import assert_usage_error, byok, copy_db, fingerprint
+from support.env import isolated
 
 from core import HealthCheckResult
+from tui.demo.fakeprovider import FakeProviderServer
 
+# The fake provider plays the outcome written in the key: a good key (200), a revoked one (401),
+# a rate-limited one (429).
 KEYS = {
-    "ok": "sk-good-000000000000000000000001",
-    "bad": "sk-revoked-00000000000000000002",
-    "busy": "sk-busy-000000000000000000000003",
+    "ok": "sk-good@ok@0000000000000000000001",
+    "bad": "sk-revoked@401@00000000000000002",
+    "busy": "sk-busy@429:7@000000000000000003",
 }
 
 
-class Provider(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        auth = self.headers.get("Authorization", "")
-        if auth == f"Bearer {KEYS['ok']}":
-            self._send(200, {"object": "list", "data": [{"id": "gpt-4o-mini"}]})
-        elif auth == f"Bearer {KEYS['busy']}":
-            self._send(429, {"error": {"code": "rate_limit_exceeded"}}, {"Retry-After": "7"})
-        else:
-            self._send(401, {"error": {"code": "invalid_api_key", "message": "bad key"}})
-
-    def _send(self, code: int, body: object, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        return None
-
-
 @pytest.fixture
-def base_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Provider)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+def base_url(fake_server: FakeProviderServer) -> str:
+    return fake_server.base_url_for("openai")
 
 
-@pytest.fixture
-def db(tmp_path: Path, base_url: str) -> Path:
-    path = tmp_path / "byok.json"
-    for name in ("ok", "bad", "busy"):
-        run = byok("add", name, "--provider", "openai", "--base-url", base_url,
-                   "--credential-stdin", db=path, input=KEYS[name] + "\n")  # fmt: skip
-        assert run.code == 0, run.err
+@pytest.fixture(scope="module")
+def template(
+    tmp_path_factory: pytest.TempPathFactory, shared_fake_server: FakeProviderServer
+) -> Path:
+    """The three integrations, added once for the module; each test gets a copy."""
+    base_url = shared_fake_server.base_url_for("openai")
+    with isolated(tmp_path_factory.mktemp("home")):
+        path = tmp_path_factory.mktemp("template") / "byok.json"
+        for name in ("ok", "bad", "busy"):
+            run = byok("add", name, "--provider", "openai", "--base-url", base_url,
+                       "--credential-stdin", db=path, input=KEYS[name] + "\n")  # fmt: skip
+            assert run.code == 0, run.err
     return path
+
+
+@pytest.fixture
+def db(template: Path, tmp_path: Path, fake_server: FakeProviderServer) -> Path:
+    """A copy of the template; its base URLs point at `fake_server`, reset for this test."""
+    return copy_db(template, tmp_path / "byok.json")
 
 
 def test_each_outcome_sets_the_exit_code(db: Path) -> None:

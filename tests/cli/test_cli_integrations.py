@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.clirun import assert_usage_error, byok, fingerprint
+from support.clirun import assert_usage_error, byok, copy_db, fingerprint
+from support.env import isolated
 
 from core import IntegrationDetailResult, IntegrationsFacade, IntegrationSummaryResult
 
@@ -16,14 +17,21 @@ SUBCOMMANDS = [
 ]  # fmt: skip
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "data" / "byok.json"
-    assert byok("add", "prod-openai", "--provider", "openai", "--credential-stdin",
-                "--model", "gpt-4o-mini", db=path, input=SECRET + "\n").code == 0  # fmt: skip
-    assert byok("add", "Local Llama", "--provider", "ollama", "--base-url",
-                "http://127.0.0.1:11434", db=path).code == 0  # fmt: skip
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two integrations, added once for the module through the CLI; each test gets a copy."""
+    with isolated(tmp_path_factory.mktemp("home")):
+        path = tmp_path_factory.mktemp("template") / "data" / "byok.json"
+        assert byok("add", "prod-openai", "--provider", "openai", "--credential-stdin",
+                    "--model", "gpt-4o-mini", db=path, input=SECRET + "\n").code == 0  # fmt: skip
+        assert byok("add", "Local Llama", "--provider", "ollama", "--base-url",
+                    "http://127.0.0.1:11434", db=path).code == 0  # fmt: skip
     return path
+
+
+@pytest.fixture
+def db(template: Path, tmp_path: Path) -> Path:
+    return copy_db(template, tmp_path / "data" / "byok.json")
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)

@@ -6,20 +6,28 @@ import json
 from pathlib import Path
 
 import pytest
-from support.clirun import assert_usage_error, byok, fingerprint
+from support.clirun import assert_usage_error, byok, copy_db, fingerprint
+from support.env import isolated
 
 from core import Alert, ImportReport, LimitDecision, LimitsStatusResult, UsageRecordResult
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "byok.json"
-    run = byok("add", "metered", "--provider", "ollama", "--budget-cents", "100",
-               "--token-limit", "100000", db=path)  # fmt: skip
-    assert run.code == 0, run.err
-    assert byok("add", "free", "--provider", "ollama", db=path).code == 0
-    assert byok("enable", "metered", db=path).code == 0
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A metered and a free integration, made once for the module; each test gets a copy."""
+    with isolated(tmp_path_factory.mktemp("home")):
+        path = tmp_path_factory.mktemp("template") / "byok.json"
+        run = byok("add", "metered", "--provider", "ollama", "--budget-cents", "100",
+                   "--token-limit", "100000", db=path)  # fmt: skip
+        assert run.code == 0, run.err
+        assert byok("add", "free", "--provider", "ollama", db=path).code == 0
+        assert byok("enable", "metered", db=path).code == 0
     return path
+
+
+@pytest.fixture
+def db(template: Path, tmp_path: Path) -> Path:
+    return copy_db(template, tmp_path / "byok.json")
 
 
 def record(db: Path, cents: str, *extra: str) -> UsageRecordResult:

@@ -1,24 +1,17 @@
-"""Console test fixtures: a real facade on a tmp database with a fixed clock, the fake provider
-server on 127.0.0.1, and helpers that wait for the app instead of sleeping blindly."""
+"""Console test fixtures: a real facade on a tmp database with a fixed clock, and fixed ids.
+(The fake provider server is the shared `fake_server` of tests/conftest.py.)"""
 
 from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from support.console import fixed_clock
+from support.clock import fixed_clock
 
 from core import IntegrationsFacade
-from tui.demo.fakeprovider import FakeProviderServer
-
-
-@pytest.fixture
-def fake_server() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from inspect import isclass
 from pathlib import Path
 
-from support.console import fixed_clock, notifications, table_names, wait_for
+from support.clock import fixed_clock
+from support.console import notifications, open_screen, table_names, wait_for
+from textual.pilot import Pilot
 from textual.widgets import Input, Label, Select
 
 from core import IntegrationsFacade
@@ -47,16 +51,19 @@ def loaded(app: ByokApp) -> bool:
     return home is not None and home.loaded
 
 
-async def press_for(pilot, key: str, screen_type: type) -> None:
-    """Press `key`, then wait until the screen on top is a `screen_type`."""
-    await pilot.press(key)
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, screen_type))
+@contextlib.asynccontextmanager
+async def loaded_app(
+    facade: IntegrationsFacade, size: tuple[int, int] = (80, 24), **opts: object
+) -> AsyncIterator[tuple[ByokApp, Pilot]]:
+    """The console on `facade`, running headless, once its home screen has loaded."""
+    app = make_app(facade, **opts)
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: loaded(app))
+        yield app, pilot
 
 
 async def test_empty_database_shows_onboarding(tfacade):
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
+    async with loaded_app(tfacade) as (app, _pilot):
         assert app.screen.query_one("#onboarding").display
         assert not app.screen.query_one("#body").display
         text = str(app.screen.query_one("#onboarding-text").render())
@@ -64,9 +71,8 @@ async def test_empty_database_shows_onboarding(tfacade):
 
 
 async def test_first_integration_ends_onboarding_and_the_table_has_the_keys(tfacade, fake_server):
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app) and app.screen.query_one("#onboarding").display)
+    async with loaded_app(tfacade) as (app, pilot):
+        await wait_for(pilot, lambda: app.screen.query_one("#onboarding").display)
         app.set_focus(None)  # what a hidden table ends with, whatever the timing of the focus
         await add(tfacade, fake_server, "first")  # as another process would (live refresh)
         await add(tfacade, fake_server, "second")
@@ -80,10 +86,8 @@ async def test_first_integration_ends_onboarding_and_the_table_has_the_keys(tfac
 
 
 async def test_create_through_the_form(tfacade, fake_server):
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
-        await press_for(pilot, "n", FormScreen)
+    async with loaded_app(tfacade) as (app, pilot):
+        await open_screen(pilot, "n", FormScreen)
         await pilot.press(*"openai-main")
         app.screen.query_one("#credential", Input).focus()
         await pilot.press(*SECRET)
@@ -100,16 +104,19 @@ async def test_create_through_the_form(tfacade, fake_server):
         assert SECRET not in app.export_screenshot()
 
 
+async def save_new_until_the_name_is_refused(pilot: Pilot, **fields: str) -> FormScreen:
+    """Open the new-integration form, set `fields` (by id), save; once the name's error shows."""
+    form = await open_screen(pilot, "n", FormScreen)
+    for field, value in fields.items():
+        form.query_one(f"#{field}", Input | Select).value = value
+    await pilot.press("ctrl+s")
+    await wait_for(pilot, lambda: form.query_one("#err-name", Label).display)
+    return form
+
+
 async def test_validation_errors_show_inline_and_nothing_is_saved(tfacade):
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
-        await press_for(pilot, "n", FormScreen)
-        form = app.screen
-        form.query_one("#provider", Select).value = "custom"
-        form.query_one("#tokens", Input).value = "lots"
-        await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: form.query_one("#err-name", Label).display)
+    async with loaded_app(tfacade) as (app, pilot):
+        form = await save_new_until_the_name_is_refused(pilot, provider="custom", tokens="lots")
         assert str(form.query_one("#err-name", Label).render()) == "↑ cannot be empty"
         assert "required for custom" in str(form.query_one("#err-base_url", Label).render())
         assert "whole number" in str(form.query_one("#err-tokens", Label).render())
@@ -119,26 +126,18 @@ async def test_validation_errors_show_inline_and_nothing_is_saved(tfacade):
 
 async def test_duplicate_name_is_shown_next_to_the_name(tfacade, fake_server):
     await add(tfacade, fake_server, "taken")
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
-        await press_for(pilot, "n", FormScreen)
-        form = app.screen
-        form.query_one("#name", Input).value = " TAKEN "
-        form.query_one("#credential", Input).value = "sk-test-other-1234"
-        await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: form.query_one("#err-name", Label).display)
+    async with loaded_app(tfacade) as (_app, pilot):
+        form = await save_new_until_the_name_is_refused(
+            pilot, name=" TAKEN ", credential="sk-test-other-1234"
+        )
         assert "already exists" in str(form.query_one("#err-name", Label).render())
         assert (await tfacade.list_integrations("default")).total == 1
 
 
 async def test_edit_changes_fields_and_keeps_the_key(tfacade, fake_server):
     created = await add(tfacade, fake_server, "old-name")
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
-        await press_for(pilot, "e", FormScreen)
-        form = app.screen
+    async with loaded_app(tfacade) as (app, pilot):
+        form = await open_screen(pilot, "e", FormScreen)
         assert form.query_one("#provider", Select).disabled
         form.query_one("#name", Input).value = "new-name"
         form.query_one("#budget", Input).value = "$1,000"
@@ -152,18 +151,16 @@ async def test_edit_changes_fields_and_keeps_the_key(tfacade, fake_server):
 async def test_delete_cancelled_then_confirmed(tfacade, fake_server, fixed_ids):
     await add(tfacade, fake_server, "keep-me")
     await add(tfacade, fake_server, "doomed")
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
+    async with loaded_app(tfacade) as (app, pilot):
         assert table_names(app) == ["doomed", "keep-me"]
-        await press_for(pilot, "d", ConfirmScreen)
+        await open_screen(pilot, "d", ConfirmScreen)
         await pilot.press("n")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
-        await press_for(pilot, "d", ConfirmScreen)
+        await open_screen(pilot, "d", ConfirmScreen)
         await pilot.press("escape")
         await pilot.pause(0.3)
         assert (await tfacade.list_integrations("default")).total == 2
-        await press_for(pilot, "d", ConfirmScreen)
+        await open_screen(pilot, "d", ConfirmScreen)
         await pilot.press("y")
         await wait_for(pilot, lambda: table_names(app) == ["keep-me"])
         names = [i.name for i in (await tfacade.list_integrations("default")).items]
@@ -172,9 +169,7 @@ async def test_delete_cancelled_then_confirmed(tfacade, fake_server, fixed_ids):
 
 async def test_space_toggles_enabled_and_disabled(tfacade, fake_server):
     created = await add(tfacade, fake_server, "flip")
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
+    async with loaded_app(tfacade) as (app, pilot):
         await pilot.press("space")
         await wait_for(
             pilot, lambda: str(app.screen.query_one("#table").get_row_at(0)[3]) == "enabled"
@@ -188,9 +183,7 @@ async def test_space_toggles_enabled_and_disabled(tfacade, fake_server):
 
 async def test_test_one_probes_the_fake_provider(tfacade, fake_server):
     created = await add(tfacade, fake_server, "probe-me")
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
+    async with loaded_app(tfacade) as (app, pilot):
         await pilot.press("t")
         await wait_for(
             pilot, lambda: "healthy" in str(app.screen.query_one("#table").get_row_at(0)[0])
@@ -204,7 +197,7 @@ async def test_test_one_probes_the_fake_provider(tfacade, fake_server):
         ]
         assert any(r.path.endswith("/models") for r in fake_server.requests)
         # the edit form now offers the probed models in a select
-        await press_for(pilot, "e", FormScreen)
+        await open_screen(pilot, "e", FormScreen)
         assert len(app.screen.query("#model_select")) == 1
 
 
@@ -215,10 +208,8 @@ async def test_edit_offers_models_probed_by_another_process(tfacade, fake_server
         await other.test_credentials("default", created.id)
     finally:
         await other.aclose()
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
-        await press_for(pilot, "e", FormScreen)
+    async with loaded_app(tfacade) as (app, pilot):
+        await open_screen(pilot, "e", FormScreen)
         await wait_for(pilot, lambda: len(app.screen.query("#model_select")) == 1)
 
 
@@ -227,9 +218,7 @@ async def test_test_all_shows_progress_and_probes_every_integration(tfacade, fak
     for i in range(6):
         await add(tfacade, fake_server, f"p{i}")
     await add(tfacade, fake_server, "bad", credential="sk-test-bad-0001")
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
+    async with loaded_app(tfacade) as (app, pilot):
         await pilot.press("T")
         await wait_for(pilot, lambda: any("Test all" in n for n in notifications(app)))
         assert any("Tested 7: 1 failing" in n for n in notifications(app))
@@ -247,9 +236,7 @@ async def test_test_all_shows_progress_and_probes_every_integration(tfacade, fak
 async def test_filter_and_escape_clear(tfacade, fake_server):
     for name in ("alpha", "beta", "alphabet"):
         await add(tfacade, fake_server, name)
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
+    async with loaded_app(tfacade) as (app, pilot):
         await pilot.press("slash", *"alpha")
         await wait_for(pilot, lambda: sorted(table_names(app)) == ["alpha", "alphabet"])
         await pilot.press("enter")  # back to the table, filter kept
@@ -264,9 +251,7 @@ async def test_filter_and_escape_clear(tfacade, fake_server):
 async def test_sort_cycles_columns(tfacade, fake_server, fixed_ids):
     for name in ("b", "c", "a"):
         await add(tfacade, fake_server, name)
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
+    async with loaded_app(tfacade) as (app, pilot):
         assert table_names(app) == ["a", "c", "b"]  # newest first
         await pilot.press("s")
         await wait_for(pilot, lambda: table_names(app) == ["a", "b", "c"])
@@ -283,9 +268,7 @@ async def test_navigation_keys_and_pages(tfacade, fake_server, fixed_ids):
         for i in range(PAGE_SIZE * 2 + 5)
     ]
     await tfacade.create_integrations("default", items)
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
+    async with loaded_app(tfacade) as (app, pilot):
         home = app.home()
         table = app.screen.query_one("#table")
         await pilot.press("s")  # by name; the cursor stays on the same integration
@@ -313,7 +296,7 @@ async def test_navigation_keys_and_pages(tfacade, fake_server, fixed_ids):
         await wait_for(pilot, lambda: home.current() is not None and home.current().name == "n0000")
         await pilot.press("right_square_bracket")
         await wait_for(pilot, lambda: home.page == 1 and home.current().name == f"n{PAGE_SIZE:04d}")
-        await press_for(pilot, "enter", DetailScreen)
+        await open_screen(pilot, "enter", DetailScreen)
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, DetailScreen))
         assert home.current().name == f"n{PAGE_SIZE:04d}"
@@ -382,11 +365,8 @@ async def test_detail_screen_shows_gauges_log_and_alerts(tfacade, fake_server):
     await tfacade.record_usage(
         "default", created.id, model="gpt-4o", input_tokens=900, output_tokens=500, cost_cents=150
     )
-    app = make_app(tfacade)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
-        await press_for(pilot, "enter", DetailScreen)
-        screen = app.screen
+    async with loaded_app(tfacade, size=(120, 40)) as (app, pilot):
+        screen = await open_screen(pilot, "enter", DetailScreen)
         await wait_for(
             pilot,
             lambda: (
@@ -411,10 +391,8 @@ async def test_limits_screen_worst_first_and_live(tfacade, fake_server):
     await tfacade.record_usage(
         "default", high.id, model="m", input_tokens=1, output_tokens=1, cost_cents=90
     )
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
-        await press_for(pilot, "L", LimitsScreen)
+    async with loaded_app(tfacade) as (app, pilot):
+        await open_screen(pilot, "L", LimitsScreen)
         table = app.screen.query_one("#limits-table")
         await wait_for(pilot, lambda: table.row_count == 2)
         assert [str(table.get_row_at(i)[0]) for i in range(2)] == ["high", "low"]
@@ -432,10 +410,8 @@ async def test_health_log_screen_filters(tfacade, fake_server):
     bad = await add(tfacade, fake_server, "bad", credential="sk-test-bad-0002")
     for iid in (good.id, bad.id, good.id):
         await tfacade.test_credentials("default", iid)
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
-        await press_for(pilot, "H", HealthLogScreen)
+    async with loaded_app(tfacade) as (app, pilot):
+        await open_screen(pilot, "H", HealthLogScreen)
         table = app.screen.query_one("#log-table")
         await wait_for(pilot, lambda: table.row_count == 3)
         await pilot.press("f", "f", "f")  # all -> healthy -> degraded -> failing
@@ -451,10 +427,8 @@ async def test_health_log_screen_filters(tfacade, fake_server):
 
 
 async def test_help_lists_every_binding_with_its_id(tfacade):
-    app = make_app(tfacade)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
-        await press_for(pilot, "question_mark", HelpScreen)
+    async with loaded_app(tfacade, size=(120, 40)) as (app, pilot):
+        await open_screen(pilot, "question_mark", HelpScreen)
         svg = app.export_screenshot()
         for binding_id in (
             "home.filter",
@@ -532,9 +506,7 @@ async def test_every_binding_has_an_id_and_a_command_in_the_palette(tfacade, fak
 async def test_background_probe_notifies_a_state_change(tfacade, fake_server):
     created = await add(tfacade, fake_server, "flaky")
     await tfacade.enable_integration("default", created.id)
-    app = make_app(tfacade, probe_interval_s=0.3)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
+    async with loaded_app(tfacade, probe_interval_s=0.3) as (app, pilot):
         await wait_for(
             pilot,
             lambda: any("Health changed" in n and "✔ healthy" in n for n in notifications(app)),
@@ -544,9 +516,7 @@ async def test_background_probe_notifies_a_state_change(tfacade, fake_server):
 
 async def test_limit_alert_notification(tfacade, fake_server):
     created = await add(tfacade, fake_server, "spender", budget_limit_cents=100)
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
+    async with loaded_app(tfacade) as (app, pilot):
         await pilot.pause(0.3)
         await tfacade.record_usage(
             "default", created.id, model="m", input_tokens=1, output_tokens=1, cost_cents=85
@@ -555,9 +525,7 @@ async def test_limit_alert_notification(tfacade, fake_server):
 
 
 async def test_quit(tfacade):
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
+    async with loaded_app(tfacade) as (app, pilot):
         await pilot.press("q")
         await pilot.pause(0.2)
     assert app.return_code in (0, None)
@@ -568,9 +536,7 @@ async def test_no_color_uses_the_ansi_theme_and_reads_without_colour(
 ):
     monkeypatch.setenv("NO_COLOR", "1")
     await add(tfacade, fake_server, "plain", budget_limit_cents=100)
-    app = make_app(tfacade)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
+    async with loaded_app(tfacade) as (app, _pilot):
         assert app.no_color and app.theme == "ansi-dark"
         row = app.screen.query_one("#table").get_row_at(0)
         assert str(row[0]) == "? unknown" and str(row[3]) == "created"

@@ -7,10 +7,13 @@ shows `byok.json`, not a temporary path). Each also checks that no secret reache
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from support.console import fixed_clock, wait_for
+from support.clock import fixed_clock
+from support.console import wait_for
+from textual.pilot import Pilot
 from textual.widgets import Input
 
 from core import IntegrationsFacade
@@ -65,13 +68,19 @@ async def _settle(pilot) -> None:
     assert SECRET not in svg and TYPED_SECRET not in svg
 
 
-def _opened_by(key: str, screen_type: type):
-    """A run_before: the sample, then `key`, until it opened a `screen_type`."""
+def _settled_after(
+    *presses: tuple[str, ...], sample: bool = True, theme: str | None = None, opens: type = object
+) -> Callable[[Pilot], Awaitable[None]]:
+    """A `run_before`: the sample loaded, each group of keys pressed in turn, the screen they
+    open up (`opens`), the app settled."""
 
-    async def run_before(pilot):
-        await _load_sample(pilot)
-        await pilot.press(key)
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, screen_type))
+    async def run_before(pilot: Pilot) -> None:
+        if theme is not None:
+            pilot.app.theme = theme
+        await _load_sample(pilot, sample=sample)
+        for keys in presses:
+            await pilot.press(*keys)
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, opens))
         await _settle(pilot)
 
     return run_before
@@ -79,41 +88,24 @@ def _opened_by(key: str, screen_type: type):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_home(snap_compare, sample_app, size):
-    async def run_before(pilot):
-        await _load_sample(pilot)
-        await pilot.press("j", "j")
-        await _settle(pilot)
-
-    assert snap_compare(sample_app, terminal_size=size, run_before=run_before)
+    assert snap_compare(sample_app, terminal_size=size, run_before=_settled_after(("j", "j")))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_home_empty_onboarding(snap_compare, sample_app, size):
-    async def run_before(pilot):
-        await _load_sample(pilot, sample=False)
-        await _settle(pilot)
-
-    assert snap_compare(sample_app, terminal_size=size, run_before=run_before)
+    assert snap_compare(sample_app, terminal_size=size, run_before=_settled_after(sample=False))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_home_filtered_and_sorted(snap_compare, sample_app, size):
-    async def run_before(pilot):
-        await _load_sample(pilot)
-        await pilot.press("s", "s", "s", "s")  # by health, worst first
-        await pilot.press("slash", *"e")
-        await _settle(pilot)
-
+    by_health_worst_first, filter_e = ("s", "s", "s", "s"), ("slash", "e")
+    run_before = _settled_after(by_health_worst_first, filter_e)
     assert snap_compare(sample_app, terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_home_ansi_theme(snap_compare, sample_app, size):
-    async def run_before(pilot):
-        pilot.app.theme = "ansi-dark"
-        await _load_sample(pilot)
-        await _settle(pilot)
-
+    run_before = _settled_after(theme="ansi-dark")
     assert snap_compare(sample_app, terminal_size=size, run_before=run_before)
 
 
@@ -128,18 +120,6 @@ def test_detail(snap_compare, sample_app, size):
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, DetailScreen))
         await _settle(pilot)
 
-    assert snap_compare(sample_app, terminal_size=size, run_before=run_before)
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_limits(snap_compare, sample_app, size):
-    run_before = _opened_by("L", LimitsScreen)
-    assert snap_compare(sample_app, terminal_size=size, run_before=run_before)
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_health_log(snap_compare, sample_app, size):
-    run_before = _opened_by("H", HealthLogScreen)
     assert snap_compare(sample_app, terminal_size=size, run_before=run_before)
 
 
@@ -160,19 +140,18 @@ def test_form_with_inline_errors(snap_compare, sample_app, size):
     assert snap_compare(sample_app, terminal_size=size, run_before=run_before)
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_edit_form(snap_compare, sample_app, size):
-    run_before = _opened_by("e", FormScreen)
-    assert snap_compare(sample_app, terminal_size=size, run_before=run_before)
+# Screens one key opens from the home screen, each snapshotted once open and settled.
+OPENED_BY_A_KEY = [
+    pytest.param("L", LimitsScreen, id="limits"),
+    pytest.param("H", HealthLogScreen, id="health_log"),
+    pytest.param("e", FormScreen, id="edit_form"),
+    pytest.param("d", ConfirmScreen, id="delete_confirm"),
+    pytest.param("question_mark", HelpScreen, id="help"),
+]
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_delete_confirm(snap_compare, sample_app, size):
-    run_before = _opened_by("d", ConfirmScreen)
-    assert snap_compare(sample_app, terminal_size=size, run_before=run_before)
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_help(snap_compare, sample_app, size):
-    run_before = _opened_by("question_mark", HelpScreen)
+@pytest.mark.parametrize(("key", "screen"), OPENED_BY_A_KEY)
+def test_opened_by_a_key(snap_compare, sample_app, key, screen, size):
+    run_before = _settled_after((key,), opens=screen)
     assert snap_compare(sample_app, terminal_size=size, run_before=run_before)

@@ -13,7 +13,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from core import IntegrationsFacade
+
+# Under `-n`, these tests run one after another on one worker: each keeps child processes busy
+# and kills them at chosen instants, and two of them at once would starve each other's children.
+pytestmark = pytest.mark.xdist_group("kill-children")
 
 T = "acme"
 

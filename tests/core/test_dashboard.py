@@ -61,19 +61,12 @@ async def _all_pages(f: IntegrationsFacade, tenant: str, search: str | None) -> 
             return items
 
 
-def _same_summary(row: Row, item: IntegrationSummaryResult) -> None:
-    fields = [f.name for f in dataclasses.fields(Row)]
-    assert fields == list(IntegrationSummaryResult.model_fields)
+def _same(light: Row | LimitFigures, model: IntegrationSummaryResult | LimitsStatusResult) -> None:
+    """The read side's dataclass has the model's fields, in order, with equal values and types."""
+    fields = [f.name for f in dataclasses.fields(light)]
+    assert fields == list(type(model).model_fields)
     for name in fields:
-        mine, theirs = getattr(row, name), getattr(item, name)
-        assert mine == theirs and type(mine) is type(theirs), name
-
-
-def _same_limits(fig: LimitFigures, status: LimitsStatusResult) -> None:
-    fields = [f.name for f in dataclasses.fields(LimitFigures)]
-    assert fields == list(LimitsStatusResult.model_fields)
-    for name in fields:
-        mine, theirs = getattr(fig, name), getattr(status, name)
+        mine, theirs = getattr(light, name), getattr(model, name)
         assert mine == theirs and type(mine) is type(theirs), name
 
 
@@ -86,7 +79,7 @@ async def test_rows_equal_list_integrations(facade: IntegrationsFacade, search: 
         items = await _all_pages(facade, tenant, search)
         assert len(rows) == len(items)
         for row, item in zip(rows, items, strict=True):
-            _same_summary(row, item)
+            _same(row, item)
     assert dash.rows(T, search="zzz") == []
     assert len(dash.rows(T)) == 61 and len(dash.rows(OTHER)) == 2
     dash.close()
@@ -140,7 +133,7 @@ async def test_limits_equal_get_limits_status(db_path: Path) -> None:
         for iid in ids:
             status = await f.get_limits_status(T, iid)
             assert status is not None
-            _same_limits(figures[iid], status)
+            _same(figures[iid], status)
         if step == 0:
             assert figures[ids[1]].requests_this_minute == 2 + sum(
                 1 for i in range(40) if i % 10 == 1 and i * 7 < 60
@@ -175,7 +168,7 @@ async def test_counts_by_health_state(facade: IntegrationsFacade) -> None:
     assert dash.counts(T) == {"healthy": 2, "degraded": 0, "failing": 1, "unknown": 58}
     items = await _all_pages(facade, T, None)
     for row, item in zip(dash.rows(T), items, strict=True):
-        _same_summary(row, item)
+        _same(row, item)
 
 
 async def test_empty_and_missing_database(tmp_path: Path) -> None:
@@ -247,10 +240,10 @@ async def test_a_facade_built_over_an_existing_database(facade: IntegrationsFaca
     f = IntegrationsFacade.from_dashboard(dash)
     items = await _all_pages(f, T, None)
     for row, item in zip(rows, items, strict=True):
-        _same_summary(row, item)
+        _same(row, item)
     status = await f.get_limits_status(T, made[T][0])
     assert status is not None
-    _same_limits(dash.limits(T, [made[T][0]])[made[T][0]], status)
+    _same(dash.limits(T, [made[T][0]])[made[T][0]], status)
     await f.aclose()
 
 
@@ -306,5 +299,5 @@ async def test_rows_reflect_each_change_and_reuse_the_rest(facade: IntegrationsF
     assert all(second[i] is first[i] for i in second if i != made[7])  # unchanged: reused
     items = await _all_pages(facade, T, None)
     for row, item in zip(dash.rows(T), items, strict=True):
-        _same_summary(row, item)
+        _same(row, item)
     dash.close()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from support.clock import Clock
+from support.facade import OpenFacade
 from support.providers import ALL_PROVIDERS, files_containing, key_for, make
 
 from core import HealthLogEntry, HealthState, IntegrationsFacade, ValidationError
@@ -17,44 +18,36 @@ from core.integrations.redaction import redact
 from tui.demo.fakeprovider import FakeProviderServer
 
 
-@pytest.fixture
-def server() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer() as s:
-        s.hang_s = 2.0
-        yield s
-
-
-async def test_newest_first_with_all_fields(db_path: Path, server: FakeProviderServer) -> None:
-    now = [datetime(2026, 5, 1, tzinfo=UTC)]
-    f = IntegrationsFacade(db_path, clock=lambda: now[0])
-    try:
-        secret = key_for("ok")
-        iid = await make(f, server, "openai", secret, name="Prod OpenAI")
-        for outcome in ("ok", "401", "429:2"):
-            server.script(secret, outcome)
-            await f.test_credentials("t1", iid)
-            now[0] += timedelta(minutes=1)
-        log = await f.get_health_log("t1", iid)
-        assert all(isinstance(e, HealthLogEntry) for e in log)
-        assert [e.reason for e in log] == ["rate_limited", "invalid_key", "ok"]
-        assert [e.http_status for e in log] == [429, 401, 200]
-        assert log[0].checked_at > log[1].checked_at > log[2].checked_at
-        assert log[0].integration_name == "Prod OpenAI" and log[0].provider_type.value == "openai"
-        assert all(e.latency_ms is not None for e in log)
-        assert [e.reason for e in await f.get_health_log("t1", iid, limit=2)] == [
-            "rate_limited",
-            "invalid_key",
-        ]
-    finally:
-        await f.aclose()
+async def test_newest_first_with_all_fields(
+    open_facade: OpenFacade, fake_server: FakeProviderServer
+) -> None:
+    clock = Clock(datetime(2026, 5, 1, tzinfo=UTC))
+    f = open_facade(clock=clock)
+    secret = key_for("ok")
+    iid = await make(f, fake_server, "openai", secret, name="Prod OpenAI")
+    for outcome in ("ok", "401", "429:2"):
+        fake_server.script(secret, outcome)
+        await f.test_credentials("t1", iid)
+        clock.advance(minutes=1)
+    log = await f.get_health_log("t1", iid)
+    assert all(isinstance(e, HealthLogEntry) for e in log)
+    assert [e.reason for e in log] == ["rate_limited", "invalid_key", "ok"]
+    assert [e.http_status for e in log] == [429, 401, 200]
+    assert log[0].checked_at > log[1].checked_at > log[2].checked_at
+    assert log[0].integration_name == "Prod OpenAI" and log[0].provider_type.value == "openai"
+    assert all(e.latency_ms is not None for e in log)
+    assert [e.reason for e in await f.get_health_log("t1", iid, limit=2)] == [
+        "rate_limited",
+        "invalid_key",
+    ]
 
 
 async def test_tenant_scoped_and_merged_across_integrations(
-    facade: IntegrationsFacade, server: FakeProviderServer
+    facade: IntegrationsFacade, fake_server: FakeProviderServer
 ) -> None:
-    a = await make(facade, server, "openai", key_for("ok"))
-    b = await make(facade, server, "anthropic", key_for("403"))
-    c = await make(facade, server, "openai", key_for("ok"), tenant="t2")
+    a = await make(facade, fake_server, "openai", key_for("ok"))
+    b = await make(facade, fake_server, "anthropic", key_for("403"))
+    c = await make(facade, fake_server, "openai", key_for("ok"), tenant="t2")
     for iid in (a, b):
         await facade.test_credentials("t1", iid)
     await facade.test_credentials("t2", c)
@@ -67,29 +60,26 @@ async def test_tenant_scoped_and_merged_across_integrations(
 
 
 async def test_retention_is_bounded_per_integration(
-    db_path: Path, server: FakeProviderServer
+    db_path: Path, fake_server: FakeProviderServer, open_facade: OpenFacade
 ) -> None:
-    f = IntegrationsFacade(db_path, health_log_retention=3)
-    try:
-        a = await make(f, server, "openai", key_for("ok"))
-        b = await make(f, server, "openai", key_for("ok"))
-        for _ in range(5):
-            await f.test_credentials("t1", a)
-        await f.test_credentials("t1", b)
-        assert len(await f.get_health_log("t1", a)) == 3
-        assert len(await f.get_health_log("t1")) == 4
-        size = (db_path.parent / "byok.health.json").stat().st_size
-        for _ in range(10):
-            await f.test_credentials("t1", a)
-        assert (db_path.parent / "byok.health.json").stat().st_size <= size + 64
-    finally:
-        await f.aclose()
+    f = open_facade(health_log_retention=3)
+    a = await make(f, fake_server, "openai", key_for("ok"))
+    b = await make(f, fake_server, "openai", key_for("ok"))
+    for _ in range(5):
+        await f.test_credentials("t1", a)
+    await f.test_credentials("t1", b)
+    assert len(await f.get_health_log("t1", a)) == 3
+    assert len(await f.get_health_log("t1")) == 4
+    size = (db_path.parent / "byok.health.json").stat().st_size
+    for _ in range(10):
+        await f.test_credentials("t1", a)
+    assert (db_path.parent / "byok.health.json").stat().st_size <= size + 64
 
 
 async def test_log_of_a_deleted_integration_stays_readable(
-    facade: IntegrationsFacade, server: FakeProviderServer
+    facade: IntegrationsFacade, fake_server: FakeProviderServer
 ) -> None:
-    iid = await make(facade, server, "openai", key_for("ok"))
+    iid = await make(facade, fake_server, "openai", key_for("ok"))
     await facade.test_credentials("t1", iid)
     assert (await facade.delete_integration("t1", iid)).deleted
     log = await facade.get_health_log("t1", iid)
@@ -98,9 +88,9 @@ async def test_log_of_a_deleted_integration_stays_readable(
 
 
 async def test_one_commit_per_file_per_probe(
-    facade: IntegrationsFacade, server: FakeProviderServer, monkeypatch: pytest.MonkeyPatch
+    facade: IntegrationsFacade, fake_server: FakeProviderServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    iid = await make(facade, server, "openai", key_for("ok"))
+    iid = await make(facade, fake_server, "openai", key_for("ok"))
     commits: list[str] = []
     for store in (facade.context.store, facade._health.log.store):
         original = store._commit
@@ -114,23 +104,20 @@ async def test_one_commit_per_file_per_probe(
 
 
 async def test_files_private_and_reopened_by_a_new_facade(
-    db_path: Path, server: FakeProviderServer
+    db_path: Path, fake_server: FakeProviderServer, open_facade: OpenFacade
 ) -> None:
     f = IntegrationsFacade(db_path)
-    iid = await make(f, server, "openai", key_for("ok"))
+    iid = await make(f, fake_server, "openai", key_for("ok"))
     await f.test_credentials("t1", iid)
     await f.aclose()
     path = db_path.parent / "byok.health.json"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    g = IntegrationsFacade(db_path)
-    try:
-        assert [e.reason for e in await g.get_health_log("t1", iid)] == ["ok"]
-    finally:
-        await g.aclose()
+    g = open_facade()
+    assert [e.reason for e in await g.get_health_log("t1", iid)] == ["ok"]
 
 
 async def test_secret_reaches_no_result_log_exception_or_file(
-    db_path: Path, server: FakeProviderServer, tmp_path: Path, isolated_env: Path
+    db_path: Path, fake_server: FakeProviderServer, tmp_path: Path, isolated_env: Path
 ) -> None:
     """Every provider with the key-echoing outcome and the others, through test and check_many."""
     f = IntegrationsFacade(db_path, probe_timeout_s=0.5)
@@ -141,7 +128,7 @@ async def test_secret_reaches_no_result_log_exception_or_file(
             for outcome in ("echo", "401", "malformed", "ok", "reset", "500"):
                 secret = key_for(outcome)
                 secrets_used.append(secret)
-                iid = await make(f, server, provider, secret, default_model="m-unknown")
+                iid = await make(f, fake_server, provider, secret, default_model="m-unknown")
                 r = await f.test_credentials("t1", iid, deep=True)
                 texts.append(r.model_dump_json())
         async for r in f.check_many("t1"):

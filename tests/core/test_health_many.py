@@ -4,30 +4,32 @@ and cancellation that leaves no stray task."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from support.clock import Clock
+from support.facade import OpenFacade
 from support.providers import key_for, make
 
 from core import HealthState, IntegrationsFacade, ValidationError
 from tui.demo.fakeprovider import FakeProviderServer
 
 
-@pytest.fixture
-def server() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer() as s:
-        s.hang_s = 5.0
-        yield s
+async def _three_on_one_off_one_elsewhere(
+    facade: IntegrationsFacade, server: FakeProviderServer
+) -> tuple[list[str], str, str]:
+    """Three enabled integrations of t1, a disabled one, and one of another tenant."""
+    on = [await make(facade, server, "openai", key_for("ok")) for _ in range(3)]
+    off = await make(facade, server, "mistral", key_for("ok"), enable=False)
+    elsewhere = await make(facade, server, "openai", key_for("ok"), tenant="t2")
+    return on, off, elsewhere
 
 
 async def test_only_enabled_by_default_and_all_on_request(
-    facade: IntegrationsFacade, server: FakeProviderServer
+    facade: IntegrationsFacade, fake_server: FakeProviderServer
 ) -> None:
-    on = [await make(facade, server, "openai", key_for("ok")) for _ in range(3)]
-    off = await make(facade, server, "mistral", key_for("ok"), enable=False)
-    other_tenant = await make(facade, server, "openai", key_for("ok"), tenant="t2")
+    on, off, other_tenant = await _three_on_one_off_one_elsewhere(facade, fake_server)
     got = {r.integration_id async for r in facade.check_many("t1")}
     assert got == set(on)
     got_all = {r.integration_id async for r in facade.check_many("t1", include_disabled=True)}
@@ -36,11 +38,9 @@ async def test_only_enabled_by_default_and_all_on_request(
 
 
 async def test_integration_ids_probe_exactly_those(
-    facade: IntegrationsFacade, server: FakeProviderServer
+    facade: IntegrationsFacade, fake_server: FakeProviderServer
 ) -> None:
-    on = [await make(facade, server, "openai", key_for("ok")) for _ in range(3)]
-    off = await make(facade, server, "mistral", key_for("ok"), enable=False)
-    elsewhere = await make(facade, server, "openai", key_for("ok"), tenant="t2")
+    on, off, elsewhere = await _three_on_one_off_one_elsewhere(facade, fake_server)
     asked = [on[0], off, elsewhere, "no-such-id", on[0]]
     got = [r.integration_id async for r in facade.check_many("t1", integration_ids=asked)]
     assert sorted(got) == sorted([on[0], off])  # a disabled one too; once; others skipped
@@ -53,10 +53,10 @@ async def test_integration_ids_probe_exactly_those(
 
 
 async def test_yields_as_each_completes(
-    facade: IntegrationsFacade, server: FakeProviderServer
+    facade: IntegrationsFacade, fake_server: FakeProviderServer
 ) -> None:
-    slow = await make(facade, server, "openai", key_for("slow:600"))
-    fast = [await make(facade, server, "anthropic", key_for("ok")) for _ in range(3)]
+    slow = await make(facade, fake_server, "openai", key_for("slow:600"))
+    fast = [await make(facade, fake_server, "anthropic", key_for("ok")) for _ in range(3)]
     loop = asyncio.get_running_loop()
     started = loop.time()
     order, first_at = [], None
@@ -67,25 +67,24 @@ async def test_yields_as_each_completes(
     assert first_at is not None and first_at < 0.5  # the fast ones did not wait for the slow one
 
 
-async def test_stale_after_s_skips_recent_checks(db_path: Path, server: FakeProviderServer) -> None:
-    now = [datetime(2026, 3, 1, 12, 0, tzinfo=UTC)]
-    f = IntegrationsFacade(db_path, clock=lambda: now[0])
-    try:
-        a = await make(f, server, "openai", key_for("ok"))
-        b = await make(f, server, "openai", key_for("ok"))
-        await f.test_credentials("t1", a)
-        now[0] += timedelta(seconds=30)
-        got = [r.integration_id async for r in f.check_many("t1", stale_after_s=60)]
-        assert got == [b]  # a was checked 30 s ago, b never
-        now[0] += timedelta(seconds=61)
-        got = {r.integration_id async for r in f.check_many("t1", stale_after_s=60)}
-        assert got == {a, b}
-    finally:
-        await f.aclose()
+async def test_stale_after_s_skips_recent_checks(
+    open_facade: OpenFacade, fake_server: FakeProviderServer
+) -> None:
+    clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    f = open_facade(clock=clock)
+    a = await make(f, fake_server, "openai", key_for("ok"))
+    b = await make(f, fake_server, "openai", key_for("ok"))
+    await f.test_credentials("t1", a)
+    clock.advance(seconds=30)
+    got = [r.integration_id async for r in f.check_many("t1", stale_after_s=60)]
+    assert got == [b]  # a was checked 30 s ago, b never
+    clock.advance(seconds=61)
+    got = {r.integration_id async for r in f.check_many("t1", stale_after_s=60)}
+    assert got == {a, b}
 
 
 async def test_concurrency_bound_seen_by_the_server(
-    db_path: Path, server: FakeProviderServer
+    db_path: Path, own_fake_server: FakeProviderServer
 ) -> None:
     # probe_concurrency sizes the shared pool, the hard bound on open connections; a smaller
     # check_many(concurrency=...) bounds probes in flight, while idle keep-alive connections of
@@ -93,7 +92,7 @@ async def test_concurrency_bound_seen_by_the_server(
     facade = IntegrationsFacade(db_path, probe_concurrency=4)
     items = [
         {"name": f"n{i}", "provider_type": "openai", "credential": key_for("slow:150"),
-         "config": {"base_url": server.base_url_for("openai")}}
+         "config": {"base_url": own_fake_server.base_url_for("openai")}}
         for i in range(24)
     ]  # fmt: skip
     docs = await facade.create_integrations("t1", items)
@@ -103,14 +102,14 @@ async def test_concurrency_bound_seen_by_the_server(
     # Connections of earlier tests' clients may still be closing on the server side (slowly on a
     # loaded machine); reset() would count them, so let them drain first.
     deadline = loop.time() + 10
-    while server.stats()["open_connections"] and loop.time() < deadline:
+    while own_fake_server.stats()["open_connections"] and loop.time() < deadline:
         await asyncio.sleep(0.05)
-    server.reset()
+    own_fake_server.reset()
     started = loop.time()
     results = [r async for r in facade.check_many("t1")]
     elapsed = loop.time() - started
     assert len(results) == 24 and all(r.health_state == HealthState.HEALTHY for r in results)
-    assert server.stats()["max_open_connections"] <= 4
+    assert own_fake_server.stats()["max_open_connections"] <= 4
     assert elapsed >= 6 * 0.15  # 24 probes, 4 at a time, 150 ms each: at least 6 rounds
     # every result was stored, in a few batched commits
     listing = await facade.list_integrations("t1")
@@ -120,10 +119,10 @@ async def test_concurrency_bound_seen_by_the_server(
 
 
 async def test_breaking_early_cancels_the_rest_and_keeps_what_completed(
-    facade: IntegrationsFacade, server: FakeProviderServer
+    facade: IntegrationsFacade, fake_server: FakeProviderServer
 ) -> None:
-    fast = await make(facade, server, "openai", key_for("ok"))
-    hanging = [await make(facade, server, "openai", key_for("hang")) for _ in range(5)]
+    fast = await make(facade, fake_server, "openai", key_for("ok"))
+    hanging = [await make(facade, fake_server, "openai", key_for("hang")) for _ in range(5)]
     before = asyncio.all_tasks()
     gen = facade.check_many("t1")
     first = await anext(gen)
@@ -138,10 +137,10 @@ async def test_breaking_early_cancels_the_rest_and_keeps_what_completed(
 
 
 async def test_cancelling_the_consumer_task_cancels_the_probes(
-    facade: IntegrationsFacade, server: FakeProviderServer
+    facade: IntegrationsFacade, own_fake_server: FakeProviderServer
 ) -> None:
     for _ in range(4):
-        await make(facade, server, "openai", key_for("hang"))
+        await make(facade, own_fake_server, "openai", key_for("hang"))
     before = asyncio.all_tasks()
 
     async def consume() -> list[object]:
@@ -149,7 +148,7 @@ async def test_cancelling_the_consumer_task_cancels_the_probes(
 
     task = asyncio.create_task(consume())
     await asyncio.sleep(0.3)
-    assert server.stats()["open_connections"] >= 4
+    assert own_fake_server.stats()["open_connections"] >= 4
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

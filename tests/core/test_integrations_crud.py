@@ -234,19 +234,23 @@ async def test_update_name_clash(facade: IntegrationsFacade) -> None:
     assert same is not None and same.name == "TWO"
 
 
-async def test_new_credential_resets_health_and_error(facade: IntegrationsFacade) -> None:
-    d = await make(facade)
-    repo = facade.context.repo
-    repo.apply_health(
+def _credential_unusable(facade: IntegrationsFacade, iid: str, message: str) -> None:
+    """What a probe stores when the credential cannot be read: failing, status error."""
+    facade.context.repo.apply_health(
         T,
-        d.id,
+        iid,
         state=HealthState.FAILING,
         reason="credential_error",
-        message="the environment variable X is not set",
+        message=message,
         latency_ms=None,
         checked_at="2026-01-01T00:00:00.000000+00:00",
         credential_unusable=True,
     )
+
+
+async def test_new_credential_resets_health_and_error(facade: IntegrationsFacade) -> None:
+    d = await make(facade)
+    _credential_unusable(facade, d.id, "the environment variable X is not set")
     broken = await facade.get_integration(T, d.id)
     assert broken.status == IntegrationStatus.ERROR and broken.health_state == HealthState.FAILING
     with pytest.raises(InvalidTransitionError):
@@ -273,16 +277,7 @@ async def test_lifecycle_transitions(facade: IntegrationsFacade) -> None:
 
 async def test_disable_from_error(facade: IntegrationsFacade) -> None:
     d = await make(facade)
-    facade.context.repo.apply_health(
-        T,
-        d.id,
-        state=HealthState.FAILING,
-        reason="credential_error",
-        message="m",
-        latency_ms=None,
-        checked_at="2026-01-01T00:00:00.000000+00:00",
-        credential_unusable=True,
-    )
+    _credential_unusable(facade, d.id, "m")
     assert (await facade.disable_integration(T, d.id)).status == IntegrationStatus.DISABLED
 
 

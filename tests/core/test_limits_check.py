@@ -46,30 +46,37 @@ async def test_allowed_without_limits(clocked) -> None:  # type: ignore[no-untyp
     assert d.decision == Decision.ALLOWED and d.reasons == [] and d.retry_after_s is None
 
 
-async def test_warned_at_80_percent_of_budget_including_the_estimate(clocked) -> None:  # type: ignore[no-untyped-def]
-    f, _ = clocked
-    iid = await _make(f, budget_limit_cents=1000)
-    await _use(f, iid, cents=700)
-    below = await f.check_limits(T, iid, estimated_cost_cents=99.99)
-    assert below is not None and below.decision == Decision.ALLOWED
-    d = await f.check_limits(T, iid, estimated_cost_cents=100)
-    assert d is not None and d.decision == Decision.WARNED
-    [reason] = d.reasons
-    assert "budget_limit_cents" in reason and "limit 1000 cents" in reason
-    assert "used 700" in reason and "estimate 100" in reason and "800 cents" in reason
-    assert "(80.0%)" in reason
+# (spent, the estimate that reaches the threshold, the decision there, the decision just
+# below it, what the reason names)
+BUDGET_EDGES = [
+    pytest.param(
+        700, 100, Decision.WARNED, Decision.ALLOWED,
+        ["budget_limit_cents", "limit 1000 cents", "used 700", "estimate 100", "800 cents",
+         "(80.0%)"],
+        id="warned-at-80-percent-including-the-estimate",
+    ),
+    pytest.param(
+        950.5, 49.5, Decision.BLOCKED, Decision.WARNED,
+        ["limit 1000 cents", "used 950.5", "= 1000 cents"],
+        id="blocked-when-reached-with-the-estimate",
+    ),
+]  # fmt: skip
 
 
-async def test_blocked_when_budget_reached_with_estimate(clocked) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("spent", "estimate", "at", "below", "needles"), BUDGET_EDGES)
+async def test_budget_thresholds_count_the_estimate(  # type: ignore[no-untyped-def]
+    clocked, spent: float, estimate: float, at: Decision, below: Decision, needles: list[str]
+) -> None:
     f, _ = clocked
     iid = await _make(f, budget_limit_cents=1000)
-    await _use(f, iid, cents=950.5)
-    d = await f.check_limits(T, iid, estimated_cost_cents=49.5)
-    assert d is not None and d.decision == Decision.BLOCKED
+    await _use(f, iid, cents=spent)
+    under = await f.check_limits(T, iid, estimated_cost_cents=estimate - 0.01)
+    assert under is not None and under.decision == below
+    d = await f.check_limits(T, iid, estimated_cost_cents=estimate)
+    assert d is not None and d.decision == at
     [reason] = d.reasons
-    assert "limit 1000 cents" in reason and "used 950.5" in reason and "= 1000 cents" in reason
-    warn = await f.check_limits(T, iid, estimated_cost_cents=49.49)
-    assert warn is not None and warn.decision == Decision.WARNED
+    for needle in needles:
+        assert needle in reason, (needle, reason)
 
 
 async def test_blocked_and_warned_by_the_token_limit(clocked) -> None:  # type: ignore[no-untyped-def]

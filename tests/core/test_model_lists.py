@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,16 +18,10 @@ from tui.demo.fakeprovider import FakeProviderServer
 AT = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def server() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer() as s:
-        yield s
-
-
 async def test_a_probe_stores_the_list_and_another_process_reads_it(
-    facade: IntegrationsFacade, server: FakeProviderServer, db_path: Path
+    facade: IntegrationsFacade, fake_server: FakeProviderServer, db_path: Path
 ) -> None:
-    iid = await make(facade, server, "openai", key_for("ok"))
+    iid = await make(facade, fake_server, "openai", key_for("ok"))
     assert await facade.get_models("t1", iid) == []  # no probe yet
     await facade.test_credentials("t1", iid)
     other = IntegrationsFacade(db_path)  # another process's view of the same files
@@ -42,9 +35,9 @@ async def test_a_probe_stores_the_list_and_another_process_reads_it(
 
 
 async def test_a_failed_probe_keeps_the_last_good_list(
-    facade: IntegrationsFacade, server: FakeProviderServer
+    facade: IntegrationsFacade, fake_server: FakeProviderServer
 ) -> None:
-    iid = await make(facade, server, "anthropic", key_for("ok"))
+    iid = await make(facade, fake_server, "anthropic", key_for("ok"))
     await facade.test_credentials("t1", iid)
     good = await facade.get_models("t1", iid)
     assert good
@@ -55,9 +48,9 @@ async def test_a_failed_probe_keeps_the_last_good_list(
 
 
 async def test_delete_drops_the_list(
-    facade: IntegrationsFacade, server: FakeProviderServer
+    facade: IntegrationsFacade, fake_server: FakeProviderServer
 ) -> None:
-    iid = await make(facade, server, "openai", key_for("ok"))
+    iid = await make(facade, fake_server, "openai", key_for("ok"))
     await facade.test_credentials("t1", iid)
     assert await facade.get_models("t1", iid)
     await facade.delete_integration("t1", iid)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.facade import crud_calls
 from tinydb.table import Document
 
 from core import IntegrationsFacade, StoreError
@@ -68,14 +69,7 @@ async def test_corrupt_file_refused_and_untouched(tmp_path: Path, content: bytes
     db = tmp_path / "byok.json"
     db.write_bytes(content)
     f = IntegrationsFacade(db)
-    for call in (
-        f.list_integrations(T),
-        f.get_integration(T, "abc"),
-        f.create_integration(T, name="a", provider_type="ollama"),
-        f.update_integration(T, "abc", name="b"),
-        f.delete_integration(T, "abc"),
-        f.enable_integration(T, "abc"),
-    ):
+    for call in crud_calls(f, T, "abc"):
         with pytest.raises(StoreError) as e:
             await call
         assert str(db) in str(e.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support.facade import crud_calls
 
 from core import IntegrationsFacade, ValidationError
 
@@ -67,12 +68,7 @@ async def test_ciphertext_is_bound_to_tenant_and_integration(
 )
 async def test_bad_tenant_ids(facade: IntegrationsFacade, tenant) -> None:
     calls = [
-        facade.list_integrations(tenant),
-        facade.get_integration(tenant, "id"),
-        facade.create_integration(tenant, name="n", provider_type="ollama"),
-        facade.update_integration(tenant, "id", name="n"),
-        facade.delete_integration(tenant, "id"),
-        facade.enable_integration(tenant, "id"),
+        *crud_calls(facade, tenant, "id"),
         facade.disable_integration(tenant, "id"),
         facade.get_health_status(tenant, "id"),
         facade.test_credentials(tenant, "id"),

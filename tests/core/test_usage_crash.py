@@ -19,6 +19,10 @@ import pytest
 
 from core import IntegrationsFacade
 
+# Under `-n`, these tests run one after another on one worker: each keeps child processes busy
+# and kills them at chosen instants, and two of them at once would starve each other's children.
+pytestmark = pytest.mark.xdist_group("kill-children")
+
 T = "acme"
 
 # Prints "S n" before sending batch n and "A n" once record_usage_batch returned (acknowledged).

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.env import subprocess_env
+from support.clirun import byok
 from support.tmuxterm import Terminal, byok_command, needs_tmux
 
 pytestmark = needs_tmux
@@ -23,11 +20,8 @@ def term() -> Iterator[Terminal]:
 
 
 def show(db: Path, ref: str) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli.main", "--db", str(db), "show", ref, "--json"],
-        capture_output=True, text=True, env=subprocess_env(), timeout=60,
-    )  # fmt: skip
-    return json.loads(proc.stdout) if proc.returncode == 0 else {}
+    run = byok("show", ref, "--json", db=db)
+    return run.json if run.code == 0 else {}
 
 
 def test_add_prompts_for_the_key_without_echo(term: Terminal, tmp_path: Path) -> None:

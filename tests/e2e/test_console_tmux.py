@@ -7,15 +7,12 @@ The database is then read back through the CLI, so the row on screen is also on 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.env import subprocess_env
+from support.clirun import byok
 from support.tmuxterm import Terminal, byok_command, needs_tmux
 
 pytestmark = needs_tmux
@@ -28,11 +25,9 @@ def term() -> Iterator[Terminal]:
 
 
 def list_json(db: Path) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli.main", "--db", str(db), "list", "--json"],
-        capture_output=True, text=True, env=subprocess_env(), timeout=60, check=True,
-    )  # fmt: skip
-    return json.loads(proc.stdout)
+    run = byok("list", "--json", db=db)
+    assert run.code == 0, run.err
+    return run.json
 
 
 def test_add_an_integration_through_the_console_form(term: Terminal, tmp_path: Path) -> None:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.env import subprocess_env
+from support.clirun import byok
 from support.tmuxterm import Terminal, byok_command, needs_tmux
 
 pytestmark = needs_tmux
@@ -20,12 +17,9 @@ pytestmark = needs_tmux
 
 def tokens_used(db: Path) -> int:
     """This month's tokens over every demo integration, read through the real CLI."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli.main", "--db", str(db), "limits", "--json"],
-        capture_output=True, text=True, env=subprocess_env(), timeout=60,
-    )  # fmt: skip
-    assert proc.returncode in (0, 1, 2), proc.stderr
-    return sum(item["tokens_used_month"] for item in json.loads(proc.stdout))
+    run = byok("limits", "--json", db=db)
+    assert run.code in (0, 1, 2), run.err
+    return sum(item["tokens_used_month"] for item in run.json)
 
 
 @pytest.fixture
@@ -77,6 +71,9 @@ def test_demo_cleans_up_when_terminated(term: Terminal, tmp_path: Path) -> None:
     os.kill(children[0], signal.SIGTERM)
     term.wait_for(term.prompt_is_back, "the shell prompt after SIGTERM", timeout=30)
     term.run("echo rc=$?")
-    screen = term.wait_for("rc=", "the demo's exit code")
+    # the output line, not the typed command (which holds "rc=" too)
+    screen = term.wait_for(
+        lambda s: any(line.startswith("rc=") for line in s.splitlines()), "the demo's exit code"
+    )
     assert "rc=143" in screen and "Traceback" not in screen
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("byok-demo-")]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -53,6 +53,16 @@ def byok(
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
+def copy_db(template: Path, db: Path) -> Path:
+    """This test's own copy of a database a module built once (`template`), at `db`.
+
+    Every file beside the template comes along (side files, locks) with its mode, and so does the
+    folder's own mode: the copy is what the same `byok` commands would have left at `db`.
+    """
+    shutil.copytree(template.parent, db.parent, dirs_exist_ok=True)
+    return db
+
+
 def fingerprint(db: Path) -> dict[str, str]:
     """Digest of every file of the database (main file and side files) to prove nothing changed."""
     out: dict[str, str] = {}
@@ -69,6 +79,3 @@ def assert_usage_error(run: Run, *needles: str) -> None:
     assert run.err.strip(), "a usage error must say what is wrong"
     for needle in needles:
         assert needle.lower() in run.err.lower(), (needle, run.err)
-
-
-__all__ = ["BYOK", "Run", "assert_usage_error", "byok", "fingerprint", "os"]

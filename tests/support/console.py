@@ -1,17 +1,12 @@
-"""Helpers shared by the console tests (imported by name: pytest puts this folder on sys.path)."""
+"""Helpers shared by the console tests: wait for the app instead of sleeping blindly, read it."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-T0 = datetime(2026, 11, 14, 12, 0, tzinfo=UTC)
-
-
-def fixed_clock() -> datetime:
-    return T0
+S = TypeVar("S")
 
 
 async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -22,6 +17,13 @@ async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 1
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         await pilot.pause(0.05)
+
+
+async def open_screen(pilot: Any, key: str, screen: type[S]) -> S:
+    """Press `key` and wait until the app shows a `screen`; that screen."""
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, screen))
+    return pilot.app.screen
 
 
 def table_names(app: Any) -> list[str]:

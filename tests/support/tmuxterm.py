@@ -12,7 +12,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from support.clirun import BYOK
 from support.env import subprocess_env
 
 PROMPT = "E2E-READY$ "
@@ -30,7 +30,7 @@ needs_tmux = pytest.mark.skipif(TMUX is None, reason="tmux is not installed (CI 
 
 def byok_command(*args: str) -> str:
     """The shell line that runs the real entry point with this interpreter."""
-    return shlex.join([sys.executable, "-m", "tui.cli.main", *args])
+    return shlex.join([*BYOK, *args])
 
 
 class Terminal:
