@@ -49,7 +49,8 @@ class IntegrationsFacade:
 
     Options: `clock` (a callable returning an aware datetime), `master_key` (32 bytes),
     `key_path`, `environ` (where `env:` credentials and `$BYOK_MASTER_KEY` are read), `durable`
-    (fsync; on by default), plus the options of the health and usage services.
+    (fsync; on by default), `create` (False: the database must exist, a StoreError otherwise,
+    and nothing is created), plus the options of the health and usage services.
     """
 
     def __init__(self, db_path: str | os.PathLike[str] | None = None, **options: Any) -> None:
@@ -58,6 +59,7 @@ class IntegrationsFacade:
             clock=options.pop("clock", None),
             environ=options.pop("environ", None),
             durable=options.pop("durable", True),
+            create=options.pop("create", True),
         )
         self._assemble(dashboard, options)
 
@@ -67,11 +69,11 @@ class IntegrationsFacade:
 
         The console paints from a Dashboard before pydantic is even imported, then builds its
         facade with this. Both hold the same AtomicJSONStorage and UsageStore objects, so each
-        sees the other's writes. The database path, `clock`, `environ` and `durable` are the
-        dashboard's (passing them is a TypeError); the other options are as for the constructor.
+        sees the other's writes. The database path, `clock`, `environ`, `durable` and `create` are
+        the dashboard's (passing them is a TypeError); the other options are as for the constructor.
         Closing either closes the shared files.
         """
-        taken = sorted({"clock", "environ", "durable", "db_path"} & options.keys())
+        taken = sorted({"clock", "environ", "durable", "create", "db_path"} & options.keys())
         if taken:
             raise TypeError(f"from_dashboard takes these from the dashboard: {', '.join(taken)}")
         self = cls.__new__(cls)

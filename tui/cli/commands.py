@@ -45,7 +45,9 @@ DECISION_EXIT = {
 
 async def run(args: argparse.Namespace) -> int:
     handler = HANDLERS[args.command if args.command != "usage" else f"usage {args.usage_command}"]
-    facade = IntegrationsFacade(args.db) if args.db else IntegrationsFacade()
+    # Only `add` creates a database: any other command on a missing one is a typo (or a lost
+    # file) to report, not an empty database to create and read as "all green".
+    facade = IntegrationsFacade(args.db or None, create=handler is cmd_add)
     try:
         return await handler(facade, args)
     except CredentialUsageError as exc:
