@@ -16,9 +16,16 @@ from typing import Any
 from tinydb.table import Document
 
 from core import validation as v
-from core.enums import HealthState, IntegrationStatus, ProviderType
+from core.enums import CredentialSource, HealthState, IntegrationStatus, ProviderType
 from core.errors import DuplicateNameError, InvalidTransitionError, ValidationError
-from core.integrations.credentials import Vault, parse_credential, resolve, stored_form
+from core.integrations.credentials import (
+    CredentialSpec,
+    Vault,
+    parse_credential,
+    refusal,
+    resolve,
+    stored_form,
+)
 from core.providers.catalogue import provider_info
 from core.storage import AtomicJSONStorage
 from core.timeutil import Clock, to_iso
@@ -143,7 +150,30 @@ class IntegrationRepo:
 
     def secret(self, doc: Doc) -> str | None:
         """The credential to send now. Raises CredentialError (message without the secret)."""
-        return resolve(doc.get("credential"), self.vault, doc["tenant_id"], doc["id"], self.environ)
+        return resolve(
+            doc.get("credential"),
+            self.vault,
+            doc["tenant_id"],
+            doc["id"],
+            self.environ,
+            db_path=self.store.path,
+        )
+
+    def _credential(self, raw: object, kind: ProviderType) -> CredentialSpec:
+        """parse_credential, refusing a reference to byok's own secrets (ValidationError)."""
+        spec = parse_credential(raw, kind)
+        why = refusal(spec, self.vault.key_path, self.store.path)
+        if why is not None:
+            raise ValidationError(f"{why}; such a reference is never sent", "credential")
+        return spec
+
+    def _first_seal(self) -> bool:
+        """Whether no secret is sealed in the database yet: only then may a missing master key
+        file be created (a new key would not open the sealed ones)."""
+        return not any(
+            (doc.get("credential") or {}).get("source") == CredentialSource.ENCRYPTED.value
+            for doc in self._table().values()
+        )
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -173,13 +203,14 @@ class IntegrationRepo:
             _collect(errors, fields, field, lambda f=field, x=value: v.limit(f, x))
         spec = cfg = None
         if kind is not None:
-            spec = _collect(errors, {}, "credential", lambda: parse_credential(credential, kind))
+            spec = _collect(errors, {}, "credential", lambda: self._credential(credential, kind))
             cfg = _collect(errors, {}, "config", lambda: v.config(kind, config))
         if errors:
             raise ValidationError(errors)
         assert kind is not None and spec is not None and cfg is not None
         iid = uuid.uuid4().hex
-        cred = stored_form(spec, self.vault, tenant_id, iid)  # seal before taking the lock
+        # seal before taking the lock
+        cred = stored_form(spec, self.vault, tenant_id, iid, may_create_key=self._first_seal)
         now = to_iso(self.clock())
         doc = {
             "id": iid,
@@ -273,12 +304,14 @@ class IntegrationRepo:
         spec = None
         if "credential" in changes:
             spec = _collect(
-                errors, {}, "credential", lambda: parse_credential(changes["credential"], kind)
+                errors, {}, "credential", lambda: self._credential(changes["credential"], kind)
             )
         if errors:
             raise ValidationError(errors)
         if spec is not None:
-            fields["credential"] = stored_form(spec, self.vault, tenant_id, integration_id)
+            fields["credential"] = stored_form(
+                spec, self.vault, tenant_id, integration_id, may_create_key=self._first_seal
+            )
         if "name" in fields:
             fields["name_key"] = v.name_key(fields["name"])
         with self.store.transaction() as db:

@@ -155,14 +155,18 @@ def _frame_problem(body: Mapping[str, Any]) -> str | None:
         return "no tenant, integration ids, models or events"
     n_ids, n_models = len(ids), len(models)
     for row in rows:
-        if type(row) is not list or len(row) != 7:
+        try:
+            ii, mi, at_us, inp, outp, cost, cid = row
+        except (TypeError, ValueError):
             return "an event that is not a list of 7 fields"
-        ii, mi, at_us, inp, outp, cost, cid = row
+        # the common case inline (ints): this runs for every event read
         if not (
             type(ii) is int and 0 <= ii < n_ids
             and type(mi) is int and 0 <= mi < n_models
             and type(at_us) is int
-            and _is_count(inp) and _is_count(outp) and (cost is None or _is_count(cost))
+            and ((type(inp) is int and inp >= 0) or _is_count(inp))
+            and ((type(outp) is int and outp >= 0) or _is_count(outp))
+            and (cost is None or (type(cost) is int and cost >= 0) or _is_count(cost))
             and (cid is None or type(cid) is str)
         ):  # fmt: skip
             return "an event with an index out of range or a field of the wrong type"
