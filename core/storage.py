@@ -79,6 +79,22 @@ def _not_a_file(path: Path, st: os.stat_result) -> StoreError | None:
     )
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is written (a write may take only part of a large buffer)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or a new file in `directory` durable (its entry, not only its data)."""
+    dfd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
 def ensure_private_dir(directory: Path) -> None:
     """Create `directory` (and parents) if missing; the leaf we create is 0700."""
     if directory.is_dir():
@@ -331,20 +347,14 @@ class AtomicJSONStorage(Storage):
                 tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600
             )
             try:
-                view = memoryview(raw)
-                while view:
-                    view = view[os.write(fd, view) :]
+                write_all(fd, raw)
                 if self.durable:
                     os.fsync(fd)
             finally:
                 os.close(fd)
             os.replace(tmp, self.path)
             if self.durable:
-                dfd = os.open(directory, os.O_RDONLY)
-                try:
-                    os.fsync(dfd)
-                finally:
-                    os.close(dfd)
+                fsync_dir(directory)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()

@@ -6,14 +6,15 @@ block an event loop. Documents are keyed by integration id in the `integrations`
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from tinydb.table import Document
+from tinydb.table import Document, Table
 
 from core import validation as v
 from core.enums import CredentialSource, HealthState, IntegrationStatus, ProviderType
@@ -314,10 +315,8 @@ class IntegrationRepo:
             )
         if "name" in fields:
             fields["name_key"] = v.name_key(fields["name"])
-        with self.store.transaction() as db:
-            table = db.table(TABLE)
-            doc = table.get(doc_id=integration_id)
-            if doc is None or doc["tenant_id"] != tenant_id:
+        with self._own(tenant_id, integration_id) as (table, doc):
+            if doc is None:
                 return None
             if "name_key" in fields:
                 self._check_unique(tenant_id, fields["name_key"], integration_id, fields["name"])
@@ -334,13 +333,20 @@ class IntegrationRepo:
             table.update(fields, doc_ids=[integration_id])
             return {**merged, "search_text": fields["search_text"]}
 
-    def delete(self, tenant_id: str, integration_id: str) -> bool:
-        if self.get(tenant_id, integration_id) is None:
-            return False
+    @contextlib.contextmanager
+    def _own(self, tenant_id: str, integration_id: str) -> Iterator[tuple[Table, Doc | None]]:
+        """In one transaction: the table and the tenant's document (None if missing, or if it
+        is another tenant's), read under the lock."""
         with self.store.transaction() as db:
             table = db.table(TABLE)
             doc = table.get(doc_id=integration_id)
-            if doc is None or doc["tenant_id"] != tenant_id:
+            yield table, doc if doc is not None and doc["tenant_id"] == tenant_id else None
+
+    def delete(self, tenant_id: str, integration_id: str) -> bool:
+        if self.get(tenant_id, integration_id) is None:
+            return False
+        with self._own(tenant_id, integration_id) as (table, doc):
+            if doc is None:
                 return False
             table.remove(doc_ids=[integration_id])  # the sealed secret goes with the document
             return True
@@ -350,10 +356,8 @@ class IntegrationRepo:
     ) -> tuple[Doc, str] | None:
         if self.get(tenant_id, integration_id) is None:
             return None
-        with self.store.transaction() as db:
-            table = db.table(TABLE)
-            doc = table.get(doc_id=integration_id)
-            if doc is None or doc["tenant_id"] != tenant_id:
+        with self._own(tenant_id, integration_id) as (table, doc):
+            if doc is None:
                 return None
             current = IntegrationStatus(doc["status"])
             if target is IntegrationStatus.ENABLED and current is IntegrationStatus.ERROR:
@@ -381,23 +385,17 @@ class IntegrationRepo:
         extra: Mapping[str, Any] | None = None,
     ) -> Doc | None:
         """Store a probe's outcome on the integration; an unusable credential sets status error."""
-        with self.store.transaction() as db:
-            table = db.table(TABLE)
-            doc = table.get(doc_id=integration_id)
-            if doc is None or doc["tenant_id"] != tenant_id:
-                return None
-            fields: dict[str, Any] = {
-                "health_state": state.value,
-                "health_reason": reason,
-                "health_message": message,
-                "health_latency_ms": latency_ms,
-                "health_checked_at": checked_at,
-                **(extra or {}),
-            }
-            if credential_unusable:
-                fields["status"] = IntegrationStatus.ERROR.value
-            table.update(fields, doc_ids=[integration_id])
-            return {**doc, **fields}
+        outcome = {
+            "integration_id": integration_id,
+            "state": state,
+            "reason": reason,
+            "message": message,
+            "latency_ms": latency_ms,
+            "checked_at": checked_at,
+            "credential_unusable": credential_unusable,
+            "extra": extra,
+        }
+        return self.apply_health_many(tenant_id, [outcome])[0]
 
     def apply_health_many(
         self, tenant_id: str, outcomes: Iterable[Mapping[str, Any]]

@@ -41,7 +41,7 @@ from typing import Any
 import orjson
 
 from core.errors import StoreError
-from core.storage import AtomicJSONStorage, ensure_private_dir
+from core.storage import AtomicJSONStorage, ensure_private_dir, fsync_dir, write_all
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
@@ -81,6 +81,7 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) else int(value)
 
 
+MAX_US = 253402300800 * 1_000_000  # 10000-01-01: times are recorded within 1970..9999
 MAX_COUNT_DIGITS = 40  # a counter stored as text (beyond 64 bits): far above anything real
 
 
@@ -97,7 +98,8 @@ def _is_count(value: object) -> bool:
 def _is_period(value: object) -> bool:
     return (
         type(value) is str and len(value) == 7 and value[4] == "-"
-        and value[:4].isdigit() and value[5:].isdigit() and 1 <= int(value[5:]) <= 12
+        and value[:4].isdigit() and value[5:].isdigit()
+        and int(value[:4]) >= 1970 and 1 <= int(value[5:]) <= 12
     )  # fmt: skip
 
 
@@ -118,6 +120,7 @@ def _alert_ok(alert: object) -> bool:
             and _is_count(alert["used"])  # type: ignore[index]
             and type(alert["percent"]) in (int, float)  # type: ignore[index]
             and type(alert["created_at_us"]) is int  # type: ignore[index]
+            and 0 <= alert["created_at_us"] < MAX_US  # type: ignore[index]
         )
     except (KeyError, TypeError, AttributeError):
         return False
@@ -163,7 +166,7 @@ def _frame_problem(body: Mapping[str, Any]) -> str | None:
         if not (
             type(ii) is int and 0 <= ii < n_ids
             and type(mi) is int and 0 <= mi < n_models
-            and type(at_us) is int
+            and type(at_us) is int and 0 <= at_us < MAX_US
             and ((type(inp) is int and inp >= 0) or _is_count(inp))
             and ((type(outp) is int and outp >= 0) or _is_count(outp))
             and (cost is None or (type(cost) is int and cost >= 0) or _is_count(cost))
@@ -701,9 +704,7 @@ class UsageStore:
             raise StoreError(f"cannot write {path}: {exc.strerror}", str(path)) from None
         start = os.fstat(fd).st_size
         try:
-            view = memoryview(frame)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, frame)
             if self.durable:
                 os.fdatasync(fd)
             if created and self.durable:
@@ -727,11 +728,7 @@ class UsageStore:
             raise StoreError(f"cannot repair {path}: {exc.strerror}", str(path)) from None
 
     def _fsync_dir(self) -> None:
-        dfd = os.open(self.log_dir, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        fsync_dir(self.log_dir)
 
     # -- checkpoints and retention --------------------------------------------------------------
 

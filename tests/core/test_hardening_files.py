@@ -277,6 +277,8 @@ def _rewrite(path: Path, change) -> bytes:  # type: ignore[no-untyped-def]
                                         d["rollups"].values()]),
         ("byok.usage.json", lambda d: [r.update(input_tokens=-3) for r in
                                         d["rollups"].values()]),
+        ("byok.usage.json", lambda d: [r.update(period="0000-01") for r in
+                                        d["rollups"].values()]),
         ("byok.usage.json", lambda d: d.update(state={"1": {"segment": 5, "offset": "x"}})),
         ("byok.usage.json", lambda d: d.update(alerts={"a": {"id": "a"}})),
         ("byok.health.json", lambda d: d.update(log={"x": {"entries": 5}})),
@@ -315,6 +317,8 @@ def _frame(body: dict) -> bytes:
         {"v": 1, "r": 1, "t": T, "i": ["ID"], "m": ["m"], "e": [[0, 0, 1]]},
         {"v": 1, "r": 1, "t": T, "i": ["ID"], "m": ["m"], "e": [[0, 0, "t", 1, 1, None, None]]},
         {"v": 1, "r": 1, "t": T, "i": ["ID"], "m": ["m"], "e": [[0, 0, 1, -1, 1, None, None]]},
+        {"v": 1, "r": 1, "t": T, "i": ["ID"], "m": ["m"], "e": [[0, 0, 10**18, 1, 1, None, None]]},
+        {"v": 1, "r": 1, "t": T, "i": ["ID"], "m": ["m"], "e": [[0, 0, -1, 1, 1, None, None]]},
         {"v": 1, "r": 1, "t": T, "i": ["ID"], "m": ["m"], "e": 5},
         {"v": 1, "r": 1, "i": ["ID"], "m": ["m"], "e": []},
         {"v": 1, "r": 1, "t": T, "i": ["ID"], "m": ["m"], "e": [], "a": [{"id": "x"}]},
