@@ -1,16 +1,17 @@
 """byok-console's core: integrations, credentials, storage, health, usage and limits.
 
 Pure Python with no user interface; the console and the CLI reach everything through
-`IntegrationsFacade`. See CONTRACT.md for the public API.
+`IntegrationsFacade`. See docs/api.md for the public API.
 """
 
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
-    from core.enums import CredentialSource, HealthState, IntegrationStatus, ProviderType
+    from core.enums import CredentialSource, Decision, HealthState, IntegrationStatus, ProviderType
     from core.errors import (
         CredentialError,
         DuplicateNameError,
+        ErrorKind,
         IntegrationError,
         InvalidTransitionError,
         StoreError,
@@ -20,7 +21,6 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from core.models import (
         Alert,
         BatchResult,
-        Decision,
         HealthCheckResult,
         HealthLogEntry,
         HealthStatusResult,
@@ -43,10 +43,11 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
 # httpx or the facade, since the console paints its first screen before needing any of them.
 _HOMES = {
     "readside": ("Dashboard", "Row"),
-    "enums": ("CredentialSource", "HealthState", "IntegrationStatus", "ProviderType"),
+    "enums": ("CredentialSource", "Decision", "HealthState", "IntegrationStatus", "ProviderType"),
     "errors": (
         "CredentialError",
         "DuplicateNameError",
+        "ErrorKind",
         "IntegrationError",
         "InvalidTransitionError",
         "StoreError",
@@ -57,7 +58,6 @@ _HOMES = {
     "models": (
         "Alert",
         "BatchResult",
-        "Decision",
         "HealthCheckResult",
         "HealthLogEntry",
         "HealthStatusResult",
@@ -103,6 +103,7 @@ __all__ = [
     "Dashboard",
     "Decision",
     "DuplicateNameError",
+    "ErrorKind",
     "HealthCheckResult",
     "HealthLogEntry",
     "HealthState",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from core.integrations.credentials import Vault
 from core.integrations.repository import IntegrationRepo
+from core.options import Options
 from core.paths import side_file
 from core.storage import AtomicJSONStorage
 from core.timeutil import Clock
@@ -22,7 +22,7 @@ class CoreContext:
     clock: Clock
     environ: Mapping[str, str]
     repo: IntegrationRepo
-    options: dict[str, Any] = field(default_factory=dict)
+    options: Options
 
     def side_path(self, part: str) -> Path:
         """A sibling file of the database (`byok.health.json`, ...), for a service's own data."""

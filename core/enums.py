@@ -40,3 +40,12 @@ class CredentialSource(StrEnum):
     ENV = "env"
     FILE = "file"
     NONE = "none"
+
+
+class Decision(StrEnum):
+    """check_limits' answer, most severe last."""
+
+    ALLOWED = "allowed"
+    WARNED = "warned"
+    THROTTLED = "throttled"
+    BLOCKED = "blocked"

@@ -10,6 +10,7 @@ import asyncio
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -35,33 +36,36 @@ from core.models import (
     LimitsStatusResult,
     UsageRecordResult,
 )
+from core.options import Options
 from core.readside import Dashboard
 from core.results import to_detail, to_health_status, to_summary
 from core.usage.service import UsageService
 
 P = ParamSpec("P")
 T = TypeVar("T")
-SCHEMA_VERSION = 1
+CHECK_MANY_OPTIONS = frozenset(
+    {"include_disabled", "stale_after_s", "concurrency", "deep", "integration_ids"}
+)
 
 
 class IntegrationsFacade:
     """Unified facade for LLM integration management, scoped by tenant on every call.
 
-    Options: `clock` (a callable returning an aware datetime), `master_key` (32 bytes),
-    `key_path`, `environ` (where `env:` credentials and `$BYOK_MASTER_KEY` are read), `durable`
-    (fsync; on by default), `create` (False: the database must exist, a StoreError otherwise,
-    and nothing is created), plus the options of the health and usage services.
+    `options` are those of `core.options.Options` (clock, environ, durable, create, master_key,
+    the probes' timeouts and concurrency, the health log's and the usage log's retention, ...),
+    each checked here: a bad value or an unknown name is a ValidationError.
     """
 
     def __init__(self, db_path: str | os.PathLike[str] | None = None, **options: Any) -> None:
+        opts = Options.from_kwargs(**options)  # before any file is created
         dashboard = Dashboard(
             db_path,
-            clock=options.pop("clock", None),
-            environ=options.pop("environ", None),
-            durable=options.pop("durable", True),
-            create=options.pop("create", True),
+            clock=opts.clock,
+            environ=opts.environ,
+            durable=opts.durable,
+            create=opts.create,
         )
-        self._assemble(dashboard, options)
+        self._assemble(dashboard, opts)
 
     @classmethod
     def from_dashboard(cls, dashboard: Dashboard, **options: Any) -> IntegrationsFacade:
@@ -76,16 +80,21 @@ class IntegrationsFacade:
         taken = sorted({"clock", "environ", "durable", "create", "db_path"} & options.keys())
         if taken:
             raise TypeError(f"from_dashboard takes these from the dashboard: {', '.join(taken)}")
+        opts = replace(
+            Options.from_kwargs(**options),
+            clock=dashboard.clock,
+            environ=dashboard.environ,
+            durable=dashboard.store.durable,
+        )
         self = cls.__new__(cls)
-        self._assemble(dashboard, dict(options))
+        self._assemble(dashboard, opts)
         return self
 
-    def _assemble(self, dashboard: Dashboard, options: dict[str, Any]) -> None:
+    def _assemble(self, dashboard: Dashboard, options: Options) -> None:
         repo = dashboard.repo
-        key_path, master_key = options.pop("key_path", None), options.pop("master_key", None)
-        if key_path is not None or master_key is not None:
+        if options.master_key is not None:
             # A dashboard never seals or opens a secret, so its vault can give way to this one.
-            repo.vault = Vault(key_path=key_path, master_key=master_key, environ=dashboard.environ)
+            repo.vault = Vault(master_key=options.master_key, environ=dashboard.environ)
         self._ctx = CoreContext(
             db_path=dashboard.db_path,
             store=dashboard.store,
@@ -117,6 +126,14 @@ class IntegrationsFacade:
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await asyncio.to_thread(fn, *args, **kwargs)
 
+    async def _read(
+        self, tenant_id: str, integration_id: str, result: Callable[[Mapping[str, Any]], T]
+    ) -> T | None:
+        """One integration's stored document as a result, or None when not found."""
+        tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
+        doc = await self._run(self._repo.get, tenant, iid)
+        return result(doc) if doc is not None else None
+
     # -- integrations ---------------------------------------------------------------------------
 
     async def list_integrations(
@@ -143,8 +160,16 @@ class IntegrationsFacade:
     async def get_integration(
         self, tenant_id: str, integration_id: str
     ) -> IntegrationDetailResult | None:
-        tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
-        doc = await self._run(self._repo.get, tenant, iid)
+        return await self._read(tenant_id, integration_id, to_detail)
+
+    async def resolve_integration(self, tenant_id: str, ref: str) -> IntegrationDetailResult | None:
+        """The integration a person names: by id, name (case-insensitive) or a unique start of
+        its id (6+ hex digits). None when nothing matches; ValidationError (field `ref`) when the
+        start fits several ids."""
+        tenant = v.tenant(tenant_id)
+        if not isinstance(ref, str):
+            raise ValidationError("must be a string", "ref")
+        doc = await self._run(self._repo.resolve, tenant, ref)
         return to_detail(doc) if doc is not None else None
 
     async def create_integration(
@@ -185,9 +210,7 @@ class IntegrationsFacade:
         A ValidationError names fields as `items[3].name`; a clash raises DuplicateNameError.
         """
         tenant = v.tenant(tenant_id)
-        if not isinstance(items, list):
-            raise ValidationError("must be a list of integration objects", "items")
-        docs = await self._run(self._repo.create_many, tenant, items)
+        docs = await self._run(self._repo.create_many, tenant, v.items(items))
         return [to_detail(doc) for doc in docs]
 
     async def update_integration(
@@ -226,30 +249,27 @@ class IntegrationsFacade:
         doc, message = outcome
         return IntegrationLifecycleResult(integration_id=iid, status=doc["status"], message=message)
 
-    async def list_tenants(self) -> list[str]:
-        """Every tenant that has at least one integration."""
-        return await self._run(self._repo.tenants)
-
     # -- health ---------------------------------------------------------------------------------
 
     async def get_models(self, tenant_id: str, integration_id: str) -> list[str]:
         """The models the provider listed at this integration's last successful probe, by any
         process (sorted; [] before one). The console's form offers them as a select."""
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
-        return await self._run(self._health.get_models, tenant, iid)
+        return await self._run(self._health.models.get, tenant, iid)
 
     async def get_health_status(
         self, tenant_id: str, integration_id: str
     ) -> HealthStatusResult | None:
-        tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
-        doc = await self._run(self._repo.get, tenant, iid)
-        return to_health_status(doc) if doc is not None else None
+        """The stored state; never touches the network."""
+        return await self._read(tenant_id, integration_id, to_health_status)
 
     async def test_credentials(
         self, tenant_id: str, integration_id: str, **options: Any
     ) -> HealthCheckResult | None:
+        """Probe now (`deep=True`: also a 1-token completion on default_model)."""
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
-        return await self._health.test_credentials(tenant, iid, **options)
+        v.known(options, {"deep"}, "options", "option")
+        return await self._health.test_credentials(tenant, iid, deep=options.get("deep", False))
 
     def check_many(self, tenant_id: str, **options: Any) -> AsyncIterator[HealthCheckResult]:
         """Probe many integrations at once, yielding each result as it completes.
@@ -258,7 +278,9 @@ class IntegrationsFacade:
         checked for that long), concurrency=None (the probe_concurrency option, 50), deep=False,
         integration_ids=None (exactly these, disabled ones too; unknown ids are skipped).
         """
-        return self._health.check_many(v.tenant(tenant_id), **options)
+        tenant = v.tenant(tenant_id)
+        v.known(options, CHECK_MANY_OPTIONS, "options", "option")
+        return self._health.check_many(tenant, **options)
 
     async def get_health_log(
         self, tenant_id: str, integration_id: str | None = None, *, limit: int = 100
@@ -266,7 +288,8 @@ class IntegrationsFacade:
         """The health log, newest first; a deleted integration's history stays readable."""
         tenant = v.tenant(tenant_id)
         iid = v.integration_id(integration_id) if integration_id is not None else None
-        return await self._run(self._health.get_health_log, tenant, iid, limit=limit)
+        most = v.read_limit(limit, v.MAX_LOG_READ)
+        return await self._run(self._health.log.read, tenant, iid, most)
 
     # -- usage and limits -----------------------------------------------------------------------
 
@@ -284,21 +307,19 @@ class IntegrationsFacade:
         cache_read_tokens: int = 0,
         cache_write_tokens: int = 0,
     ) -> UsageRecordResult | None:
-        """Record one call (durable when this returns). See CONTRACT.md and core/usage.py."""
+        """Record one call (durable when this returns). See docs/api.md, "Usage and limits"."""
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
-        return await self._run(
-            self._usage.record_usage,
-            tenant,
-            iid,
-            model=model,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cost_cents=cost_cents,
-            call_id=call_id,
-            at=at,
-            cache_read_tokens=cache_read_tokens,
-            cache_write_tokens=cache_write_tokens,
-        )
+        fields = {
+            "model": model,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cost_cents": cost_cents,
+            "call_id": call_id,
+            "at": at,
+            "cache_read_tokens": cache_read_tokens,
+            "cache_write_tokens": cache_write_tokens,
+        }
+        return await self._run(self._usage.record_usage, tenant, iid, fields)
 
     async def record_usage_batch(
         self, tenant_id: str, records: Sequence[Mapping[str, Any]]
@@ -327,21 +348,18 @@ class IntegrationsFacade:
         estimated_cost_cents: float = 0,
     ) -> LimitDecision | None:
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
-        return await self._run(
-            self._usage.check_limits,
-            tenant,
-            iid,
-            estimated_tokens=estimated_tokens,
-            estimated_cost_cents=estimated_cost_cents,
-        )
+        tokens, nc = v.estimates(estimated_tokens, estimated_cost_cents)
+        return await self._run(self._usage.check_limits, tenant, iid, tokens, nc)
 
     async def get_alerts(
         self, tenant_id: str, integration_id: str | None = None, *, limit: int = 100
     ) -> list[Alert]:
-        """Usage alerts (80%/100% of a budget or token limit), newest first."""
-        return await self._run(
-            self._usage.get_alerts, v.tenant(tenant_id), integration_id, limit=limit
-        )
+        """Usage alerts (80%/100% of a budget or token limit), newest first; also those of
+        deleted integrations."""
+        tenant = v.tenant(tenant_id)
+        iid = v.integration_id(integration_id) if integration_id is not None else None
+        most = v.read_limit(limit, v.MAX_PAGE)
+        return await self._run(self._usage.get_alerts, tenant, iid, most)
 
     # -- lifetime -------------------------------------------------------------------------------
 

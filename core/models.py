@@ -6,34 +6,40 @@ back into storage. None of them carries a raw secret.
 
 from __future__ import annotations
 
+from dataclasses import MISSING, fields
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from core.enums import CredentialSource, HealthState, IntegrationStatus, ProviderType
+# Decision is imported from here too (core.models.Decision): it lived here before.
+from core.enums import CredentialSource, Decision, HealthState, IntegrationStatus, ProviderType
+from core.readmodels import DOC, LimitFigures, Row
 
 
 class _Result(BaseModel):
     model_config = ConfigDict(frozen=True, use_enum_values=False)
 
 
-class IntegrationSummaryResult(_Result):
-    """One row of a list: enough for a table, nothing secret."""
+def _fields_of(declaration: type) -> type[_Result]:
+    """A result base with the fields of a read-model dataclass of core.readmodels: the same
+    names, types, defaults, docs and order, so the pydantic and the light model cannot drift."""
+    return create_model(
+        f"_{declaration.__name__}Fields",
+        __base__=_Result,
+        __module__=__name__,
+        **{
+            f.name: (
+                f.type,
+                Field(... if f.default is MISSING else f.default, description=f.metadata.get(DOC)),
+            )
+            for f in fields(declaration)
+        },
+    )
 
-    id: str
-    name: str
-    provider_type: ProviderType
-    status: IntegrationStatus
-    health_state: HealthState
-    default_model: str | None
-    created_at: datetime
-    health_checked_at: datetime | None = None
-    health_latency_ms: int | None = None
-    budget_limit_cents: int = 0
-    token_limit_month: int = 0
-    rate_limit_rpm: int = 0
+
+class IntegrationSummaryResult(_fields_of(Row)):  # type: ignore[misc]
+    """One row of a list: enough for a table, nothing secret."""
 
 
 class IntegrationListResult(_Result):
@@ -114,21 +120,8 @@ class HealthStatusResult(_Result):
     health_latency_ms: int | None = None
 
 
-class LimitsStatusResult(_Result):
-    integration_id: str
-    budget_limit_cents: int
-    budget_used_cents: int
-    budget_percent: float
-    token_limit_month: int
-    tokens_used_month: int
-    token_percent: float
-    rate_limit_rpm: int
-    requests_this_minute: int
-    rate_percent: float
-    period_start: datetime
-    period_end: datetime
-    requests_month: int = 0
-    unpriced_calls: int = 0
+class LimitsStatusResult(_fields_of(LimitFigures)):  # type: ignore[misc]
+    """An integration's usage against its limits in the current UTC calendar month."""
 
 
 class UsageRecordResult(_Result):
@@ -138,13 +131,6 @@ class UsageRecordResult(_Result):
     priced: bool
     integration_id: str | None = None
     call_id: str | None = None
-
-
-class Decision(StrEnum):
-    ALLOWED = "allowed"
-    WARNED = "warned"
-    THROTTLED = "throttled"
-    BLOCKED = "blocked"
 
 
 class LimitDecision(_Result):

@@ -17,67 +17,24 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from core import validation as v
-from core.enums import HealthState, IntegrationStatus, ProviderType
+from core.enums import HealthState
 from core.integrations.credentials import Vault
 from core.integrations.repository import TABLE, IntegrationRepo, check_shape
 from core.paths import default_db_path, side_file
+from core.readmodels import LimitFigures, Row, to_row
 from core.storage import AtomicJSONStorage
-from core.timeutil import Clock, from_iso, utc_now
-from core.usage.limits import LimitFigures, limit_figures
-from core.usage.store import UsageStore, open_usage_store, to_us
+from core.timeutil import Clock, to_us, utc_now
+from core.usage.limits import limit_figures
+from core.usage.store import open_usage_store
 
 __all__ = ["Dashboard", "LimitFigures", "Row", "to_row"]
 
 SCHEMA_VERSION = 1  # of the integrations file; the facade uses the same
 Doc = Mapping[str, Any]
-
-# Enum lookups by value without the EnumType.__call__ machinery: rows() runs for every row.
-_PROVIDERS = {m.value: m for m in ProviderType}
-_STATUSES = {m.value: m for m in IntegrationStatus}
-_HEALTH = {m.value: m for m in HealthState}
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One integration as a table row: the fields, types and values of IntegrationSummaryResult."""
-
-    id: str
-    name: str
-    provider_type: ProviderType
-    status: IntegrationStatus
-    health_state: HealthState
-    default_model: str | None
-    created_at: datetime
-    health_checked_at: datetime | None = None
-    health_latency_ms: int | None = None
-    budget_limit_cents: int = 0
-    token_limit_month: int = 0
-    rate_limit_rpm: int = 0
-
-
-def to_row(doc: Doc) -> Row:
-    created = from_iso(doc["created_at"])
-    assert created is not None  # every stored document has one (IntegrationRepo.build)
-    return Row(
-        id=doc["id"],
-        name=doc["name"],
-        provider_type=_PROVIDERS[doc["provider_type"]],
-        status=_STATUSES[doc["status"]],
-        health_state=_HEALTH[doc["health_state"]],
-        default_model=doc["default_model"],
-        created_at=created,
-        health_checked_at=from_iso(doc.get("health_checked_at")),
-        health_latency_ms=doc.get("health_latency_ms"),
-        budget_limit_cents=doc["budget_limit_cents"],
-        token_limit_month=doc["token_limit_month"],
-        rate_limit_rpm=doc["rate_limit_rpm"],
-    )
 
 
 def count_by_health(rows: Iterable[Row]) -> dict[str, int]:
@@ -106,7 +63,7 @@ class Dashboard:
         durable: bool = True,
         create: bool = True,
     ) -> None:
-        env: Mapping[str, str] = environ or os.environ
+        env: Mapping[str, str] = os.environ if environ is None else environ
         path = Path(db_path).expanduser() if db_path is not None else default_db_path(env)
         store = AtomicJSONStorage(
             path, schema=SCHEMA_VERSION, durable=durable, create=create, check=check_shape
@@ -119,32 +76,8 @@ class Dashboard:
         )
         # The vault only loads a key when a secret is sealed or opened, which reading never does.
         repo = IntegrationRepo(store, Vault(environ=env), tick, env)
-        self._bind(store, repo, usage, tick, env)
-
-    @classmethod
-    def over(
-        cls,
-        store: AtomicJSONStorage,
-        repo: IntegrationRepo,
-        usage: UsageStore,
-        clock: Clock,
-        environ: Mapping[str, str],
-    ) -> Dashboard:
-        """A dashboard over parts a facade already holds (see IntegrationsFacade.dashboard)."""
-        self = cls.__new__(cls)
-        self._bind(store, repo, usage, clock, environ)
-        return self
-
-    def _bind(
-        self,
-        store: AtomicJSONStorage,
-        repo: IntegrationRepo,
-        usage: UsageStore,
-        clock: Clock,
-        environ: Mapping[str, str],
-    ) -> None:
         self.store, self.repo, self.usage = store, repo, usage
-        self.clock, self.environ = clock, environ
+        self.clock, self.environ = tick, env
         # id -> (document, its Row): a Row costs ~5 µs to build and a filter keystroke at 10,000
         # integrations asks for thousands again; an unchanged document (the same object, or an
         # equal one after the file was re-read) reuses its Row.

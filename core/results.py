@@ -9,50 +9,48 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import BaseModel
+
 from core.enums import CredentialSource
 from core.models import HealthStatusResult, IntegrationDetailResult, IntegrationSummaryResult
 from core.timeutil import from_iso
 
 Doc = Mapping[str, Any]
+_TIMES = frozenset({"created_at", "updated_at", "health_checked_at"})
+
+
+Names = tuple[tuple[str, ...], tuple[str, ...]]  # (stored as is, stored as ISO text)
+
+
+def _names(model: type[BaseModel], *computed: str) -> Names:
+    names = [k for k in model.model_fields if k not in computed]
+    return tuple(k for k in names if k not in _TIMES), tuple(k for k in names if k in _TIMES)
+
+
+# The fields of each result that a document stores under the same name. Picking by the result's
+# names means that the document's sealed `credential` can never reach a result.
+_SUMMARY = _names(IntegrationSummaryResult)
+_DETAIL = _names(IntegrationDetailResult, "credential_hint", "credential_source", "config")
+_HEALTH = _names(HealthStatusResult, "integration_id")
+
+
+def _values(doc: Doc, names: Names) -> dict[str, Any]:
+    """The document's values of these fields, stored times parsed (an absent one is None)."""
+    plain, times = names
+    out = {k: doc.get(k) for k in plain}
+    for k in times:
+        out[k] = from_iso(doc.get(k))
+    return out
 
 
 def to_summary(doc: Doc) -> IntegrationSummaryResult:
-    return IntegrationSummaryResult(
-        id=doc["id"],
-        name=doc["name"],
-        provider_type=doc["provider_type"],
-        status=doc["status"],
-        health_state=doc["health_state"],
-        default_model=doc["default_model"],
-        created_at=from_iso(doc["created_at"]),
-        health_checked_at=from_iso(doc.get("health_checked_at")),
-        health_latency_ms=doc.get("health_latency_ms"),
-        budget_limit_cents=doc["budget_limit_cents"],
-        token_limit_month=doc["token_limit_month"],
-        rate_limit_rpm=doc["rate_limit_rpm"],
-    )
+    return IntegrationSummaryResult(**_values(doc, _SUMMARY))
 
 
 def to_detail(doc: Doc) -> IntegrationDetailResult:
     cred = doc.get("credential") or {}
     return IntegrationDetailResult(
-        id=doc["id"],
-        tenant_id=doc["tenant_id"],
-        name=doc["name"],
-        provider_type=doc["provider_type"],
-        status=doc["status"],
-        health_state=doc["health_state"],
-        health_checked_at=from_iso(doc.get("health_checked_at")),
-        health_message=doc.get("health_message"),
-        health_reason=doc.get("health_reason"),
-        health_latency_ms=doc.get("health_latency_ms"),
-        default_model=doc["default_model"],
-        budget_limit_cents=doc["budget_limit_cents"],
-        token_limit_month=doc["token_limit_month"],
-        rate_limit_rpm=doc["rate_limit_rpm"],
-        created_at=from_iso(doc["created_at"]),
-        updated_at=from_iso(doc.get("updated_at")),
-        created_by=doc.get("created_by"),
+        **_values(doc, _DETAIL),
         credential_hint=cred.get("hint"),
         credential_source=cred.get("source", CredentialSource.NONE.value),
         config=dict(doc.get("config") or {}),
@@ -60,11 +58,4 @@ def to_detail(doc: Doc) -> IntegrationDetailResult:
 
 
 def to_health_status(doc: Doc) -> HealthStatusResult:
-    return HealthStatusResult(
-        integration_id=doc["id"],
-        health_state=doc["health_state"],
-        health_message=doc.get("health_message"),
-        health_checked_at=from_iso(doc.get("health_checked_at")),
-        health_reason=doc.get("health_reason"),
-        health_latency_ms=doc.get("health_latency_ms"),
-    )
+    return HealthStatusResult(integration_id=doc["id"], **_values(doc, _HEALTH))

@@ -31,11 +31,12 @@ from typing import Any
 import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage
-from tinydb.table import Document, Table
+from tinydb.table import Table
 
 from core.errors import StoreError
 
 META_TABLE = "_meta"
+CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 Migration = Callable[[dict[str, Any]], None]
 # The owner's shape check of a parsed (and upgraded) document: what is wrong with it, or None.
 ShapeCheck = Callable[[Mapping[str, Any]], str | None]
@@ -52,10 +53,6 @@ class StrIdTable(Table):
 
 class ByokTinyDB(TinyDB):
     table_class = StrIdTable
-
-
-def insert_doc(table: Table, doc_id: str, value: Mapping[str, Any]) -> None:
-    table.insert(Document(dict(value), doc_id=doc_id))
 
 
 @dataclass
@@ -80,19 +77,27 @@ def _not_a_file(path: Path, st: os.stat_result) -> StoreError | None:
 
 
 def write_all(fd: int, data: bytes) -> None:
-    """os.write until every byte is written (a write may take only part of a large buffer)."""
+    """os.write until every byte is out (a write may take only part of a large buffer)."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
 
 
 def fsync_dir(directory: Path) -> None:
-    """Make a rename or a new file in `directory` durable (its entry, not only its data)."""
+    """Make a created, renamed or removed directory entry durable."""
     dfd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+def open_lock(path: Path, where: str) -> int:
+    """Open (creating it 0600) the side file that writers `flock`; `where` names the store."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | CLOEXEC, 0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot open the lock file {path}: {exc.strerror}", where) from None
 
 
 def ensure_private_dir(directory: Path) -> None:
@@ -208,7 +213,7 @@ class AtomicJSONStorage(Storage):
             raise problem
         try:
             # O_NONBLOCK: should a FIFO replace the file after the stat, opening it cannot hang
-            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | CLOEXEC)
         except OSError as exc:
             raise StoreError(f"cannot read {self.path}: {exc.strerror}", str(self.path)) from None
         try:
@@ -323,14 +328,7 @@ class AtomicJSONStorage(Storage):
 
     def _acquire(self) -> None:
         if self._lock_fd is None:
-            try:
-                self._lock_fd = os.open(
-                    self._lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600
-                )
-            except OSError as exc:
-                raise StoreError(
-                    f"cannot open the lock file {self._lock_path}: {exc.strerror}", str(self.path)
-                ) from None
+            self._lock_fd = open_lock(self._lock_path, str(self.path))
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
 
     def _release(self) -> None:
@@ -343,9 +341,7 @@ class AtomicJSONStorage(Storage):
         self._remove_stale_temps()
         tmp = directory / f".{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
         try:
-            fd = os.open(
-                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600
-            )
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | CLOEXEC, 0o600)
             try:
                 write_all(fd, raw)
                 if self.durable:
@@ -360,7 +356,7 @@ class AtomicJSONStorage(Storage):
                 tmp.unlink()
             raise StoreError(f"cannot write {self.path}: {exc.strerror}", str(self.path)) from None
         # Cache what we just wrote, holding the new file open (see the module docstring).
-        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(self.path, os.O_RDONLY | CLOEXEC)
         if self._snap is not None:
             os.close(self._snap.fd)
         self._snap = _Snapshot(fd=fd, ident=_ident(os.fstat(fd)), data=data, raw=raw)

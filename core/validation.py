@@ -1,16 +1,39 @@
-"""Input checks for the facade. Every function raises ValidationError naming its field, whatever
-it is given (wrong type, out of range, control characters), and never anything else."""
+"""Every check of input and options, in one place. Each function raises ValidationError naming
+its field, whatever it is given (wrong type, out of range, control characters), and never
+anything else. A message never repeats the value it refuses: a secret pasted into the wrong
+field must not reach an error message.
+
+Ranges, one per kind of input, so that the same kind of value is accepted the same way wherever
+it is given:
+
+* A page of results (`limit`): 1..MAX_PAGE (1000) for `list_integrations` (the contract's range)
+  and `get_alerts`; 1..MAX_LOG_READ (10,000) for `get_health_log`, whose log keeps 500 entries
+  per integration and is read across many integrations at once (tests pin both ranges).
+* Counts (the three limits, tokens, token estimates): whole numbers 0..MAX_LIMIT. Money (cents,
+  fractions allowed): 0..MAX_LIMIT cents.
+* Text: names 1..MAX_NAME, model names 1..MAX_MODEL, call ids 1..MAX_CALL_ID printable
+  characters, surrounding spaces dropped.
+* Options (see core.options): durations > 0 seconds, counts >= 1, flags true or false.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from core.enums import HealthState, IntegrationStatus, ProviderType
 from core.errors import ValidationError
+from core.timeutil import US_PER_S, to_us
+from core.usage.pricing import NC_PER_CENT
+
+E = TypeVar("E", bound=StrEnum)
 
 TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
 REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
@@ -18,16 +41,46 @@ API_VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 MAX_LIMIT = 10**15  # far above any real budget, below float precision trouble in JSON readers
 MAX_NAME = 255
 MAX_MODEL = 200
+MAX_CALL_ID = 256
+MAX_ID = 200
+MAX_SEARCH = 500
+MAX_PAGE = 1000
+MAX_LOG_READ = 10_000
+MAX_BATCH = 100_000
 MAX_CONFIG_KEYS = 32
 MAX_CONFIG_TEXT = 2048
-CONFIG_KEYS = ("base_url", "api_version", "region")
+FUTURE_SKEW_US = 5 * 60 * US_PER_S  # clock skew between machines
+LAST_UNIX_S = 253402300800  # 10000-01-01: Unix seconds are 1970..9999
 NEEDS_BASE_URL = frozenset({ProviderType.AZURE_OPENAI, ProviderType.CUSTOM})
 LIMIT_FIELDS = ("budget_limit_cents", "token_limit_month", "rate_limit_rpm")
 UPDATABLE = frozenset({"name", "credential", "default_model", "config", *LIMIT_FIELDS})
+RECORD_FIELDS = frozenset(
+    {
+        "integration_id",
+        "model",
+        "input_tokens",
+        "output_tokens",
+        "cost_cents",
+        "call_id",
+        "at",
+        "cache_read_tokens",
+        "cache_write_tokens",
+    }
+)
+_NC = Decimal(NC_PER_CENT)
 
 
-def _printable(text: str) -> bool:
-    return all(ch.isprintable() for ch in text)
+def known(keys: Iterable[object], allowed: Collection[str], field: str, what: str) -> None:
+    """Refuse names not in `allowed` (unknown fields of an update or record, unknown options)."""
+    unknown = sorted(str(k) for k in keys if k not in allowed)
+    if unknown:
+        raise ValidationError(
+            f"unknown {what}(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}",
+            field,
+        )
+
+
+# -- identifiers and names ----------------------------------------------------------------------
 
 
 def tenant(value: object) -> str:
@@ -40,8 +93,23 @@ def tenant(value: object) -> str:
 
 
 def integration_id(value: object) -> str:
-    if not isinstance(value, str) or not value or len(value) > 200:
+    if not isinstance(value, str) or not value or len(value) > MAX_ID:
         raise ValidationError("must be a non-empty string", "integration_id")
+    return value
+
+
+def integration_ids(value: object) -> list[str]:
+    """Ids, each checked, repeats dropped; a lone string is refused (iterating it would give its
+    letters)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValidationError("must be a list of integration ids", "integration_ids")
+    return list(dict.fromkeys(integration_id(i) for i in value))
+
+
+def items(value: object) -> list[Any]:
+    """create_integrations' items: a list (each item is checked as create_integration's fields)."""
+    if not isinstance(value, list):
+        raise ValidationError("must be a list of integration objects", "items")
     return value
 
 
@@ -53,7 +121,7 @@ def name(value: object) -> str:
         raise ValidationError("cannot be empty", "name")
     if len(text) > MAX_NAME:
         raise ValidationError(f"must be at most {MAX_NAME} characters (it has {len(text)})", "name")
-    if not _printable(text):
+    if not text.isprintable():
         raise ValidationError("cannot contain control characters", "name")
     return text
 
@@ -63,59 +131,234 @@ def name_key(text: str) -> str:
     return text.strip().casefold()
 
 
-def provider(value: object, field: str = "provider_type") -> ProviderType:
-    try:
-        return ProviderType(value)
-    except (ValueError, TypeError):
-        choices = ", ".join(p.value for p in ProviderType)
-        raise ValidationError(f"must be one of: {choices}", field) from None
+def created_by(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_NAME or not value.isprintable():
+        raise ValidationError("must be a string of at most 255 printable characters", "created_by")
+    return value.strip() or None
 
 
-def status(value: object) -> IntegrationStatus:
-    try:
-        return IntegrationStatus(value)
-    except (ValueError, TypeError):
-        choices = ", ".join(s.value for s in IntegrationStatus)
-        raise ValidationError(f"must be one of: {choices}", "status") from None
-
-
-def health_state(value: object) -> HealthState:
-    try:
-        return HealthState(value)
-    except (ValueError, TypeError):
-        choices = ", ".join(s.value for s in HealthState)
-        raise ValidationError(f"must be one of: {choices}", "health_state") from None
-
-
-def limit(field: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError("must be a whole number >= 0 (0 means unlimited)", field)
-    if value < 0:
-        raise ValidationError("cannot be negative (0 means unlimited)", field)
-    if value > MAX_LIMIT:
-        raise ValidationError(f"must be at most {MAX_LIMIT}", field)
-    return value
+def _short_text(value: object, most: int) -> str | None:
+    """`value` without surrounding spaces when it is 1..most printable characters, else None."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text and len(text) <= most and text.isprintable():
+            return text
+    return None
 
 
 def model(value: object) -> str | None:
+    """An integration's default model: None, or blank, clears it."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise ValidationError("must be a string or None", "default_model")
-    text = value.strip()
-    if not text:
+    if not value.strip():
         return None
-    if len(text) > MAX_MODEL or not _printable(text):
+    text = _short_text(value, MAX_MODEL)
+    if text is None:
         raise ValidationError(f"must be at most {MAX_MODEL} printable characters", "default_model")
     return text
 
 
-def created_by(value: object) -> str | None:
+def usage_model(value: object) -> str:
+    """The model a recorded call used: required."""
+    text = _short_text(value, MAX_MODEL)
+    if text is None:
+        raise ValidationError(
+            f"must be the model name: 1 to {MAX_MODEL} printable characters", "model"
+        )
+    return text
+
+
+def call_id(value: object) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > 255 or not _printable(value):
-        raise ValidationError("must be a string of at most 255 printable characters", "created_by")
-    return value.strip() or None
+    text = _short_text(value, MAX_CALL_ID)
+    if text is None:
+        raise ValidationError(f"must be None or 1 to {MAX_CALL_ID} printable characters", "call_id")
+    return text
+
+
+def search(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_SEARCH:
+        raise ValidationError(f"must be a string of at most {MAX_SEARCH} characters", "search")
+    return value.strip().casefold() or None
+
+
+# -- choices ------------------------------------------------------------------------------------
+
+
+def _choice(kind: type[E], value: object, field: str) -> E:
+    try:
+        return kind(value)
+    except (ValueError, TypeError):
+        choices = ", ".join(m.value for m in kind)
+        raise ValidationError(f"must be one of: {choices}", field) from None
+
+
+def provider(value: object, field: str = "provider_type") -> ProviderType:
+    return _choice(ProviderType, value, field)
+
+
+def status(value: object) -> IntegrationStatus:
+    return _choice(IntegrationStatus, value, "status")
+
+
+def health_state(value: object) -> HealthState:
+    return _choice(HealthState, value, "health_state")
+
+
+# -- numbers ------------------------------------------------------------------------------------
+
+
+def count(value: object, field: str, note: str = "") -> int:
+    """A whole number from 0 to MAX_LIMIT (tokens, estimates, limits); bool is refused."""
+    if type(value) is int and 0 <= value <= MAX_LIMIT:
+        return value  # the common case first: it runs for every event of a batch
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"must be a whole number >= 0{note}", field)
+    if value < 0:
+        raise ValidationError(f"cannot be negative{note}", field)
+    if value > MAX_LIMIT:
+        raise ValidationError(f"must be at most {MAX_LIMIT}", field)
+    return int(value)  # an int subclass as a plain int
+
+
+def limit(field: str, value: object) -> int:
+    """A budget, token or rate limit; 0 means unlimited."""
+    return count(value, field, " (0 means unlimited)")
+
+
+def cents(value: object, field: str = "cost_cents") -> int:
+    """A cost in cents (int, float or Decimal), 0..MAX_LIMIT, as exact nano-cents, half up.
+
+    A float is read as the decimal it prints as (0.1 is 0.1, not 0.1000000000000000055...).
+    """
+    if type(value) is int and 0 <= value <= MAX_LIMIT:
+        return value * NC_PER_CENT
+    try:
+        if isinstance(value, float):
+            number = Decimal(repr(value))
+        elif isinstance(value, int | Decimal) and not isinstance(value, bool):
+            number = Decimal(value)
+        else:
+            raise ValidationError("must be a number of cents >= 0", field)
+    except InvalidOperation:
+        raise ValidationError("must be a number of cents >= 0", field) from None
+    if not number.is_finite():
+        raise ValidationError("must be a finite number of cents", field)
+    if number < 0:
+        raise ValidationError("cannot be negative", field)
+    if number > MAX_LIMIT:
+        raise ValidationError(f"must be at most {MAX_LIMIT} cents", field)
+    return int((number * _NC).to_integral_value(ROUND_HALF_UP))
+
+
+def estimates(tokens: object, cost_cents: object) -> tuple[int, int]:
+    """check_limits' estimates as (tokens, nano-cents); both are named when both are bad."""
+    errors: dict[str, str] = {}
+    est_tokens = est_nc = 0
+    try:
+        est_tokens = count(tokens, "estimated_tokens")
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    try:
+        est_nc = cents(cost_cents, "estimated_cost_cents")
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationError(errors)
+    return est_tokens, est_nc
+
+
+def _number(value: object) -> float | None:
+    """A finite int or float (not bool) as a float, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def positive(value: object, field: str) -> float:
+    """A finite number > 0 (a timeout, a threshold)."""
+    number = _number(value)
+    if number is None or number <= 0:
+        raise ValidationError("must be a number > 0", field)
+    return number
+
+
+def seconds(value: object, field: str) -> float:
+    """A finite number of seconds >= 0."""
+    number = _number(value)
+    if number is None or number < 0:
+        raise ValidationError("must be a number of seconds >= 0", field)
+    return number
+
+
+def at_least_one(value: object, field: str) -> int:
+    """A whole number >= 1 (a count of days, events, entries, probes at once)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError("must be a whole number >= 1", field)
+    return int(value)
+
+
+def flag(value: object, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError("must be true or false", field)
+    return value
+
+
+def page(offset: object, limit_: object) -> tuple[int, int]:
+    errors = {}
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        errors["offset"] = "must be a whole number >= 0"
+    try:
+        read_limit(limit_, MAX_PAGE)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationError(errors)
+    return offset, limit_  # type: ignore[return-value]
+
+
+def read_limit(value: object, most: int) -> int:
+    """How many results to return: 1..`most` (see the ranges above)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise ValidationError(f"must be a whole number from 1 to {most}", "limit")
+    return value
+
+
+# -- time ---------------------------------------------------------------------------------------
+
+
+def time_us(value: object, field: str = "at") -> int:
+    """An aware datetime, ISO-8601 text with an offset (or Z), or Unix seconds, as µs."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValidationError("must be timezone-aware (UTC)", field)
+        return to_us(value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValidationError(
+                "must be an ISO-8601 time such as 2026-01-31T12:00:00Z", field
+            ) from None
+        if moment.tzinfo is None:
+            raise ValidationError("must carry a UTC offset, e.g. 2026-01-31T12:00:00Z", field)
+        return to_us(moment)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value) or not 0 <= value < LAST_UNIX_S:
+            raise ValidationError("must be Unix seconds between 1970 and 9999", field)
+        return round(value * US_PER_S) if isinstance(value, float) else value * US_PER_S
+    raise ValidationError("must be a datetime, ISO-8601 text or Unix seconds", field)
+
+
+# -- provider settings --------------------------------------------------------------------------
 
 
 def base_url(value: object) -> str:
@@ -123,7 +366,7 @@ def base_url(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError("must be an http:// or https:// URL", field)
     text = value.strip()
-    if len(text) > MAX_CONFIG_TEXT or not _printable(text) or any(c.isspace() for c in text):
+    if len(text) > MAX_CONFIG_TEXT or not text.isprintable() or any(c.isspace() for c in text):
         raise ValidationError("must be a URL without spaces or control characters", field)
     try:
         parts = urlsplit(text)
@@ -204,23 +447,107 @@ def _plain_setting(item: object) -> bool:
         return abs(item) <= MAX_LIMIT
     if isinstance(item, float):
         return item == item and abs(item) < 1e15
-    return isinstance(item, str) and len(item) <= MAX_CONFIG_TEXT and _printable(item)
+    return isinstance(item, str) and len(item) <= MAX_CONFIG_TEXT and item.isprintable()
 
 
-def page(offset: object, limit_: object) -> tuple[int, int]:
-    errors = {}
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        errors["offset"] = "must be a whole number >= 0"
-    if isinstance(limit_, bool) or not isinstance(limit_, int) or not 1 <= limit_ <= 1000:
-        errors["limit"] = "must be a whole number from 1 to 1000"
+# -- usage records ------------------------------------------------------------------------------
+
+
+class UsageInput:
+    """One usage record, checked (before pricing): from record_usage, a batch or an import line.
+
+    Every field is checked and every bad one named in one ValidationError. Cache tokens are part
+    of the input tokens; `at` may be at most FUTURE_SKEW_US ahead of `now_us`.
+    """
+
+    __slots__ = ("at_us", "cache_read", "cache_write", "call_id", "cost_nc", "iid", "inp",
+                 "model", "out")
+
+    def __init__(self, iid: str, fields: Mapping[str, Any], now_us: int) -> None:
+        errors: dict[str, str] = {}
+        self.iid = iid
+        self.model: str = None  # type: ignore[assignment]  # required: refused below if missing
+        self.call_id: str | None = None
+        self.inp = self.out = self.cache_read = self.cache_write = 0
+        self.cost_nc: int | None = None
+        self.at_us = now_us
+        for key, attr, check in _USAGE_CHECKS:
+            value = fields.get(key)
+            if value is None:  # None keeps the default (no cost given, `at` = now)
+                continue
+            try:
+                setattr(self, attr, check(value, key))
+            except ValidationError as exc:
+                errors.update(exc.errors)
+        for key in ("model", "input_tokens", "output_tokens"):
+            if fields.get(key) is None:
+                errors[key] = "is required"
+        if not errors and self.cache_read + self.cache_write > self.inp:
+            errors["cache_read_tokens"] = (
+                "cache tokens are part of input_tokens and cannot exceed it"
+            )
+        if not errors and self.at_us > now_us + FUTURE_SKEW_US:
+            errors["at"] = "is more than 5 minutes in the future"
+        if errors:
+            raise ValidationError(errors)
+
+
+_USAGE_CHECKS: tuple[tuple[str, str, Callable[[object, str], Any]], ...] = (
+    ("model", "model", lambda x, _: usage_model(x)),
+    ("input_tokens", "inp", count),
+    ("output_tokens", "out", count),
+    ("cache_read_tokens", "cache_read", count),
+    ("cache_write_tokens", "cache_write", count),
+    ("cost_cents", "cost_nc", cents),
+    ("call_id", "call_id", lambda x, _: call_id(x)),
+    ("at", "at_us", time_us),
+)
+
+
+def usage_batch(records: object, now_us: int) -> list[UsageInput]:
+    """A batch of records (mappings with `integration_id`), each checked; the first 20 errors
+    are named `records[i].field`."""
+    if isinstance(records, str | bytes | Mapping) or not isinstance(records, Sequence):
+        raise ValidationError("must be a list of records (mappings)", "records")
+    if len(records) > MAX_BATCH:
+        raise ValidationError(
+            f"has {len(records)} records; send at most {MAX_BATCH} per batch", "records"
+        )
+    out: list[UsageInput] = []
+    errors: dict[str, str] = {}
+    for i, item in enumerate(records):
+        try:
+            if not isinstance(item, Mapping):
+                raise ValidationError("must be a mapping of record fields", "record")
+            known(item, RECORD_FIELDS, "record", "field")
+            out.append(UsageInput(integration_id(item.get("integration_id")), item, now_us))
+        except ValidationError as exc:
+            for key, message in exc.errors.items():
+                errors[f"records[{i}].{key}" if key != "record" else f"records[{i}]"] = message
+            if len(errors) >= 20:
+                errors["records"] = "stopped after 20 errors"
+                break
     if errors:
         raise ValidationError(errors)
-    return offset, limit_  # type: ignore[return-value]
+    return out
 
 
-def search(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 500:
-        raise ValidationError("must be a string of at most 500 characters", "search")
-    return value.strip().casefold() or None
+# -- options (declared in core.options) ---------------------------------------------------------
+
+
+def clock(value: object, field: str) -> Callable[[], datetime]:
+    if not callable(value):
+        raise ValidationError("must be a callable returning an aware datetime", field)
+    return value  # type: ignore[return-value]
+
+
+def environ(value: object, field: str) -> Mapping[str, str]:
+    if not isinstance(value, Mapping):
+        raise ValidationError("must be a mapping of environment variables", field)
+    return value
+
+
+def master_key(value: object, field: str) -> bytes:
+    if not isinstance(value, bytes) or len(value) != 32:
+        raise ValidationError("must be 32 bytes", field)
+    return value

@@ -23,16 +23,11 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from core.errors import (
-    CredentialError,
-    IntegrationError,
-    InvalidTransitionError,
-    StoreError,
-    ValidationError,
-)
+from core.errors import ErrorKind, IntegrationError
 from core.readside import Dashboard
 from tui import format as fmt
-from tui.data import ConsoleData, Listing, Unavailable
+from tui.data import ConsoleData, Listing
+from tui.errors import SHOWN, UNEXPECTED, sentence
 from tui.screens.home import PAGE_SIZE, HomeScreen
 
 if TYPE_CHECKING:
@@ -154,27 +149,13 @@ class ByokApp(App[int]):
 
     def report_error(self, exc: BaseException) -> None:
         """Every failure a user can meet, said in a sentence; never a traceback on screen."""
-        if isinstance(exc, Unavailable | NotImplementedError):
-            text, title, severity = (
-                str(exc) or "not available in this build",
-                "Not available",
-                "warning",
-            )
-        elif isinstance(exc, ValidationError):
-            text, title, severity = (
-                "; ".join(f"{k}: {v}" for k, v in exc.errors.items()),
-                "Invalid input",
-                "error",
-            )
-        elif isinstance(exc, InvalidTransitionError | CredentialError):
-            text, title, severity = str(exc), "Refused", "error"
-        elif isinstance(exc, StoreError):
-            text, title, severity = str(exc), "Database error", "error"
-        elif isinstance(exc, IntegrationError | OSError):
-            text, title, severity = str(exc), "Error", "error"
+        if isinstance(exc, IntegrationError):
+            shown, text = SHOWN[exc.kind], sentence(exc)
+        elif isinstance(exc, OSError):  # shown like a core error of no particular kind
+            shown, text = SHOWN[ErrorKind.ERROR], str(exc)
         else:
-            text, title, severity = f"{type(exc).__name__}: {exc}", "Internal error", "error"
-        self.notify(text, title=title, severity=severity, timeout=8)
+            shown, text = UNEXPECTED, f"{type(exc).__name__}: {exc}"
+        self.notify(text, title=shown.title, severity=shown.severity, timeout=8)
 
     # -- live refresh ---------------------------------------------------------------------------
 
@@ -231,10 +212,7 @@ class ByokApp(App[int]):
 
     @work(exclusive=True, group="alerts", exit_on_error=False)
     async def check_alerts(self) -> None:
-        try:
-            alerts = await self.data.alerts(limit=50)
-        except Unavailable:
-            return
+        alerts = await self.data.alerts(limit=50)
         ids = {a.id for a in alerts}
         seen, self._seen_alerts = self._seen_alerts, (self._seen_alerts or set()) | ids
         if seen is None:
@@ -262,9 +240,6 @@ class ByokApp(App[int]):
             self.probe_state = f"probes every {fmt.ago_interval(self.probe_interval_s)}"
             if count:
                 self.after_change()
-        except NotImplementedError:
-            self.probe_state = "background probes: not available in this build"
-            self.probe_interval_s = None
         finally:
             self._update_home_header()
             if self.probe_interval_s and self.is_running:

@@ -1,8 +1,6 @@
 """The console's reads from the core, shaped for screens; no business rules live here.
 
-Parts of the core may not have landed yet (health, usage): their calls raise NotImplementedError.
-`Unavailable` carries that fact to the screen, which says so plainly in its own area instead of
-failing. Everything here is async and is called from Textual workers, never from a handler.
+Everything here is async and is called from Textual workers, never from a handler.
 """
 
 from __future__ import annotations
@@ -20,14 +18,6 @@ from core.readside import Dashboard, LimitFigures, Row, count_by_health
 
 if TYPE_CHECKING:
     from core import Alert, IntegrationsFacade
-
-
-class Unavailable(Exception):
-    """A part of the core that is not available in this build (it raised NotImplementedError)."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(f"{what} is not available in this build of byok")
-        self.what = what
 
 
 @dataclass
@@ -167,24 +157,15 @@ class ConsoleData:
         ahead, self._ahead_limits = self._ahead_limits, None
         if ahead is not None and all(iid in ahead for iid in wanted):
             return {iid: ahead[iid] for iid in wanted}
-        try:
-            return await asyncio.to_thread(self.dashboard.limits, self.tenant_id, wanted)
-        except NotImplementedError:
-            raise Unavailable("usage and limits") from None
+        return await asyncio.to_thread(self.dashboard.limits, self.tenant_id, wanted)
 
     async def alerts(self, integration_id: str | None = None, limit: int = 100) -> list[Alert]:
         facade = await self.get_facade()
-        try:
-            return await facade.get_alerts(self.tenant_id, integration_id, limit=limit)
-        except NotImplementedError:
-            raise Unavailable("usage alerts") from None
+        return await facade.get_alerts(self.tenant_id, integration_id, limit=limit)
 
     async def health_log(self, integration_id: str | None = None, limit: int = 100) -> list[Any]:
         facade = await self.get_facade()
-        try:
-            return await facade.get_health_log(self.tenant_id, integration_id, limit=limit)
-        except NotImplementedError:
-            raise Unavailable("the health log") from None
+        return await facade.get_health_log(self.tenant_id, integration_id, limit=limit)
 
     def change_token(self) -> tuple[Any, ...]:
         """A cheap identity of everything the console shows: the integrations file's generation

@@ -17,10 +17,10 @@ from pydantic import ValidationError as ModelError
 from core.enums import HealthState
 from core.errors import StoreError
 from core.models import HealthLogEntry
+from core.options import DEFAULTS
 from core.storage import AtomicJSONStorage
 
 TABLE = "log"
-DEFAULT_RETENTION = 500
 _STATES = frozenset(h.value for h in HealthState)
 
 
@@ -47,9 +47,11 @@ def check_shape(data: Mapping[str, Any]) -> str | None:
 
 
 class HealthLog:
-    def __init__(self, path: Path, *, retention: int = DEFAULT_RETENTION, durable: bool = True):
-        if not isinstance(retention, int) or isinstance(retention, bool) or retention < 1:
-            raise ValueError("health_log_retention must be an int >= 1")
+    """`retention`: entries kept per integration (the checked `health_log_retention` option)."""
+
+    def __init__(
+        self, path: Path, *, retention: int = DEFAULTS.health_log_retention, durable: bool = True
+    ) -> None:
         self.retention = retention
         self.store = AtomicJSONStorage(path, schema=1, durable=durable, check=check_shape)
 

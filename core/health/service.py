@@ -6,9 +6,8 @@ bounded connection pool; a semaphore bounds concurrent probes; every request run
 that trickles bytes would never trip them). The provider-specific parts live in
 `core.providers.probes`.
 
-Options (facade keyword arguments): probe_timeout_s (10), probe_connect_timeout_s (5),
-slow_threshold_ms (2000), probe_concurrency (50: the default bound and the pool size),
-health_log_retention (500 entries per integration), probe_trust_env (True: honour HTTP(S)_PROXY).
+Its options (probe_timeout_s, probe_connect_timeout_s, slow_threshold_ms, probe_concurrency,
+probe_trust_env, health_batch_window_s, health_log_retention) are declared in `core.options`.
 """
 
 from __future__ import annotations
@@ -25,13 +24,12 @@ from typing import TYPE_CHECKING, Any
 from core import validation as v
 from core.context import CoreContext
 from core.enums import HealthState, IntegrationStatus, ProviderType
-from core.errors import CredentialError, ValidationError
-from core.health.log import DEFAULT_RETENTION, HealthLog
+from core.errors import CredentialError
+from core.health.log import HealthLog
 from core.health.models_seen import ModelLists
 from core.integrations.redaction import redact
-from core.models import HealthCheckResult, HealthLogEntry
+from core.models import HealthCheckResult
 from core.providers import probes as p
-from core.providers.catalogue import provider_info
 from core.timeutil import from_iso, to_iso
 
 if TYPE_CHECKING:  # httpx costs ~40 ms to import: loaded by the first probe, not at start
@@ -40,33 +38,13 @@ if TYPE_CHECKING:  # httpx costs ~40 ms to import: loaded by the first probe, no
 Doc = Mapping[str, Any]
 
 
-def _positive(options: Mapping[str, Any], name: str, default: float) -> float:
-    value = options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValidationError(f"must be a number > 0, got {value!r}", name)
-    return float(value)
-
-
 class HealthService:
     def __init__(self, ctx: CoreContext) -> None:
         self.ctx = ctx
-        opts = ctx.options
-        self.timeout_s = _positive(opts, "probe_timeout_s", 10.0)
-        self.connect_timeout_s = min(
-            _positive(opts, "probe_connect_timeout_s", 5.0), self.timeout_s
+        self.options = opts = ctx.options
+        self.log = HealthLog(
+            ctx.side_path("health"), retention=opts.health_log_retention, durable=ctx.store.durable
         )
-        self.slow_threshold_ms = _positive(opts, "slow_threshold_ms", 2000)
-        self.concurrency = int(_positive(opts, "probe_concurrency", 50))
-        self.trust_env = bool(opts.get("probe_trust_env", True))
-        # check_many gathers results this long before a commit (bounded staleness, few rewrites)
-        self.batch_window_s = _positive(opts, "health_batch_window_s", 0.25)
-        retention = opts.get("health_log_retention", DEFAULT_RETENTION)
-        try:
-            self.log = HealthLog(
-                ctx.side_path("health"), retention=retention, durable=ctx.store.durable
-            )
-        except ValueError as exc:
-            raise ValidationError(str(exc), "health_log_retention") from None
         self.models = ModelLists(ctx.side_path("models"), durable=ctx.store.durable)
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -83,14 +61,18 @@ class HealthService:
 
             from core.providers.transport import ShardedTransport
 
+            opts = self.options
             self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
-                transport=ShardedTransport(self.concurrency, self.trust_env),
+                timeout=httpx.Timeout(
+                    opts.probe_timeout_s,
+                    connect=min(opts.probe_connect_timeout_s, opts.probe_timeout_s),
+                ),
+                transport=ShardedTransport(opts.probe_concurrency, opts.probe_trust_env),
                 follow_redirects=False,
-                trust_env=self.trust_env,
+                trust_env=opts.probe_trust_env,
                 headers={"user-agent": "byok-console health probe"},
             )
-            self._sem = asyncio.Semaphore(self.concurrency)
+            self._sem = asyncio.Semaphore(opts.probe_concurrency)
             self._loop = loop
         assert self._sem is not None
         return self._client, self._sem
@@ -106,11 +88,9 @@ class HealthService:
     # -- one probe ------------------------------------------------------------------------------
 
     async def test_credentials(
-        self, tenant_id: str, integration_id: str, *, deep: bool = False, **options: Any
+        self, tenant_id: str, integration_id: str, *, deep: bool = False
     ) -> HealthCheckResult | None:
         """Probe now, store the result on the integration and append it to the health log."""
-        if options:
-            raise ValidationError(f"unknown option(s) {', '.join(sorted(options))}", "options")
         doc = await asyncio.to_thread(self.ctx.repo.get, tenant_id, integration_id)
         if doc is None:
             return None
@@ -158,6 +138,12 @@ class HealthService:
                 return self._result(iid, answer.state, answer.reason, answer.message), False
             status, headers, body, latency = answer
             verdict = p.read_answer(kind, status, headers, body, secrets)
+            model = doc.get("default_model")
+            lookup = p.build_model_lookup(kind, config, secret, model, verdict)
+            if lookup is not None:  # an alias the list does not hold: ask the provider
+                found = await self._send(client, lookup, secrets)
+                if not isinstance(found, p.Verdict):
+                    p.read_model_lookup(verdict, model, found[0], found[2])
             result = self._judge(doc, kind, verdict, status, latency)
             if deep and result.health_state is not HealthState.FAILING:
                 result = await self._deep(client, doc, kind, config, secret, secrets, result)
@@ -169,9 +155,10 @@ class HealthService:
         import httpx  # already loaded by _http(): a dict lookup
 
         host = httpx.URL(request.url).host or request.url
+        deadline = self.options.probe_timeout_s
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self.timeout_s):
+            async with asyncio.timeout(deadline):
                 response = await client.request(
                     request.method, request.url, headers=request.headers, json=request.json
                 )
@@ -179,7 +166,7 @@ class HealthService:
             return p.Verdict(
                 HealthState.FAILING,
                 p.TIMEOUT,
-                f"no answer from {host} within {self.timeout_s:g} s",
+                f"no answer from {host} within {deadline:g} s",
             )
         except httpx.TransportError as exc:
             why = redact(str(exc) or type(exc).__name__, secrets, 160)
@@ -193,16 +180,17 @@ class HealthService:
         state, reason, message = verdict.state, verdict.reason, verdict.message
         model = doc.get("default_model")
         if state is HealthState.HEALTHY and model:
-            offered = p.model_offered(kind, model, verdict.models)
+            offered = p.model_offered(kind, model, verdict.models, verdict.aliases)
             if offered is False:
                 state, reason = HealthState.DEGRADED, p.MODEL_UNAVAILABLE
                 message = (
                     f"the key works, but the default model {model!r} is not among the "
                     f"{len(verdict.models)} models it offers"
                 )
-        if state is HealthState.HEALTHY and latency > self.slow_threshold_ms:
+        slow_ms = self.options.slow_threshold_ms
+        if state is HealthState.HEALTHY and latency > slow_ms:
             state, reason = HealthState.DEGRADED, p.SLOW
-            message = f"{message}, but slow: {latency} ms (threshold {self.slow_threshold_ms:g} ms)"
+            message = f"{message}, but slow: {latency} ms (threshold {slow_ms:g} ms)"
         return self._result(
             doc["id"],
             state,
@@ -353,25 +341,21 @@ class HealthService:
         the results that had completed. `concurrency` above `probe_concurrency` is capped by it:
         that option sizes the shared connection pool.
         """
-        limit = self.concurrency if concurrency is None else concurrency
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValidationError("must be an int >= 1", "concurrency")
-        if stale_after_s is not None and (
-            isinstance(stale_after_s, bool)
-            or not isinstance(stale_after_s, int | float)
-            or stale_after_s < 0
-        ):
-            raise ValidationError("must be a number of seconds >= 0", "stale_after_s")
+        at_once = self.options.probe_concurrency
+        if concurrency is not None:
+            at_once = v.at_least_one(concurrency, "concurrency")
+        if stale_after_s is not None:
+            stale_after_s = v.seconds(stale_after_s, "stale_after_s")
         if integration_ids is None:
             docs = await asyncio.to_thread(self.ctx.repo.find, tenant_id)
         else:
-            wanted = list(dict.fromkeys(v.integration_id(i) for i in _id_list(integration_ids)))
+            wanted = v.integration_ids(integration_ids)
             docs = await asyncio.to_thread(self._docs, tenant_id, wanted)
             include_disabled = True
         docs = [d for d in docs if self._wanted(d, include_disabled, stale_after_s)]
         if not docs:
             return
-        local = asyncio.Semaphore(limit)
+        local = asyncio.Semaphore(at_once)
         done: asyncio.Queue[HealthCheckResult] = asyncio.Queue()
         pending: list[tuple[Doc, HealthCheckResult, bool, bool]] = []
         wake = asyncio.Event()
@@ -395,7 +379,7 @@ class HealthService:
                 await wake.wait()
                 if not closing:  # let results gather: a few big commits beat many small ones
                     with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self.batch_window_s):
+                        async with asyncio.timeout(self.options.health_batch_window_s):
                             await stop.wait()
                 wake.clear()
                 batch, pending[:] = list(pending), []
@@ -418,9 +402,6 @@ class HealthService:
             wake.set()
             await asyncio.shield(writing)  # stores what completed, then ends
 
-    def get_models(self, tenant_id: str, integration_id: str) -> list[str]:
-        return self.models.get(tenant_id, integration_id)
-
     def _docs(self, tenant_id: str, ids: list[str]) -> list[Doc]:
         return [doc for iid in ids if (doc := self.ctx.repo.get(tenant_id, iid)) is not None]
 
@@ -431,26 +412,3 @@ class HealthService:
             return True
         checked = from_iso(doc.get("health_checked_at"))
         return checked is None or checked <= self.ctx.clock() - timedelta(seconds=stale_after_s)
-
-    # -- the log --------------------------------------------------------------------------------
-
-    def get_health_log(
-        self, tenant_id: str, integration_id: str | None = None, *, limit: int = 100
-    ) -> list[HealthLogEntry]:
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
-            raise ValidationError("must be an int from 1 to 10000", "limit")
-        return self.log.read(tenant_id, integration_id, limit)
-
-
-def describe(kind: ProviderType | str) -> str:
-    """One line for help texts: `GET {base}/models (Bearer)`."""
-    kind = ProviderType(kind)
-    spec = p.PROBES[kind]
-    return f"{spec.method} {{base}}{spec.route} ({provider_info(kind).auth})"
-
-
-def _id_list(ids: object) -> list[object]:
-    """A collection of ids; a lone string is refused (iterating it would probe its letters)."""
-    if isinstance(ids, str | bytes) or not isinstance(ids, Iterable):
-        raise ValidationError("must be a list of integration ids", "integration_ids")
-    return list(ids)

@@ -106,7 +106,7 @@ def refusal(spec: CredentialSpec, key_path: Path, db_path: Path) -> str | None:
     if spec.source is not CredentialSource.FILE:
         return None
     real = Path(os.path.realpath(spec.value))
-    if real == PROC or PROC in real.parents:
+    if _through_proc(spec.value):
         return "a file under /proc shows this process's memory and environment (the master key)"
     if real == Path(os.path.realpath(key_path)) or _same_file(real, key_path):
         return f"{spec.value} is byok's master key file"
@@ -114,6 +114,17 @@ def refusal(spec: CredentialSpec, key_path: Path, db_path: Path) -> str | None:
     if belongs_to_db(real, db_real) or _same_file(real, db_real):
         return f"{spec.value} is byok's database or one of the files kept beside it"
     return None
+
+
+def _through_proc(ref: str) -> bool:
+    """Whether the path passes through /proc at any step: `/dev/fd/3/../../self/environ` does,
+    though its realpath need not end there (that depends on what fd 3 is at the time)."""
+    parts = Path(ref).parts
+    for n in range(1, len(parts) + 1):
+        real = Path(os.path.realpath(Path(*parts[:n])))
+        if real == PROC or PROC in real.parents:
+            return True
+    return False
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -34,6 +34,7 @@ from core.timeutil import Clock, to_iso
 TABLE = "integrations"
 CREATE_FIELDS = frozenset({"name", "provider_type", "created_by", *v.UPDATABLE})
 Doc = Mapping[str, Any]
+HEX_DIGITS = frozenset("0123456789abcdef")  # ids are uuid4().hex
 
 _PROVIDER_VALUES = frozenset(p.value for p in ProviderType)
 _STATUS_VALUES = frozenset(s.value for s in IntegrationStatus)
@@ -148,6 +149,25 @@ class IntegrationRepo:
         if search:
             docs = (d for d in docs if search in d["search_text"])
         return list(docs)
+
+    def resolve(self, tenant_id: str, ref: str) -> Doc | None:
+        """The integration a person means by `ref`: its id, else its name (case-insensitive,
+        surrounding spaces ignored), else a unique start of its id of 6 or more hex digits (the
+        80-column list shows ids shortened, as git shows short ids). None when nothing matches;
+        ValidationError (field `ref`) when the start fits several ids."""
+        text = ref.strip()
+        doc = self.get(tenant_id, text) if text else None
+        if doc is not None or not text:
+            return doc
+        key = v.name_key(text)
+        docs = self.tenant_docs(tenant_id)
+        named = next((d for d in docs if d["name_key"] == key), None)
+        if named is not None or len(key) < 6 or not set(key) <= HEX_DIGITS:
+            return named
+        prefixed = [d for d in docs if d["id"].startswith(key)]
+        if len(prefixed) > 1:
+            raise ValidationError(f"{ref!r} is the start of several ids: give more of it", "ref")
+        return prefixed[0] if prefixed else None
 
     def secret(self, doc: Doc) -> str | None:
         """The credential to send now. Raises CredentialError (message without the secret)."""
@@ -281,12 +301,7 @@ class IntegrationRepo:
     ) -> Doc | None:
         if not changes:
             raise ValidationError("give at least one field to change", "fields")
-        unknown = sorted(str(k) for k in changes if k not in v.UPDATABLE)
-        if unknown:
-            raise ValidationError(
-                f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(v.UPDATABLE))}",
-                "fields",
-            )
+        v.known(changes, v.UPDATABLE, "fields", "field")
         current = self.get(tenant_id, integration_id)
         if current is None:
             return None
@@ -315,7 +330,7 @@ class IntegrationRepo:
             )
         if "name" in fields:
             fields["name_key"] = v.name_key(fields["name"])
-        with self._own(tenant_id, integration_id) as (table, doc):
+        with self._locked(tenant_id, integration_id) as (table, doc):
             if doc is None:
                 return None
             if "name_key" in fields:
@@ -333,19 +348,10 @@ class IntegrationRepo:
             table.update(fields, doc_ids=[integration_id])
             return {**merged, "search_text": fields["search_text"]}
 
-    @contextlib.contextmanager
-    def _own(self, tenant_id: str, integration_id: str) -> Iterator[tuple[Table, Doc | None]]:
-        """In one transaction: the table and the tenant's document (None if missing, or if it
-        is another tenant's), read under the lock."""
-        with self.store.transaction() as db:
-            table = db.table(TABLE)
-            doc = table.get(doc_id=integration_id)
-            yield table, doc if doc is not None and doc["tenant_id"] == tenant_id else None
-
     def delete(self, tenant_id: str, integration_id: str) -> bool:
         if self.get(tenant_id, integration_id) is None:
-            return False
-        with self._own(tenant_id, integration_id) as (table, doc):
+            return False  # no lock (and no file rewrite) for a miss
+        with self._locked(tenant_id, integration_id) as (table, doc):
             if doc is None:
                 return False
             table.remove(doc_ids=[integration_id])  # the sealed secret goes with the document
@@ -356,7 +362,7 @@ class IntegrationRepo:
     ) -> tuple[Doc, str] | None:
         if self.get(tenant_id, integration_id) is None:
             return None
-        with self._own(tenant_id, integration_id) as (table, doc):
+        with self._locked(tenant_id, integration_id) as (table, doc):
             if doc is None:
                 return None
             current = IntegrationStatus(doc["status"])
@@ -428,6 +434,15 @@ class IntegrationRepo:
                 table.update(fields, doc_ids=[iid])
                 applied.append({**doc, **fields})
         return applied
+
+    @contextlib.contextmanager
+    def _locked(self, tenant_id: str, integration_id: str) -> Iterator[tuple[Table, Doc | None]]:
+        """A write transaction: its table, and the tenant's document re-read under the lock
+        (None: not found, or another tenant's)."""
+        with self.store.transaction() as db:
+            table = db.table(TABLE)
+            doc = table.get(doc_id=integration_id)
+            yield table, doc if doc is not None and doc["tenant_id"] == tenant_id else None
 
     def _check_unique(self, tenant_id: str, key: str, own_id: str | None, shown: str) -> None:
         # Inside a transaction read() is the locked, latest copy, so the check cannot race.

@@ -15,7 +15,7 @@ from core.enums import ProviderType
 class ProviderInfo:
     type: ProviderType
     display_name: str
-    default_base_url: str | None
+    default_base_url: str | None  # the official SDK's default host; see probes.VERSION_PATHS
     auth: str  # "bearer", "x-api-key", "api-key", "x-goog-api-key" or "none"
     key_url: str | None
     suggested_models: tuple[str, ...] = field(default_factory=tuple)
@@ -95,7 +95,7 @@ _CATALOGUE = (
     ProviderInfo(
         ProviderType.TOGETHER,
         "Together AI",
-        "https://api.together.xyz/v1",
+        "https://api.together.ai/v1",  # together 2.x and 3.x; 1.x used api.together.xyz
         "bearer",
         "https://api.together.ai/settings/api-keys",
         ("meta-llama/Llama-3.3-70B-Instruct-Turbo", "deepseek-ai/DeepSeek-V3"),
@@ -132,7 +132,7 @@ _CATALOGUE = (
     ProviderInfo(
         ProviderType.OLLAMA,
         "Ollama",
-        "http://localhost:11434",
+        "http://127.0.0.1:11434",  # the ollama SDK's default host (Ollama listens there)
         "none",
         None,
         ("llama3.2", "qwen2.5", "mistral"),

@@ -2,8 +2,10 @@
 the answer and which reason code each answer means.
 
 Pure functions over data: no I/O here, so every provider's mapping can be tested on its own and
-the HTTP machinery in `core.health.service` stays provider-agnostic. Routes were checked against
-each provider's public API reference (links in `PROBES` and in the README's Health probes section).
+the HTTP machinery in `core.health.service` stays provider-agnostic. Requests were compared with
+what each provider's official SDK sends (captured in tests/core/fixtures/sdk/, replayed by
+tests/core/test_sdk_fidelity.py) and answers with the SDKs' error classes and the API references;
+docs/providers.md records what was compared, with the SDK versions.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import orjson
 
@@ -33,6 +35,7 @@ TIMEOUT, UNREACHABLE, CREDENTIAL_ERROR = "timeout", "unreachable", "credential_e
 MODEL_UNAVAILABLE = "model_unavailable"  # key works, default_model not offered -> degraded
 HTTP_ERROR = "http_error"  # another 4xx (400, 405, 422...) -> failing
 BAD_ANSWER = "bad_answer"  # 2xx whose body is not the documented JSON -> degraded
+REDIRECTED = "redirected"  # 3xx: not followed (the key would go on to another host) -> degraded
 
 OPENAI_COMPATIBLE = frozenset(
     {
@@ -50,7 +53,7 @@ OPENAI_COMPATIBLE = frozenset(
 @dataclass(frozen=True)
 class ProbeSpec:
     method: str
-    route: str  # appended to the base URL, which keeps its own path
+    route: str  # appended to the API root (`api_root`), which keeps the rest of its path
     doc_url: str
     lists_models: bool = True
 
@@ -69,18 +72,18 @@ PROBES: dict[ProviderType, ProbeSpec] = {
     ),
     ProviderType.GOOGLE: ProbeSpec(
         "GET",
-        "/v1beta/models?pageSize=1000",
+        "/v1/models?pageSize=1000",  # /v1: the API version `google_version` picks
         "https://ai.google.dev/api/models#method:-models.list",
     ),
-    ProviderType.MISTRAL: ProbeSpec("GET", "/models", "https://docs.mistral.ai/api/#tag/models"),
+    ProviderType.MISTRAL: ProbeSpec("GET", "/v1/models", "https://docs.mistral.ai/api/#tag/models"),
     ProviderType.COHERE: ProbeSpec(
         "POST", "/v1/check-api-key", "https://docs.cohere.com/reference/check-api-key", False
     ),
     ProviderType.GROQ: ProbeSpec(
-        "GET", "/models", "https://console.groq.com/docs/api-reference#models-list"
+        "GET", "/openai/v1/models", "https://console.groq.com/docs/api-reference#models-list"
     ),
     ProviderType.TOGETHER: ProbeSpec(
-        "GET", "/models", "https://docs.together.ai/reference/models-1"
+        "GET", "/v1/models", "https://docs.together.ai/reference/models-1"
     ),
     ProviderType.DEEPSEEK: ProbeSpec(
         "GET", "/models", "https://api-docs.deepseek.com/api/list-models"
@@ -106,6 +109,22 @@ PROBES: dict[ProviderType, ProbeSpec] = {
     ),
 }
 
+# Where the provider's SDK takes the bare root and puts a version path in front of every route,
+# `base_url` may be given either way: a version path it ends with is dropped, so both forms send
+# the same request. (OpenAI, DeepSeek and OpenRouter take the root with its path, as they list
+# it; a custom server's path is its own.)
+VERSION_PATHS: dict[ProviderType, tuple[str, ...]] = {
+    ProviderType.ANTHROPIC: ("/v1",),
+    ProviderType.AZURE_OPENAI: ("/openai",),
+    ProviderType.GOOGLE: ("/v1", "/v1beta", "/v1alpha"),
+    ProviderType.MISTRAL: ("/v1",),
+    ProviderType.COHERE: ("/v1", "/v2"),
+    ProviderType.GROQ: ("/openai/v1",),
+    ProviderType.TOGETHER: ("/v1",),
+    ProviderType.OLLAMA: ("/api",),
+}
+GOOGLE_VERSION = "/v1"  # google-genai 3.x's default; a base_url ending in /v1beta keeps v1beta
+
 
 @dataclass(frozen=True)
 class ProbeRequest:
@@ -125,10 +144,11 @@ class Verdict:
     models: list[str] = field(default_factory=list)
     retry_after_s: float | None = None
     provider_info: dict[str, Any] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # model name -> id the provider resolved
 
 
 def base_url(kind: ProviderType, config: Mapping[str, Any]) -> str:
-    """The API root from config or the catalogue, without a trailing slash."""
+    """The configured or default base URL, without a trailing slash."""
     base = config.get("base_url")
     if not base and kind is ProviderType.BEDROCK:
         base = f"https://bedrock.{config.get('region') or BEDROCK_REGION}.amazonaws.com"
@@ -139,10 +159,43 @@ def base_url(kind: ProviderType, config: Mapping[str, Any]) -> str:
     return str(base).rstrip("/")
 
 
+def _split_version(kind: ProviderType, base: str) -> tuple[str, str | None]:
+    for path in VERSION_PATHS.get(kind, ()):
+        if base.endswith(path):
+            return base[: -len(path)], path
+    return base, None
+
+
+def api_root(kind: ProviderType, config: Mapping[str, Any]) -> str:
+    """The API root as the provider's SDK takes it: `base_url` without its version path."""
+    return _split_version(kind, base_url(kind, config))[0]
+
+
+def google_version(config: Mapping[str, Any]) -> str:
+    """The Gemini API version path: the one base_url names, else the SDK's default."""
+    return _split_version(ProviderType.GOOGLE, base_url(ProviderType.GOOGLE, config))[1] or (
+        GOOGLE_VERSION
+    )
+
+
 def _runtime_base(kind: ProviderType, config: Mapping[str, Any]) -> str:
-    if kind is ProviderType.BEDROCK and not config.get("base_url"):
-        return f"https://bedrock-runtime.{config.get('region') or BEDROCK_REGION}.amazonaws.com"
-    return base_url(kind, config)
+    """Bedrock's Converse endpoint: boto3's `bedrock-runtime` client, beside the `bedrock` one.
+
+    A configured AWS endpoint (`bedrock.{region}.amazonaws.com`, `bedrock-fips...`) maps to its
+    runtime twin; any other host (a proxy, a test server) serves both.
+    """
+    if kind is not ProviderType.BEDROCK or not config.get("base_url"):
+        region = config.get("region") or BEDROCK_REGION
+        return f"https://bedrock-runtime.{region}.amazonaws.com"
+    base = base_url(kind, config)
+    parts = urlsplit(base)
+    host = parts.hostname or ""
+    labels = host.split(".")
+    if labels[0] in ("bedrock", "bedrock-fips") and ".amazonaws.com" in host:
+        labels[0] = labels[0].replace("bedrock", "bedrock-runtime", 1)
+        netloc = ".".join(labels) + (f":{parts.port}" if parts.port else "")
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return base
 
 
 def auth_headers(kind: ProviderType, secret: str | None) -> dict[str, str]:
@@ -168,11 +221,41 @@ def auth_headers(kind: ProviderType, secret: str | None) -> dict[str, str]:
 
 def build_probe(kind: ProviderType, config: Mapping[str, Any], secret: str | None) -> ProbeRequest:
     spec = PROBES[kind]
-    url = base_url(kind, config) + spec.route
+    route = spec.route
+    if kind is ProviderType.GOOGLE:
+        route = google_version(config) + route.removeprefix(GOOGLE_VERSION)
+    url = api_root(kind, config) + route
     if kind is ProviderType.AZURE_OPENAI:
         url += "?api-version=" + quote(str(config.get("api_version") or AZURE_API_VERSION))
-    body = {} if spec.method == "POST" else None
-    return ProbeRequest(spec.method, url, auth_headers(kind, secret), body)
+    # Cohere's POST /v1/check-api-key takes no body: its SDK sends none, nor a content-type.
+    return ProbeRequest(spec.method, url, auth_headers(kind, secret))
+
+
+def build_model_lookup(
+    kind: ProviderType,
+    config: Mapping[str, Any],
+    secret: str | None,
+    model: str | None,
+    verdict: Verdict,
+) -> ProbeRequest | None:
+    """Anthropic's GET /v1/models/{model_id}, which resolves an alias (`claude-sonnet-4-5`), when
+    a healthy list (of dated ids) does not hold `model`; None otherwise and for other providers."""
+    if kind is not ProviderType.ANTHROPIC or not model or verdict.state is not HealthState.HEALTHY:
+        return None
+    if model_offered(kind, model, verdict.models) is not False:
+        return None
+    url = f"{api_root(kind, config)}/v1/models/{quote(model, safe='')}"
+    return ProbeRequest("GET", url, auth_headers(kind, secret))
+
+
+def read_model_lookup(verdict: Verdict, model: str, status: int, body: bytes) -> None:
+    """Record on `verdict` the id the lookup resolved `model` to (a 200 with an `id`); a 404 or
+    any other answer leaves the list's word standing."""
+    data = _json(body) if status == 200 else None
+    model_id = data.get("id") if isinstance(data, dict) else None
+    if isinstance(model_id, str) and model_id:
+        verdict.aliases[model] = model_id
+        verdict.provider_info["default_model_id"] = model_id
 
 
 def build_deep(
@@ -181,48 +264,44 @@ def build_deep(
     """A 1-token completion on `model`, or None where byok has no deep probe for the provider."""
     headers = auth_headers(kind, secret)
     headers["content-type"] = "application/json"
-    ping = [{"role": "user", "content": "ping"}]
+    root = api_root(kind, config)
+    chat = {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1}
     if kind in OPENAI_COMPATIBLE:
-        url = base_url(kind, config) + "/chat/completions"
-        return ProbeRequest(
-            "POST", url, headers, {"model": model, "messages": ping, "max_tokens": 1}
-        )
-    if kind is ProviderType.AZURE_OPENAI:
+        url = f"{root}{VERSION_PATHS.get(kind, ('',))[0]}/chat/completions"
+        return ProbeRequest("POST", url, headers, chat)
+    if kind is ProviderType.AZURE_OPENAI:  # the deployment names the model (the SDK sends both)
         version = quote(str(config.get("api_version") or AZURE_API_VERSION))
         url = (
-            f"{base_url(kind, config)}/openai/deployments/{quote(model, safe='')}"
+            f"{root}/openai/deployments/{quote(model, safe='')}"
             f"/chat/completions?api-version={version}"
         )
-        return ProbeRequest("POST", url, headers, {"messages": ping, "max_tokens": 1})
+        return ProbeRequest("POST", url, headers, chat)
     if kind is ProviderType.ANTHROPIC:
-        url = base_url(kind, config) + "/v1/messages"
-        return ProbeRequest(
-            "POST", url, headers, {"model": model, "messages": ping, "max_tokens": 1}
-        )
+        return ProbeRequest("POST", root + "/v1/messages", headers, chat)
+    ping = [{"text": "ping"}]
     if kind is ProviderType.GOOGLE:
-        name = model.removeprefix("models/")
-        url = f"{base_url(kind, config)}/v1beta/models/{quote(name, safe='')}:generateContent"
-        body = {
-            "contents": [{"role": "user", "parts": [{"text": "ping"}]}],
-            "generationConfig": {"maxOutputTokens": 1},
-        }
-        return ProbeRequest("POST", url, headers, body)
-    if kind is ProviderType.COHERE:
-        url = base_url(kind, config) + "/v2/chat"
+        name = quote(model.removeprefix("models/"), safe="")
+        url = f"{root}{google_version(config)}/models/{name}:generateContent"
+        contents = [{"role": "user", "parts": ping}]
         return ProbeRequest(
-            "POST", url, headers, {"model": model, "messages": ping, "max_tokens": 1}
+            "POST", url, headers, {"contents": contents, "generationConfig": {"maxOutputTokens": 1}}
         )
+    if kind is ProviderType.COHERE:
+        return ProbeRequest("POST", root + "/v2/chat", headers, chat)
     if kind is ProviderType.BEDROCK:
         url = f"{_runtime_base(kind, config)}/model/{quote(model, safe='')}/converse"
-        body = {
-            "messages": [{"role": "user", "content": [{"text": "ping"}]}],
-            "inferenceConfig": {"maxTokens": 1},
-        }
-        return ProbeRequest("POST", url, headers, body)
+        messages = [{"role": "user", "content": ping}]
+        return ProbeRequest(
+            "POST", url, headers, {"messages": messages, "inferenceConfig": {"maxTokens": 1}}
+        )
     if kind is ProviderType.OLLAMA:
-        url = base_url(kind, config) + "/api/chat"
-        body = {"model": model, "messages": ping, "stream": False, "options": {"num_predict": 1}}
-        return ProbeRequest("POST", url, headers, body)
+        body = {
+            "model": model,
+            "messages": chat["messages"],
+            "stream": False,
+            "options": {"num_predict": 1},
+        }
+        return ProbeRequest("POST", root + "/api/chat", headers, body)
     return None
 
 
@@ -314,7 +393,7 @@ def _error_text(data: Any, body: bytes) -> str:
                 return str(msg)
         elif isinstance(err, str):
             return err
-        for key in ("message", "detail"):
+        for key in ("message", "Message", "detail"):  # AWS answers {"Message": ...}
             if isinstance(data.get(key), str):
                 return data[key]
     return body.decode("utf-8", errors="replace")
@@ -337,6 +416,22 @@ def read_answer(
     detail = redact(_error_text(data, body), secrets)
     if 200 <= status < 300:
         return _read_success(kind, status, data, body, secrets, name)
+    if 300 <= status < 400:
+        # Not followed: httpx would carry x-api-key, api-key or x-goog-api-key on to whatever
+        # host Location names (it drops only Authorization, which turns a Bearer probe into a
+        # false invalid_key). The key is not proven bad, so degraded, and the message says where.
+        where = redact(headers.get("location") or "no Location", secrets, 120)
+        return Verdict(
+            HealthState.DEGRADED,
+            REDIRECTED,
+            f"{name} answered {status}, a redirect to {where}: byok does not follow redirects; "
+            "set base_url to the new address",
+        )
+    special = _provider_rule(kind, status, data, body, headers)
+    if special is not None:
+        state, reason, what = special
+        wait = retry_after(headers) if state is HealthState.DEGRADED else None
+        return Verdict(state, reason, f"{name} {what}: {detail}", retry_after_s=wait)
     if status == 401:
         return Verdict(HealthState.FAILING, INVALID_KEY, f"{name} rejected the key (401): {detail}")
     if status == 400 and _mentions(data, body, "API_KEY_INVALID"):
@@ -364,7 +459,7 @@ def read_answer(
             NOT_FOUND,
             f"{name} answered 404: check base_url, deployment or API version: {detail}",
         )
-    if status >= 500:  # includes Anthropic's 529 overloaded
+    if status >= 500 or status == 408:  # 529 overloaded; 408 the SDKs retry, as they do 5xx
         wait = retry_after(headers)
         return Verdict(
             HealthState.DEGRADED,
@@ -373,6 +468,52 @@ def read_answer(
             retry_after_s=wait,
         )
     return Verdict(HealthState.FAILING, HTTP_ERROR, f"{name} answered {status}: {detail}")
+
+
+# Anthropic's `error.details.error_code`s that mean the money ran out, whatever the status:
+# ContractSpendLimitReachedError and EnforcedSpendLimitReachedError are 429s (anthropic 2.15.0,
+# types/shared/), not rate limits; retrying does not help until the limit is raised.
+_ANTHROPIC_SPEND_CODES = frozenset(
+    {
+        "contract_spend_limit_reached",
+        "enforced_spend_limit_reached",
+        "linked_organization_spend_limit_reached",
+        "linked_organization_billing_unavailable",
+    }
+)
+# AWS's answers to a bad Bedrock API key or SigV4 token (403, like AccessDeniedException's).
+_AWS_BAD_KEY_TYPES = ("UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken")
+_AWS_BAD_KEY_TEXT = (b"security token included in the request is invalid", b"Authentication failed")
+
+
+def _provider_rule(
+    kind: ProviderType, status: int, data: Any, body: bytes, headers: Mapping[str, str]
+) -> tuple[HealthState, str, str] | None:
+    """What a provider means by an answer that the generic rules would read otherwise."""
+    if kind is ProviderType.ANTHROPIC:
+        error = data.get("error") if isinstance(data, dict) else None
+        error = error if isinstance(error, dict) else {}
+        details = error.get("details") if isinstance(error.get("details"), dict) else {}
+        code = details.get("error_code")
+        if error.get("type") == "billing_error" or code in _ANTHROPIC_SPEND_CODES:
+            return HealthState.FAILING, NO_CREDIT, f"has no credit or spend left ({status})"
+        if status == 400 and b"credit balance is too low" in body:
+            return HealthState.FAILING, NO_CREDIT, "says the credit balance is too low (400)"
+        if code == "organization_on_hold":
+            return HealthState.FAILING, FORBIDDEN, "has put the organization on hold (400)"
+    if kind is ProviderType.COHERE and status == 498:  # the SDK's InvalidTokenError
+        return HealthState.FAILING, INVALID_KEY, "rejected the key (498 invalid token)"
+    if kind is ProviderType.GROQ and status == 498:  # capacity_exceeded: flex tier is full
+        return HealthState.DEGRADED, PROVIDER_ERROR, "is at flex-tier capacity (498)"
+    if kind is ProviderType.BEDROCK:
+        error_type = headers.get("x-amzn-errortype") or ""
+        if status == 403 and (
+            error_type.startswith(_AWS_BAD_KEY_TYPES) or any(t in body for t in _AWS_BAD_KEY_TEXT)
+        ):
+            return HealthState.FAILING, INVALID_KEY, "rejected the key (403)"
+        if status == 424:  # ModelErrorException: the model failed on the request
+            return HealthState.DEGRADED, PROVIDER_ERROR, "had a model error (424)"
+    return None
 
 
 def _read_success(
@@ -400,16 +541,7 @@ def _read_success(
         key = data.get("data") if isinstance(data, dict) else None
         if not isinstance(key, dict):
             return Verdict(HealthState.DEGRADED, BAD_ANSWER, f"{name} answered without key data")
-        info = _openrouter_info(key, secrets)
-        left = info.get("limit_remaining")
-        if isinstance(left, int | float) and left <= 0:
-            return Verdict(
-                HealthState.FAILING,
-                NO_CREDIT,
-                f"{name}: the key's credit limit is used up",
-                provider_info=info,
-            )
-        return Verdict(HealthState.HEALTHY, OK, f"{name} accepted the key", provider_info=info)
+        return _read_openrouter_key(key, secrets, name)
     models = _model_ids(kind, data)
     if models is None:
         return Verdict(HealthState.DEGRADED, BAD_ANSWER, f"{name} answered without a model list")
@@ -428,8 +560,10 @@ _OPENROUTER_FIELDS = (
     "usage_weekly",
     "usage_monthly",
     "is_free_tier",
+    "is_management_key",
     "expires_at",
 )
+_BUDGET_FIELDS = ("scope", "limit_usd", "spend_usd", "remaining_usd", "reset_interval", "resets_at")
 
 
 def _openrouter_info(key: Mapping[str, Any], secrets: tuple[str, ...]) -> dict[str, Any]:
@@ -441,11 +575,52 @@ def _openrouter_info(key: Mapping[str, Any], secrets: tuple[str, ...]) -> dict[s
             info[name] = value
         elif isinstance(value, str):
             info[name] = redact(value, secrets, 80)
+    budget = key.get("effective_budget")
+    if isinstance(budget, dict):
+        info["effective_budget"] = {
+            k: budget[k] for k in _BUDGET_FIELDS if isinstance(budget.get(k), int | float | str)
+        }
     return info
 
 
-def model_offered(kind: ProviderType, model: str, models: list[str]) -> bool | None:
-    """Whether `model` is in the probe's list; None when the list cannot tell (no list, Azure)."""
+def _spent(budget: Any) -> bool:
+    left = budget.get("remaining_usd") if isinstance(budget, dict) else None
+    return isinstance(left, int | float) and not isinstance(left, bool) and left <= 0
+
+
+def _read_openrouter_key(key: Mapping[str, Any], secrets: tuple[str, ...], name: str) -> Verdict:
+    """GET /key, as the openrouter SDK (1.3.84, GetCurrentKeyData) documents its fields.
+
+    `effective_budget` is the budget layer that rejects requests first (guardrail, workspace, or
+    the key's own limit); `remaining_usd <= 0` means OpenRouter refuses requests until it resets.
+    `limit_remaining` covers only the key's own limit. A management key may not run inference.
+    """
+    info = _openrouter_info(key, secrets)
+    budgets = key.get("budgets") if isinstance(key.get("budgets"), list) else []
+    spent = next((b for b in [key.get("effective_budget"), *budgets] if _spent(b)), None)
+    left = info.get("limit_remaining")
+    why: tuple[str, str] | None = None
+    if spent is not None:
+        scope = redact(str(spent.get("scope") or "a"), secrets, 40)
+        resets = spent.get("resets_at")
+        when = f"; it resets at {redact(str(resets), secrets, 40)}" if resets else ""
+        why = NO_CREDIT, f"the key's {scope} budget is spent{when}"
+    elif isinstance(left, int | float) and not isinstance(left, bool) and left <= 0:
+        why = NO_CREDIT, "the key's credit limit is used up"
+    elif key.get("is_management_key") is True:
+        why = FORBIDDEN, "this is a management key, which OpenRouter does not accept for inference"
+    if why is None:
+        return Verdict(HealthState.HEALTHY, OK, f"{name} accepted the key", provider_info=info)
+    return Verdict(HealthState.FAILING, why[0], f"{name}: {why[1]}", provider_info=info)
+
+
+def model_offered(
+    kind: ProviderType, model: str, models: list[str], aliases: Mapping[str, str] | None = None
+) -> bool | None:
+    """Whether `model` is in the probe's list or resolved by the provider (`aliases`); None when
+    the list cannot tell (no list, Azure)."""
+    if aliases and model in aliases:
+        return True
     if not models or not PROBES[kind].lists_models or kind is ProviderType.AZURE_OPENAI:
         return None  # Azure lists base models, while default_model names a deployment
     wanted = model.removeprefix("models/")

@@ -6,8 +6,8 @@ One JSON object a line:
      "usage": {"prompt_tokens": 1200, "completion_tokens": 80},
      "call_id": "chatcmpl-123", "timestamp": "2026-11-02T10:00:00Z", "cost_cents": 0.021}
 
-* `integration` is the integration's id or name (names compare case-insensitively);
-  `integration_id` is accepted too.
+* `integration` is the integration's id, name (names compare case-insensitively) or a unique
+  start of its id, as for the CLI's REF; `integration_id` is accepted too.
 * `usage` in the OpenAI Chat shape (`prompt_tokens`, `completion_tokens`, optional
   `prompt_tokens_details.cached_tokens`), the OpenAI Responses shape (`input_tokens`,
   `output_tokens`, `input_tokens_details.cached_tokens`) or the Anthropic shape (`input_tokens`,
@@ -34,7 +34,7 @@ from core.models import ImportLineError, ImportReport
 from core.usage.pricing import nc_to_cents
 
 if TYPE_CHECKING:
-    from core.usage.service import UsageService, _Rec
+    from core.usage.service import UsageService
 
 CHUNK = 10_000
 MAX_LINE = 1 << 20
@@ -64,9 +64,7 @@ def _count(usage: Mapping[str, Any], key: str, *, required: bool = False) -> int
         if required:
             raise ValidationError("is required", f"usage.{key}")
         return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError("must be a whole number >= 0", f"usage.{key}")
-    return value
+    return v.count(value, f"usage.{key}")
 
 
 def _cached(usage: Mapping[str, Any], details_key: str) -> int:
@@ -121,7 +119,7 @@ def tokens_of(usage: object) -> dict[str, int]:
 
 
 class _Resolver:
-    """Integration references (id or name) to ids, looked up once per distinct reference."""
+    """Integration references to ids (`IntegrationRepo.resolve`), once per distinct reference."""
 
     def __init__(self, service: UsageService, tenant_id: str) -> None:
         self.service = service
@@ -129,20 +127,13 @@ class _Resolver:
         self.cache: dict[str, str | None] = {}
 
     def __call__(self, ref: str) -> str | None:
-        if ref in self.cache:
-            return self.cache[ref]
-        repo = self.service.ctx.repo
-        found: str | None = None
-        if repo.get(self.tenant_id, ref) is not None:
-            found = ref
-        else:
-            key = v.name_key(ref)
-            for doc in repo.tenant_docs(self.tenant_id):
-                if doc["name_key"] == key:
-                    found = doc["id"]
-                    break
-        self.cache[ref] = found
-        return found
+        if ref not in self.cache:
+            try:
+                doc = self.service.ctx.repo.resolve(self.tenant_id, ref)
+            except ValidationError as exc:  # a start of several ids: the line's field is named so
+                raise ValidationError(exc.errors["ref"], "integration") from None
+            self.cache[ref] = doc["id"] if doc is not None else None
+        return self.cache[ref]
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -156,7 +147,7 @@ def import_lines(service: UsageService, tenant_id: str, source: object) -> Impor
     error_count = 0
     lines = imported = duplicates = unpriced = 0
     cost_nc = 0
-    chunk: list[_Rec] = []
+    chunk: list[v.UsageInput] = []
     chunk_lines: list[int] = []
 
     def fail(number: int, message: str) -> None:
@@ -199,7 +190,7 @@ def import_lines(service: UsageService, tenant_id: str, source: object) -> Impor
             fail(number, f"not valid JSON ({exc})")
             continue
         try:
-            rec = _record(resolve, obj, service, now_us)
+            rec = _record(resolve, obj, now_us)
         except ValidationError as exc:
             fail(number, _first_error(exc))
             continue
@@ -220,7 +211,7 @@ def import_lines(service: UsageService, tenant_id: str, source: object) -> Impor
     )
 
 
-def _record(resolve: _Resolver, obj: object, service: UsageService, now_us: int) -> _Rec:
+def _record(resolve: _Resolver, obj: object, now_us: int) -> v.UsageInput:
     if not isinstance(obj, Mapping):
         raise ValidationError("must be a JSON object", "line")
     ref = obj.get("integration", obj.get("integration_id"))
@@ -240,7 +231,7 @@ def _record(resolve: _Resolver, obj: object, service: UsageService, now_us: int)
     if when is not None:
         fields["at"] = when
     try:
-        return service.make_record(iid, fields, now_us)
+        return v.UsageInput(iid, fields, now_us)
     except ValidationError as exc:
         if "at" in exc.errors:
             exc.errors["timestamp"] = exc.errors.pop("at")

@@ -1,19 +1,20 @@
 """The limits figures of an integration: the one computation behind `get_limits_status` and the
 console's dashboard.
 
-Plain dataclasses, no pydantic: the dashboard paints from these before the facade (and pydantic)
-is imported; the facade turns the same figures into a `LimitsStatusResult`.
+`LimitFigures` (declared in core.readmodels) is a plain dataclass, no pydantic: the dashboard
+paints from it before the facade (and pydantic) is imported; the facade turns the same figures
+into a `LimitsStatusResult`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from core.readmodels import LimitFigures
+from core.timeutil import from_us, month_bounds
 from core.usage.pricing import NC_PER_CENT, nc_round_cents
-from core.usage.store import UsageStore, from_us, month_bounds
+from core.usage.store import UsageStore
 
 Doc = Mapping[str, Any]
 
@@ -22,29 +23,6 @@ def percent(used: int, limit: int) -> float:
     """`used` as a percentage of `limit`, 0.0 without a limit."""
     # used * 100 first: exact integers, so 1515 of 100000 is 1.515, not 1.5150000000000001
     return used * 100 / limit if limit else 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class LimitFigures:
-    """The same fields, meanings and types as `LimitsStatusResult` (see CONTRACT.md)."""
-
-    integration_id: str
-    budget_limit_cents: int
-    budget_used_cents: int
-    budget_percent: float
-    token_limit_month: int
-    tokens_used_month: int
-    token_percent: float
-    rate_limit_rpm: int
-    requests_this_minute: int
-    rate_percent: float
-    period_start: datetime
-    period_end: datetime
-    requests_month: int
-    unpriced_calls: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
 
 
 def limit_figures(

@@ -17,18 +17,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from core.enums import ProviderType
+from core.timeutil import from_us, utc_now
 
 if TYPE_CHECKING:  # genai-prices (and the pydantic under it) is loaded by the first PriceTable
     from genai_prices.types import ModelInfo, ModelPrice, TieredPrices
 
 NC_PER_CENT = 10**9
 NC_PER_USD = 100 * NC_PER_CENT
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Our provider types -> genai-prices provider ids. Ollama runs models locally and `custom` is any
 # OpenAI-compatible server (vLLM, LM Studio, a LiteLLM proxy): there is no list price to apply, so
@@ -149,14 +148,6 @@ def _derive(price: ModelPrice) -> _Rates:
     return _Rates(None, None, None, None, None, source=price, exact=False)
 
 
-@dataclass(frozen=True, slots=True)
-class Priced:
-    """The cost of one call in nano-cents, or None when no price is known."""
-
-    cost_nc: int | None
-    model_id: str | None = None
-
-
 class PriceTable:
     """Prices calls; thread-safe, with every lookup cached for the life of the process."""
 
@@ -227,7 +218,7 @@ class PriceTable:
         if isinstance(prices, self._model_price):
             price = prices
         else:  # dated or time-of-day prices: pick the set in force when the call happened
-            when = EPOCH + timedelta(microseconds=at_us) if at_us is not None else datetime.now(UTC)
+            when = from_us(at_us) if at_us is not None else utc_now()
             price = info.get_prices(when)
         return self.rates(price).cost(
             input_tokens, output_tokens, cache_read_tokens, cache_write_tokens

@@ -1,7 +1,8 @@
 """Usage and limits: recording, pricing, the month's totals, the limit decision, alerts.
 
 The methods are synchronous; the facade runs them in a worker thread. Storage is in
-`usagestore` (an fsync'd event log plus monthly rollups); prices come from `pricing`.
+`core.usage.store` (an fsync'd event log plus monthly rollups); prices come from
+`core.usage.pricing`; every input check is in `core.validation`.
 
 Rules worth knowing (see README, "Usage and limits"):
 * Money is integer nano-cents inside, so fractional cents add up exactly; totals are rounded to
@@ -15,214 +16,29 @@ Rules worth knowing (see README, "Usage and limits"):
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from datetime import UTC
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from core import validation as v
 from core.context import CoreContext
-from core.enums import HealthState, IntegrationStatus
-from core.errors import ValidationError
+from core.enums import Decision, HealthState, IntegrationStatus
 from core.models import (
     Alert,
     BatchResult,
-    Decision,
     ImportReport,
     LimitDecision,
     LimitsStatusResult,
     UsageRecordResult,
 )
+from core.timeutil import US_PER_S, from_us, month_bounds, period_bounds, to_us
 from core.usage.limits import limit_figures, percent
 from core.usage.pricing import NC_PER_CENT, PriceTable, nc_to_cents
-from core.usage.store import (
-    Event,
-    Limits,
-    UsageStore,
-    from_us,
-    month_bounds,
-    open_usage_store,
-    period_bounds,
-    to_us,
-)
+from core.usage.store import Event, Limits, UsageStore, open_usage_store
 
-MAX_TOKENS = v.MAX_LIMIT
-MAX_COST_CENTS = v.MAX_LIMIT
-MAX_CALL_ID = 256
-MAX_BATCH = 100_000
-FUTURE_SKEW_US = 5 * 60 * 1_000_000
 WARN_PERCENT = 80
-RECORD_FIELDS = frozenset(
-    {
-        "integration_id",
-        "model",
-        "input_tokens",
-        "output_tokens",
-        "cost_cents",
-        "call_id",
-        "at",
-        "cache_read_tokens",
-        "cache_write_tokens",
-    }
-)
-_TOKEN_MSG = "must be a whole number >= 0"
-_NC = Decimal(NC_PER_CENT)
-
-
-# -- input checks (fast: they run for every event of a batch) -----------------------------------
-
-
-def _tokens(value: object, field: str) -> int:
-    if type(value) is int:  # the common case; type() also keeps bool out
-        if 0 <= value <= MAX_TOKENS:
-            return value
-    elif isinstance(value, int) and not isinstance(value, bool):
-        value = int(value)
-    else:
-        raise ValidationError(_TOKEN_MSG, field)
-    if value < 0:
-        raise ValidationError("cannot be negative", field)
-    if value > MAX_TOKENS:
-        raise ValidationError(f"must be at most {MAX_TOKENS}", field)
-    return value
-
-
-def cents_to_nc(value: object, field: str = "cost_cents") -> int:
-    """A cost in cents (int, float or Decimal) as exact nano-cents, rounded half up.
-
-    A float is read as the decimal it prints as (0.1 is 0.1, not 0.1000000000000000055...).
-    """
-    if isinstance(value, bool):
-        raise ValidationError("must be a number of cents >= 0", field)
-    if type(value) is int:
-        if 0 <= value <= MAX_COST_CENTS:
-            return value * NC_PER_CENT
-        raise ValidationError(f"must be between 0 and {MAX_COST_CENTS} cents", field)
-    try:
-        if isinstance(value, float):
-            if not math.isfinite(value):
-                raise ValidationError("must be a finite number of cents", field)
-            number = Decimal(repr(value))
-        elif isinstance(value, int | Decimal):
-            number = Decimal(value)
-        else:
-            raise ValidationError("must be a number of cents >= 0", field)
-    except InvalidOperation:
-        raise ValidationError("must be a number of cents >= 0", field) from None
-    if not number.is_finite():
-        raise ValidationError("must be a finite number of cents", field)
-    if number < 0:
-        raise ValidationError("cannot be negative", field)
-    if number > MAX_COST_CENTS:
-        raise ValidationError(f"must be at most {MAX_COST_CENTS} cents", field)
-    return int((number * _NC).to_integral_value(ROUND_HALF_UP))
-
-
-def _model(value: object) -> str:
-    if isinstance(value, str):
-        text = value.strip()
-        if text and len(text) <= v.MAX_MODEL and text.isprintable():
-            return text
-    raise ValidationError(
-        f"must be the model name: 1 to {v.MAX_MODEL} printable characters", "model"
-    )
-
-
-def _call_id(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text and len(text) <= MAX_CALL_ID and text.isprintable():
-            return text
-    raise ValidationError(
-        f"must be None or 1 to {MAX_CALL_ID} printable characters", "call_id"
-    )
-
-
-def parse_time(value: object, field: str = "at") -> int:
-    """An aware datetime, ISO-8601 text with an offset (or Z), or Unix seconds, as µs."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValidationError("must be timezone-aware (UTC)", field)
-        return to_us(value)
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ValidationError(
-                "must be an ISO-8601 time such as 2026-01-31T12:00:00Z", field
-            ) from None
-        if moment.tzinfo is None:
-            raise ValidationError("must carry a UTC offset, e.g. 2026-01-31T12:00:00Z", field)
-        return to_us(moment)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value) or not 0 <= value < 253402300800:  # year 1970..9999
-            raise ValidationError("must be Unix seconds between 1970 and 9999", field)
-        return round(value * 1_000_000) if isinstance(value, float) else value * 1_000_000
-    raise ValidationError("must be a datetime, ISO-8601 text or Unix seconds", field)
-
-
-class _Rec:
-    """One checked record, before pricing."""
-
-    __slots__ = ("at_us", "cache_read", "cache_write", "call_id", "cost_nc", "iid", "inp",
-                 "model", "out")
-
-    def __init__(self, iid: str, fields: Mapping[str, Any], now_us: int) -> None:
-        errors: dict[str, str] = {}
-        self.iid = iid
-        self.model = self.call_id = None  # type: ignore[assignment]
-        self.inp = self.out = self.cache_read = self.cache_write = 0
-        self.cost_nc: int | None = None
-        self.at_us = now_us
-        for name, check in _CHECKS:
-            if name not in fields:
-                continue
-            try:
-                check(self, fields[name])
-            except ValidationError as exc:
-                errors.update(exc.errors)
-        for name in ("model", "input_tokens", "output_tokens"):
-            if fields.get(name) is None:
-                errors[name] = "is required"
-        if not errors and self.cache_read + self.cache_write > self.inp:
-            errors["cache_read_tokens"] = (
-                "cache tokens are part of input_tokens and cannot exceed it"
-            )
-        if not errors and self.at_us > now_us + FUTURE_SKEW_US:
-            errors["at"] = "is more than 5 minutes in the future"
-        if errors:
-            raise ValidationError(errors)
-
-
-def _set(attr: str, fn: Any) -> Any:
-    def check(rec: _Rec, value: object) -> None:
-        if value is not None:  # None keeps the default (no cost given, `at` = now)
-            setattr(rec, attr, fn(value))
-
-    return check
-
-
-_CHECKS: tuple[tuple[str, Any], ...] = (
-    ("model", _set("model", _model)),
-    ("input_tokens", _set("inp", lambda x: _tokens(x, "input_tokens"))),
-    ("output_tokens", _set("out", lambda x: _tokens(x, "output_tokens"))),
-    ("cache_read_tokens", _set("cache_read", lambda x: _tokens(x, "cache_read_tokens"))),
-    ("cache_write_tokens", _set("cache_write", lambda x: _tokens(x, "cache_write_tokens"))),
-    ("cost_cents", _set("cost_nc", cents_to_nc)),
-    ("call_id", _set("call_id", _call_id)),
-    ("at", _set("at_us", parse_time)),
-)
-
-
-def _positive_int_option(options: Mapping[str, Any], name: str, default: int) -> int:
-    value = options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError("must be a whole number >= 1", name)
-    return value
 
 
 def _fmt_cents(nc: int) -> str:
@@ -235,9 +51,8 @@ def _fmt_cents(nc: int) -> str:
 
 
 class UsageService:
-    """Facade options: `usage_retention_days` (7: raw events and the dedupe window),
-    `usage_checkpoint_events` (50,000) and `usage_checkpoint_seconds` (5.0): how often the log is
-    folded into the rollup file.
+    """Its options (usage_retention_days, usage_checkpoint_events, usage_checkpoint_seconds) are
+    declared in `core.options`.
 
     `store`: an already-open UsageStore of the same database (the console's dashboard opened it
     first); the process then keeps one in-memory view of the usage files, not two.
@@ -245,25 +60,20 @@ class UsageService:
 
     def __init__(self, ctx: CoreContext, store: UsageStore | None = None) -> None:
         self.ctx = ctx
-        options = ctx.options
-        self.retention_days = _positive_int_option(options, "usage_retention_days", 7)
-        seconds = options.get("usage_checkpoint_seconds", 5.0)
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-            raise ValidationError("must be a number of seconds >= 0", "usage_checkpoint_seconds")
-        events = _positive_int_option(options, "usage_checkpoint_events", 50_000)
+        opts = ctx.options
         if store is None:
             store = open_usage_store(
                 ctx.side_path("usage"),
                 clock=ctx.clock,
-                retention_days=self.retention_days,
+                retention_days=opts.usage_retention_days,
                 durable=ctx.store.durable,
-                checkpoint_events=events,
-                checkpoint_seconds=float(seconds),
+                checkpoint_events=opts.usage_checkpoint_events,
+                checkpoint_seconds=opts.usage_checkpoint_seconds,
             )
         else:  # the facade's options still rule how this process writes
-            store.retention_days = self.retention_days
-            store.checkpoint_events = events
-            store.checkpoint_seconds = float(seconds)
+            store.retention_days = opts.usage_retention_days
+            store.checkpoint_events = opts.usage_checkpoint_events
+            store.checkpoint_seconds = opts.usage_checkpoint_seconds
         self.store = store
         self._prices: PriceTable | None = None
         self._prices_lock = threading.Lock()
@@ -283,32 +93,12 @@ class UsageService:
     # -- recording ------------------------------------------------------------------------------
 
     def record_usage(
-        self,
-        tenant_id: str,
-        integration_id: str,
-        *,
-        model: object = None,
-        input_tokens: object = None,
-        output_tokens: object = None,
-        cost_cents: object = None,
-        call_id: object = None,
-        at: object = None,
-        cache_read_tokens: object = 0,
-        cache_write_tokens: object = 0,
+        self, tenant_id: str, integration_id: str, fields: Mapping[str, object]
     ) -> UsageRecordResult | None:
-        """Record one call. None when the integration does not exist (for this tenant)."""
-        fields = {
-            "model": model,
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-            "cost_cents": cost_cents,
-            "call_id": call_id,
-            "at": at,
-            "cache_read_tokens": cache_read_tokens,
-            "cache_write_tokens": cache_write_tokens,
-        }
+        """Record one call (`fields` as record_usage's keyword arguments). None when the
+        integration does not exist (for this tenant)."""
         now_us = self._now_us()
-        rec = _Rec(integration_id, fields, now_us)
+        rec = v.UsageInput(integration_id, fields, now_us)
         doc = self.ctx.repo.get(tenant_id, integration_id)
         if doc is None:
             return None
@@ -332,46 +122,16 @@ class UsageService:
         `records[i].field`, and nothing is stored. Records of an unknown integration and
         duplicates are skipped and listed by index.
         """
-        recs = self._parse_batch(records)
-        return self._record(tenant_id, recs)[0]
+        recs = v.usage_batch(records, self._now_us())
+        return self.record_checked(tenant_id, recs)[0]
 
-    def _parse_batch(self, records: object) -> list[_Rec]:
-        if isinstance(records, str | bytes | Mapping) or not isinstance(records, Sequence):
-            raise ValidationError("must be a list of records (mappings)", "records")
-        if len(records) > MAX_BATCH:
-            raise ValidationError(
-                f"has {len(records)} records; send at most {MAX_BATCH} per batch", "records"
-            )
-        now_us = self._now_us()
-        out: list[_Rec] = []
-        errors: dict[str, str] = {}
-        for i, item in enumerate(records):
-            try:
-                if not isinstance(item, Mapping):
-                    raise ValidationError("must be a mapping of record fields", "record")
-                unknown = [str(k) for k in item if k not in RECORD_FIELDS]
-                if unknown:
-                    raise ValidationError(
-                        f"unknown field(s) {', '.join(sorted(unknown))}", "record"
-                    )
-                iid = v.integration_id(item.get("integration_id"))
-                out.append(_Rec(iid, item, now_us))
-            except ValidationError as exc:
-                for name, message in exc.errors.items():
-                    errors[f"records[{i}].{name}" if name != "record" else f"records[{i}]"] = (
-                        message
-                    )
-                if len(errors) >= 20:
-                    errors["records"] = "stopped after 20 errors"
-                    break
-        if errors:
-            raise ValidationError(errors)
-        return out
-
-    def _record(self, tenant_id: str, recs: Sequence[_Rec]) -> tuple[BatchResult, int]:
-        """Store checked records; the result, and the exact cost of what was accepted."""
+    def record_checked(
+        self, tenant_id: str, recs: Sequence[v.UsageInput]
+    ) -> tuple[BatchResult, int]:
+        """Store checked records (a batch, an import's chunk); the result, and the exact cost of
+        what was accepted."""
         docs: dict[str, Mapping[str, Any] | None] = {}
-        known: list[_Rec] = []
+        known: list[v.UsageInput] = []
         index: list[int] = []
         not_found: list[int] = []
         for i, rec in enumerate(recs):
@@ -412,7 +172,7 @@ class UsageService:
     def _price(
         self,
         tenant_id: str,
-        recs: Iterable[_Rec],
+        recs: Iterable[v.UsageInput],
         docs: Mapping[str, Mapping[str, Any]],
     ) -> tuple[list[Event], dict[str, Limits]]:
         providers = {
@@ -458,26 +218,10 @@ class UsageService:
         return LimitsStatusResult(**figures.as_dict())
 
     def check_limits(
-        self,
-        tenant_id: str,
-        integration_id: str,
-        *,
-        estimated_tokens: object = 0,
-        estimated_cost_cents: object = 0,
+        self, tenant_id: str, integration_id: str, est_tokens: int, est_nc: int
     ) -> LimitDecision | None:
-        """blocked > throttled > warned > allowed; the reasons are those of the decision."""
-        errors: dict[str, str] = {}
-        est_tokens = est_nc = 0
-        try:
-            est_tokens = _tokens(estimated_tokens, "estimated_tokens")
-        except ValidationError as exc:
-            errors.update(exc.errors)
-        try:
-            est_nc = cents_to_nc(estimated_cost_cents, "estimated_cost_cents")
-        except ValidationError as exc:
-            errors.update(exc.errors)
-        if errors:
-            raise ValidationError(errors)
+        """blocked > throttled > warned > allowed; the reasons are those of the decision.
+        The estimates are checked (v.estimates): tokens and nano-cents."""
         doc = self.ctx.repo.get(tenant_id, integration_id)
         if doc is None:
             return None
@@ -527,7 +271,7 @@ class UsageService:
         if rpm:
             count, frees_at = self.store.recent(tenant_id, integration_id, now_us, rpm)
             if count >= rpm and frees_at is not None:
-                retry = max(frees_at - now_us, 0) / 1_000_000
+                retry = max(frees_at - now_us, 0) / US_PER_S
                 return LimitDecision(
                     decision=Decision.THROTTLED,
                     reasons=[
@@ -550,14 +294,9 @@ class UsageService:
 
     # -- alerts ---------------------------------------------------------------------------------
 
-    def get_alerts(
-        self, tenant_id: str, integration_id: str | None = None, *, limit: int = 100
-    ) -> list[Alert]:
+    def get_alerts(self, tenant_id: str, integration_id: str | None, limit: int) -> list[Alert]:
         """The tenant's alerts, newest first (also those of deleted integrations)."""
-        iid = v.integration_id(integration_id) if integration_id is not None else None
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
-            raise ValidationError("must be a whole number from 1 to 1000", "limit")
-        return [self._alert(a) for a in self.store.alerts(tenant_id, iid, limit)]
+        return [self._alert(a) for a in self.store.alerts(tenant_id, integration_id, limit)]
 
     @staticmethod
     def _alert(raw: Mapping[str, Any]) -> Alert:
@@ -586,17 +325,10 @@ class UsageService:
     # -- import ---------------------------------------------------------------------------------
 
     def import_jsonl(self, tenant_id: str, source: object) -> ImportReport:
-        """Import a JSON Lines usage file (a path or a text stream); see `usage_import`."""
+        """Import a JSON Lines usage file (a path or a text stream); see `core.usage.importer`."""
         from core.usage.importer import import_lines
 
         return import_lines(self, tenant_id, source)
-
-    def record_checked(self, tenant_id: str, recs: Sequence[_Rec]) -> tuple[BatchResult, int]:
-        """Store records already checked by the caller (the importer)."""
-        return self._record(tenant_id, recs)
-
-    def make_record(self, integration_id: str, fields: Mapping[str, Any], now_us: int) -> _Rec:
-        return _Rec(integration_id, fields, now_us)
 
     # -- lifetime -------------------------------------------------------------------------------
 

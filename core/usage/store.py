@@ -41,11 +41,19 @@ from typing import Any
 import orjson
 
 from core.errors import StoreError
-from core.storage import AtomicJSONStorage, ensure_private_dir, fsync_dir, write_all
+from core.options import DEFAULTS
+from core.storage import (
+    CLOEXEC,
+    AtomicJSONStorage,
+    ensure_private_dir,
+    fsync_dir,
+    open_lock,
+    write_all,
+)
+from core.timeutil import US_PER_S, Clock, month_bounds, to_us
+from core.usage.pricing import NC_PER_CENT, nc_round_cents
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-US = timedelta(microseconds=1)
-WINDOW_US = 60_000_000
+WINDOW_US = 60 * US_PER_S
 MAX_JSON_INT = 2**63 - 1
 SEGMENT_SUFFIX = ".jsonl"
 FORMAT = 1
@@ -53,28 +61,6 @@ FORMAT = 1
 Totals = list[int]  # [input_tokens, output_tokens, cost_nc, requests, unpriced]
 Key = tuple[str, str, str]  # (tenant, integration id, period "YYYY-MM")
 Pos = tuple[str, int]  # (segment name, byte offset)
-
-
-def to_us(moment: datetime) -> int:
-    return (moment - EPOCH) // US
-
-
-def from_us(us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=us)
-
-
-def month_bounds(us: int) -> tuple[int, int, str]:
-    """The UTC calendar month holding `us`: (start, end exclusive, "YYYY-MM")."""
-    moment = from_us(us)
-    start = datetime(moment.year, moment.month, 1, tzinfo=UTC)
-    end = datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
-    return to_us(start), to_us(end), f"{moment.year:04d}-{moment.month:02d}"
-
-
-def period_bounds(period: str) -> tuple[datetime, datetime]:
-    year, month = int(period[:4]), int(period[5:7])
-    start = datetime(year, month, 1, tzinfo=UTC)
-    return start, datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
 
 
 def _int(value: Any) -> int:
@@ -242,11 +228,11 @@ class UsageStore:
         rollup_path: Path,
         log_dir: Path,
         *,
-        clock: Any,
-        retention_days: int = 7,
+        clock: Clock,
+        retention_days: int = DEFAULTS.usage_retention_days,
         durable: bool = True,
-        checkpoint_events: int = 50_000,
-        checkpoint_seconds: float = 5.0,
+        checkpoint_events: int = DEFAULTS.usage_checkpoint_events,
+        checkpoint_seconds: float = DEFAULTS.usage_checkpoint_seconds,
     ) -> None:
         self.rollups_file = AtomicJSONStorage(
             rollup_path, schema=FORMAT, durable=durable, check=check_rollups
@@ -257,7 +243,6 @@ class UsageStore:
         self.durable = durable
         self.checkpoint_events = checkpoint_events
         self.checkpoint_seconds = checkpoint_seconds
-        self.corrupt_frames = 0
         self._tlock = threading.RLock()
         self._lock_fd: int | None = None
         self._month = _MonthCache()
@@ -629,15 +614,12 @@ class UsageStore:
         # Every frame is checked before any is taken in: a bad one leaves this process's view
         # (and the file) as they were, so nothing is counted twice on the next read.
         frames: list[tuple[int, dict[str, Any], list[Event]]] = []
-        corrupt = 0
         for line in lines:
             body = self._parse(line)
             line_pos = pos
             pos += len(line) + 1
             if body is None:
-                # A damaged complete line: skip it, keep the frames after it.
-                corrupt += 1
-                continue
+                continue  # a damaged complete line: skip it, keep the frames after it
             problem = _frame_problem(body)
             if problem is not None:
                 raise StoreError(
@@ -646,7 +628,6 @@ class UsageStore:
                     str(path),
                 )
             frames.append((line_pos, body, self._events_of(body)))
-        self.corrupt_frames += corrupt
         for line_pos, body, events in frames:
             tenant = body["t"]
             agg = self._aggregate(tenant, events)
@@ -673,14 +654,7 @@ class UsageStore:
         if self._lock_fd is None:
             ensure_private_dir(self.log_dir)
             lock_path = self.log_dir / ".lock"
-            try:
-                self._lock_fd = os.open(
-                    lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600
-                )
-            except OSError as exc:
-                raise StoreError(
-                    f"cannot open the lock file {lock_path}: {exc.strerror}", str(lock_path)
-                ) from None
+            self._lock_fd = open_lock(lock_path, str(lock_path))
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
             yield
@@ -697,9 +671,7 @@ class UsageStore:
         path = self._seg_path(segment)
         created = not path.exists()
         try:
-            fd = os.open(
-                path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600
-            )
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | CLOEXEC, 0o600)
         except OSError as exc:
             raise StoreError(f"cannot write {path}: {exc.strerror}", str(path)) from None
         start = os.fstat(fd).st_size
@@ -708,7 +680,7 @@ class UsageStore:
             if self.durable:
                 os.fdatasync(fd)
             if created and self.durable:
-                self._fsync_dir()
+                fsync_dir(self.log_dir)
         except OSError as exc:
             # Nothing of this frame may count: cut it off again before anyone reads past it.
             with contextlib.suppress(OSError):
@@ -726,9 +698,6 @@ class UsageStore:
                     os.fsync(fh.fileno())
         except OSError as exc:
             raise StoreError(f"cannot repair {path}: {exc.strerror}", str(path)) from None
-
-    def _fsync_dir(self) -> None:
-        fsync_dir(self.log_dir)
 
     # -- checkpoints and retention --------------------------------------------------------------
 
@@ -809,7 +778,7 @@ class UsageStore:
                     f"cannot remove {self._seg_path(name)}: {exc.strerror}", str(self.log_dir)
                 ) from None
         if removed and self.durable:
-            self._fsync_dir()
+            fsync_dir(self.log_dir)
         self._dedupe = {k: seg for k, seg in self._dedupe.items() if seg >= cutoff}
         self._retention_checked = cutoff
 
@@ -834,7 +803,7 @@ class UsageStore:
             tokens = base[0] + base[1] + extra[0] + extra[1] + row[0] + row[1]
             cost = base[2] + extra[2] + row[2]
             checks = (
-                ("budget", lim.budget_limit_cents, cost, 10**9),
+                ("budget", lim.budget_limit_cents, cost, NC_PER_CENT),
                 ("tokens", lim.token_limit_month, tokens, 1),
             )
             for kind, limit, used, unit in checks:
@@ -858,16 +827,12 @@ class UsageStore:
                             "kind": kind,
                             "threshold": threshold,
                             "limit": limit,
-                            "used": _json_int(used if unit == 1 else _round_nc(used)),
+                            "used": _json_int(used if unit == 1 else nc_round_cents(used)),
                             "percent": used / (limit * unit) * 100,
                             "created_at_us": now_us,
                         }
                     )
         return out
-
-
-def _round_nc(nc: int) -> int:
-    return (nc + 500_000_000) // 1_000_000_000
 
 
 def open_usage_store(rollup_path: Path, **options: Any) -> UsageStore:

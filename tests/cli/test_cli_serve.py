@@ -109,7 +109,7 @@ def test_a_browser_session_runs_the_console_on_the_same_database(tmp_path: Path)
 
 
 def test_serve_console_command_keeps_db_and_tenant(tmp_path: Path) -> None:
-    from tui.cli.serve import console_command
+    from tui.cli.console import console_command
 
     command = console_command(str(tmp_path / "my db.json"), "acme")
     assert "--tenant acme" in command and f"'{tmp_path / 'my db.json'}'" in command

@@ -78,10 +78,11 @@ def _reserved_refs(db_path: Path, key_file: Path) -> list[str]:
 
 
 async def test_references_to_byok_secrets_are_refused_on_create_and_update(
-    db_path: Path, tmp_path: Path
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key_file = tmp_path / "keys" / "master.key"
-    f = IntegrationsFacade(db_path, key_path=key_file)
+    monkeypatch.setenv("BYOK_KEY_FILE", str(key_file))
+    f = IntegrationsFacade(db_path)
     try:
         ok = await f.create_integration(T, name="ok", provider_type="openai", credential=SECRET)
         for i, ref in enumerate(_reserved_refs(db_path, key_file)):
@@ -101,13 +102,14 @@ async def test_references_to_byok_secrets_are_refused_on_create_and_update(
 
 
 async def test_a_link_to_the_key_file_or_the_database_is_refused(
-    db_path: Path, tmp_path: Path
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key_file = tmp_path / "keys" / "master.key"
+    monkeypatch.setenv("BYOK_KEY_FILE", str(key_file))
     key_file.parent.mkdir()
     key_file.write_text(base64.b64encode(os.urandom(32)).decode() + "\n")
     key_file.chmod(0o600)
-    f = IntegrationsFacade(db_path, key_path=key_file)
+    f = IntegrationsFacade(db_path)
     try:
         await f.create_integration(T, name="first", provider_type="ollama")
         soft = tmp_path / "innocent-key"
@@ -127,12 +129,13 @@ async def test_a_link_to_the_key_file_or_the_database_is_refused(
 
 
 async def test_a_stored_reference_to_byok_secrets_is_never_sent(
-    db_path: Path, tmp_path: Path, server: FakeProviderServer
+    db_path: Path, tmp_path: Path, server: FakeProviderServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A reference written into the database by hand (or by an older byok) fails at resolve
     time: the probe ends in credential_error and no request reaches the provider."""
     key_file = tmp_path / "master.key"
-    f = IntegrationsFacade(db_path, key_path=key_file)
+    monkeypatch.setenv("BYOK_KEY_FILE", str(key_file))
+    f = IntegrationsFacade(db_path)
     try:
         iid = await make(f, server, "openai", key_for("ok"), tenant=T)
         copy = tmp_path / "looks-like-a-key"
@@ -390,7 +393,8 @@ async def test_a_missing_key_file_is_not_replaced_once_secrets_are_sealed(
 ) -> None:
     monkeypatch.delenv("BYOK_MASTER_KEY")
     key_file = tmp_path / "cfg" / "master.key"
-    f = IntegrationsFacade(db_path, key_path=key_file)
+    monkeypatch.setenv("BYOK_KEY_FILE", str(key_file))
+    f = IntegrationsFacade(db_path)
     try:  # first use: the key file is created
         await f.create_integration(T, name="a", provider_type="openai", credential=SECRET)
     finally:
@@ -398,7 +402,7 @@ async def test_a_missing_key_file_is_not_replaced_once_secrets_are_sealed(
     assert key_file.is_file()
     key_file.unlink()
     before = _digest(db_path.parent)
-    g = IntegrationsFacade(db_path, key_path=key_file)
+    g = IntegrationsFacade(db_path)
     try:
         with pytest.raises(CredentialError) as e:
             await g.create_integration(T, name="b", provider_type="openai", credential=SECRET)
@@ -421,14 +425,15 @@ async def test_a_key_file_other_users_can_read_is_refused(
 ) -> None:
     monkeypatch.delenv("BYOK_MASTER_KEY")
     key_file = tmp_path / "master.key"
-    f = IntegrationsFacade(db_path, key_path=key_file)
+    monkeypatch.setenv("BYOK_KEY_FILE", str(key_file))
+    f = IntegrationsFacade(db_path)
     try:
         d = await f.create_integration(T, name="a", provider_type="openai", credential=SECRET)
     finally:
         await f.aclose()
     for mode in (0o644, 0o640, 0o604):
         key_file.chmod(mode)
-        g = IntegrationsFacade(db_path, key_path=key_file)
+        g = IntegrationsFacade(db_path)
         try:
             with pytest.raises(CredentialError) as e:
                 g.context.repo.secret(g.context.repo.get(T, d.id))
@@ -439,7 +444,7 @@ async def test_a_key_file_other_users_can_read_is_refused(
             await g.aclose()
         assert stat.S_IMODE(key_file.stat().st_mode) == mode  # not changed behind the user's back
     key_file.chmod(0o600)
-    g = IntegrationsFacade(db_path, key_path=key_file)
+    g = IntegrationsFacade(db_path)
     try:
         assert g.context.repo.secret(g.context.repo.get(T, d.id)) == SECRET
     finally:

@@ -217,8 +217,10 @@ async def test_deep_probe_reads_rate_limit_headers(
     an = await make(facade, server, "anthropic", key_for("ok"), default_model="claude-sonnet-4-5")
     r = await facade.test_credentials("t1", an, deep=True)
     assert r is not None and r.rate_limits["anthropic-ratelimit-requests-remaining"] == 49
-    routes = [x.route for x in server.requests if x.provider == "anthropic"][-2:]
-    assert routes == ["probe", "chat"]
+    # The list holds dated ids (as Anthropic's does): the alias is resolved by GET /v1/models/{id}.
+    routes = [x.route for x in server.requests if x.provider == "anthropic"][-3:]
+    assert routes == ["probe", "model", "chat"]
+    assert r.reason == "ok" and r.provider_info["default_model_id"] == "claude-sonnet-4-5-20250929"
     # Off by default: no completion was sent for a plain probe.
     before = len([x for x in server.requests if x.route == "chat"])
     await facade.test_credentials("t1", oa)

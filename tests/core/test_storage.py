@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tinydb.table import Document
 
 from core import IntegrationsFacade, StoreError
 from core.storage import AtomicJSONStorage
@@ -127,9 +128,7 @@ def test_stale_temp_files_are_cleaned(tmp_path: Path) -> None:
     stale = tmp_path / ".s.json.12345.deadbeef.tmp"
     stale.write_bytes(b"half a file from a killed writer")
     with s.transaction() as db:
-        from core.storage import insert_doc
-
-        insert_doc(db.table("t"), "k", {"v": 1})
+        db.table("t").insert(Document({"v": 1}, doc_id="k"))
     assert not stale.exists()
     s.close()
 

@@ -3,7 +3,8 @@
 A raw key in argv lands in shell history, in `ps` output and in audit logs, so `--credential`
 accepts only the references `env:NAME` and `file:/absolute/path`. A raw key comes from a no-echo
 prompt (getpass) or from the first line of standard input (`--credential-stdin`, for scripts:
-`pass show openai | byok add prod --provider openai --credential-stdin`).
+`pass show openai | byok add prod --provider openai --credential-stdin`). Wrong credential
+options are a UsageError, whose message never holds the key.
 """
 
 from __future__ import annotations
@@ -13,12 +14,8 @@ import getpass
 import os
 import sys
 
-from core import provider_info
-
-
-class CredentialUsageError(Exception):
-    """The credential options are wrong; the message never holds the key."""
-
+from core.providers.catalogue import provider_info
+from tui.cli.errors import UsageError
 
 RAW_REFUSED = (
     "--credential takes only env:NAME or file:/absolute/path; a raw key on the command line "
@@ -31,28 +28,28 @@ def _reference(text: str) -> str:
     value = text.strip()
     if value.startswith("env:") or value.startswith("file:"):
         if value.startswith("file:") and not os.path.isabs(os.path.expanduser(value[5:].strip())):
-            raise CredentialUsageError("--credential file: needs an absolute path")
+            raise UsageError("--credential file: needs an absolute path")
         return value
-    raise CredentialUsageError(RAW_REFUSED)
+    raise UsageError(RAW_REFUSED)
 
 
 def _from_stdin() -> str:
     line = sys.stdin.readline()
     key = line.rstrip("\r\n").strip()
     if not key:
-        raise CredentialUsageError("--credential-stdin: the first line of standard input is empty")
+        raise UsageError("--credential-stdin: the first line of standard input is empty")
     return key
 
 
 def _prompt(label: str) -> str:
     if not sys.stdin.isatty():
-        raise CredentialUsageError(
+        raise UsageError(
             "cannot prompt for the key: standard input is not a terminal; "
             "use --credential-stdin or --credential env:NAME|file:/path"
         )
     key = getpass.getpass(f"API key for {label} (not echoed): ").strip()
     if not key:
-        raise CredentialUsageError("no key was entered")
+        raise UsageError("no key was entered")
     return key
 
 
@@ -74,7 +71,7 @@ def credential_from_args(
         if on
     ]
     if len(given) > 1:
-        raise CredentialUsageError(f"give only one of {', '.join(given)}")
+        raise UsageError(f"give only one of {', '.join(given)}")
     if args.credential is not None:
         return _reference(args.credential)
     if args.credential_stdin:
@@ -84,7 +81,7 @@ def credential_from_args(
     if adding and provider_info(provider).needs_key:
         if sys.stdin.isatty():
             return _prompt(label)
-        raise CredentialUsageError(
+        raise UsageError(
             f"{provider} needs a key: give --credential env:NAME or file:/path, "
             "or pipe the key with --credential-stdin"
         )

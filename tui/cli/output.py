@@ -12,11 +12,10 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
-
-from pydantic import BaseModel
 
 _COLOURS = {
     "healthy": "32",
@@ -56,9 +55,11 @@ def width(stream: TextIO) -> int:
 
 
 def to_jsonable(value: Any) -> Any:
-    """Result models as the contract's JSON (`model_dump(mode="json")`), recursively."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+    """Result models as the contract's JSON (`model_dump(mode="json")`), recursively. A model is
+    known by its method, so that importing this module does not load pydantic."""
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return dump(mode="json")
     if isinstance(value, dict):
         return {k: to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -72,6 +73,29 @@ def print_json(value: Any, stream: TextIO | None = None) -> None:
     out = stream or sys.stdout
     text = json.dumps(to_jsonable(value), indent=2, ensure_ascii=False, allow_nan=False)
     out.write(text + "\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """A table's headers, and its columns that may shrink or are coloured (as for `table`)."""
+
+    headers: Sequence[str]
+    flexible: Sequence[int] = ()
+    coloured: Sequence[int] = ()
+
+
+def results(
+    items: Sequence[Any], as_json: bool, empty: str, columns: Columns, row: Callable[[Any], Any]
+) -> None:
+    """A command's list of results: JSON with --json, `empty` when there is none, else a table
+    of one `row(item)` per item."""
+    if as_json:
+        print_json(items)
+    elif not items:
+        print(empty)
+    else:
+        rows = [row(item) for item in items]
+        table(columns.headers, rows, flexible=columns.flexible, coloured=columns.coloured)
 
 
 def paint(text: str, word: str, colour: bool) -> str:

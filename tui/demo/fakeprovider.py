@@ -1,10 +1,10 @@
 """A fake LLM provider server for tests, the benchmark and `byok demo`: stdlib only, real sockets.
 
 It answers every provider's probe route (and a minimal chat/messages completion route for the deep
-probe) on 127.0.0.1, checks that provider's own authentication header, and plays a scripted
-outcome. Its knowledge of the routes is written here independently of `core.providers.probes`,
-so a probe that calls the wrong route or sends the wrong header fails against it, as it would for
-real.
+probe, and Anthropic's one-model route that resolves an alias) on 127.0.0.1, checks that
+provider's own authentication header, and plays a scripted outcome. Its knowledge of the routes
+is written here independently of `core.providers.probes`, so a probe that calls the wrong route or
+sends the wrong header fails against it, as it would for real.
 
 Choosing an outcome, first match wins:
 1. `server.script(key, outcome, route=None)`: for requests presenting that key;
@@ -88,8 +88,8 @@ ROUTES["azure_openai"] = {
     "chat": ("POST", re.compile(r"/openai/deployments/[^/]+/chat/completions")),
 }
 ROUTES["google"] = {
-    "probe": ("GET", re.compile(r"/v1beta/models")),
-    "chat": ("POST", re.compile(r"/v1beta/models/[^/]+:generateContent")),
+    "probe": ("GET", re.compile(r"/v1(beta)?/models")),
+    "chat": ("POST", re.compile(r"/v1(beta)?/models/[^/]+:generateContent")),
 }
 ROUTES["cohere"] = {
     "probe": ("POST", re.compile(r"/v1/check-api-key")),
@@ -104,6 +104,9 @@ ROUTES["ollama"] = {
     "chat": ("POST", re.compile(r"/api/chat")),
 }
 
+# Anthropic's GET /v1/models/{model_id}: one model, an alias resolved to its dated id.
+ROUTES["anthropic"]["model"] = ("GET", re.compile(r"/v1/models/[^/]+"))
+
 DEFAULT_MODELS: dict[str, list[str]] = {
     "openai": ["gpt-4o", "gpt-4o-mini", "gpt-4.1"],
     "mistral": ["mistral-large-latest", "mistral-small-latest"],
@@ -111,7 +114,7 @@ DEFAULT_MODELS: dict[str, list[str]] = {
     "together": ["meta-llama/Llama-3.3-70B-Instruct-Turbo"],
     "deepseek": ["deepseek-chat", "deepseek-reasoner"],
     "custom": ["local-model"],
-    "anthropic": ["claude-sonnet-4-5", "claude-3-5-haiku-latest"],
+    "anthropic": ["claude-sonnet-4-5-20250929", "claude-3-5-haiku-20241022"],  # dated ids
     "azure_openai": ["gpt-4o", "gpt-4o-mini"],
     "google": ["gemini-2.5-flash", "gemini-2.5-pro"],
     "bedrock": ["anthropic.claude-3-5-sonnet-20240620-v1:0", "amazon.nova-pro-v1:0"],
@@ -408,7 +411,7 @@ class FakeProviderServer:
             return
         if name == "ok":
             body, headers = self._ok_body(provider, route, sub)
-            h.send(200, body, headers)
+            h.send(404 if body is None else 200, body or _not_found(sub), headers)
         elif name == "malformed":
             h.send(200, b'{"data": [ {"id": "gpt-4o", ')
         elif name == "cohere_invalid":
@@ -447,6 +450,8 @@ class FakeProviderServer:
         models = self.models.get(provider, [])
         if route == "chat":
             return _completion(provider)
+        if route == "model":
+            return _anthropic_model(models, sub.rsplit("/", 1)[1])
         if provider in ("anthropic",):
             return {"data": [{"id": m, "type": "model"} for m in models], "has_more": False}, {}
         if provider == "google":
@@ -469,6 +474,23 @@ class FakeProviderServer:
         if provider == "together":  # a bare array, as Together's API reference shows
             return [{"id": m, "object": "model", "type": "chat"} for m in models], {}
         return {"object": "list", "data": [{"id": m, "object": "model"} for m in models]}, {}
+
+
+def _anthropic_model(models: list[str], wanted: str) -> tuple[Any, dict[str, str]]:
+    """The model `wanted` names, as Anthropic resolves it: an id, `name` for its newest dated id
+    (`claude-sonnet-4-5`), or `name-latest` likewise; None (a 404) for no model."""
+    base = wanted.removesuffix("-latest")
+    dated = sorted(m for m in models if re.fullmatch(re.escape(base) + r"-\d{8}", m))
+    found = wanted if wanted in models else (dated[-1] if dated else None)
+    if found is None:
+        return None, {}
+    day = found[-8:] if found[-8:].isdigit() else "20250101"
+    created = f"{day[:4]}-{day[4:6]}-{day[6:]}T00:00:00Z"
+    return {"type": "model", "id": found, "display_name": found, "created_at": created}, {}
+
+
+def _not_found(sub: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": "not_found_error", "message": f"model: {sub}"}}
 
 
 def _openai_error(message: str, code: str) -> dict[str, Any]:

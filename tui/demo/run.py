@@ -67,7 +67,7 @@ SAMPLES: tuple[Sample, ...] = (
 )  # fmt: skip
 
 
-# What the fake provider plays for each scripted outcome (see core/fakeprovider.py).
+# What the fake provider plays for each scripted outcome (see tui/demo/fakeprovider.py).
 FAKE_OUTCOMES = {
     "ok": "ok",
     "slow": "slow:2300",  # over the 2000 ms threshold: degraded, reason slow

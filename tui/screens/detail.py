@@ -14,7 +14,6 @@ from textual.widgets import Sparkline, Static
 
 from core import IntegrationDetailResult, LimitFigures
 from tui import format as fmt
-from tui.data import Unavailable
 from tui.widgets.gauge import Gauge
 from tui.widgets.keybar import KeyBar
 
@@ -81,21 +80,12 @@ class DetailScreen(Screen[None]):
             return
         self.detail = detail
         self._render_fields(detail)
-        try:
-            limits: LimitFigures | None = (await data.limits([detail.id])).get(detail.id)
-            self._render_limits(limits, None)
-        except Unavailable as exc:
-            self._render_limits(None, str(exc))
-        try:
-            log = await data.health_log(detail.id, limit=50)
-            self._render_log(log, None)
-        except Unavailable as exc:
-            self._render_log([], str(exc))
-        try:
-            alerts = await data.alerts(detail.id, limit=10)
-            self._render_alerts(alerts, None)
-        except Unavailable as exc:
-            self._render_alerts([], str(exc))
+        limits: LimitFigures | None = (await data.limits([detail.id])).get(detail.id)
+        self._render_limits(limits, None)
+        log = await data.health_log(detail.id, limit=50)
+        self._render_log(log, None)
+        alerts = await data.alerts(detail.id, limit=10)
+        self._render_alerts(alerts, None)
 
     def _render_fields(self, d: IntegrationDetailResult) -> None:
         now = self.app.now()  # type: ignore[attr-defined]

@@ -11,7 +11,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
 from tui import format as fmt
-from tui.data import Unavailable
 from tui.screens.detail import entry_field
 from tui.widgets.keybar import KeyBar
 
@@ -67,11 +66,7 @@ class HealthLogScreen(Screen[None]):
         data = self.app.data  # type: ignore[attr-defined]
         listing = await data.listing()
         self.names = {s.id: s.name for s in listing.items}
-        try:
-            self.entries = await data.health_log(None, limit=LOG_LIMIT)
-        except Unavailable as exc:
-            self.query_one("#log-status", Static).update(str(exc))
-            return
+        self.entries = await data.health_log(None, limit=LOG_LIMIT)
         self._show_rows()
 
     def _show_rows(self) -> None:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from core import IntegrationDetailResult
 
 from tui import format as fmt
-from tui.data import Listing, Unavailable
+from tui.data import Listing
 from tui.widgets.keybar import KeyBar
 from tui.widgets.rowtable import Column, RowTable
 
@@ -180,12 +180,9 @@ class HomeScreen(Screen[None]):
         # A filter, sort or page change reuses the limits already read: they change only with
         # the database, and a change reloads everything (filter_only=False).
         known = self.limits if filter_only else {}
-        try:
-            fresh = await data.limits(s.id for s in rows if s.id not in known)
-            limits = {s.id: fresh.get(s.id, known.get(s.id)) for s in rows}
-            available = True
-        except Unavailable:
-            limits, available = {}, False
+        fresh = await data.limits(s.id for s in rows if s.id not in known)
+        limits = {s.id: fresh.get(s.id, known.get(s.id)) for s in rows}
+        available = True
         if filter_only:
             limits = {**self.limits, **limits}
         self._show(listing, view, page, limits, available)

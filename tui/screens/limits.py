@@ -13,7 +13,6 @@ from textual.widgets import DataTable, Static
 
 from core.readside import LimitFigures
 from tui import format as fmt
-from tui.data import Unavailable
 from tui.widgets.keybar import KeyBar
 
 MAX_ROWS = 500  # worst first, so what matters is on the first screen anyway
@@ -76,11 +75,7 @@ class LimitsScreen(Screen[None]):
             if s.budget_limit_cents or s.token_limit_month or s.rate_limit_rpm
         ]
         status = self.query_one("#limits-status", Static)
-        try:
-            limits = await data.limits(s.id for s in limited)
-        except Unavailable as exc:
-            status.update(f"{exc}. The limits themselves are: see each integration's detail.")
-            return
+        limits = await data.limits(s.id for s in limited)
         names = {s.id: s.name for s in limited}
         rows = sorted(
             ((names[iid], lim) for iid, lim in limits.items() if lim is not None),

@@ -1,0 +1,79 @@
+"""`byok` with no command, `byok demo` and `byok serve`: the console, here or in a browser.
+
+`serve` runs the console through textual-serve, which starts a fresh `byok` process per browser
+session and relays its terminal over a websocket. The child gets the same database and tenant as
+this command, so the browser shows exactly what `byok` would show here. It binds to 127.0.0.1 by
+default: the console can change keys, so exposing it beyond the machine is an explicit choice
+(`--host 0.0.0.0`), best made behind an authenticating reverse proxy or an ssh tunnel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tui.cli.args import add_command, port
+
+if TYPE_CHECKING:
+    from core.readside import Dashboard
+    from tui.cli.args import Subcommands
+
+
+def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
+    p = add_command(
+        sub, common, "demo", "open the console on a temporary demo database (no key needed)"
+    )
+    p.set_defaults(start=start_demo)
+
+    p = add_command(sub, common, "serve", "run the console in a web browser (textual-serve)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=port, default=8000, help="port (default 8000)")
+    p.set_defaults(start=start_serve)
+
+
+def _preflight(db: str | None, tenant: str) -> Dashboard:
+    """Open the database and read it once before the console takes over the terminal, so a bad
+    tenant or an unreadable file is a one-line error and an exit code, not a screen. The light
+    Dashboard, so that the console's first paint does not wait for the whole core to load."""
+    from core.readside import Dashboard
+
+    dashboard = Dashboard(db)
+    try:
+        dashboard.rows(tenant)
+    except BaseException:
+        dashboard.close()
+        raise
+    return dashboard
+
+
+def start_console(args: argparse.Namespace) -> int:
+    dashboard = _preflight(args.db, args.tenant)
+    from tui.app import run_console
+
+    return int(run_console(tenant_id=args.tenant, dashboard=dashboard) or 0)
+
+
+def start_demo(args: argparse.Namespace) -> int:
+    from tui.demo.run import run_demo
+
+    return run_demo()
+
+
+def console_command(db: str | None, tenant: str) -> str:
+    """The shell command textual-serve runs for each session: this Python, this database."""
+    argv = [sys.executable, "-m", "tui.cli.main"]
+    if db:
+        argv += ["--db", str(Path(db).expanduser().resolve())]
+    argv += ["--tenant", tenant]
+    return shlex.join(argv)
+
+
+def start_serve(args: argparse.Namespace) -> int:
+    from textual_serve.server import Server
+
+    command = console_command(args.db, args.tenant)
+    Server(command, host=args.host, port=args.port, title="byok console").serve()
+    return 0
