@@ -11,30 +11,40 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from core.enums import HealthState, IntegrationStatus
 from core.errors import ErrorKind, IntegrationError
 from core.readside import Dashboard
 from tui import format as fmt
+from tui.commands import BindingCommands
 from tui.data import ConsoleData, Listing
 from tui.errors import SHOWN, UNEXPECTED, sentence
+from tui.screens.base import DataScreen
 from tui.screens.home import PAGE_SIZE, HomeScreen
 
 if TYPE_CHECKING:
+    from textual.command import Provider
+    from textual.notifications import SeverityLevel
+
     from core import IntegrationsFacade
 
 Clock = Callable[[], datetime]
 ANSI_COLOR_SYSTEMS = {"standard", "windows"}
+HEALTH_SEVERITY: dict[HealthState, SeverityLevel] = {
+    HealthState.FAILING: "error",
+    HealthState.DEGRADED: "warning",
+}  # of a notification about a health state; else "information"
 
 
 class ByokApp(App[int]):
@@ -42,6 +52,10 @@ class ByokApp(App[int]):
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere work too
     TITLE = "byok"
+    # Textual's own commands (theme, quit, keys, screenshot), then one per key binding.
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = App.COMMANDS | {
+        BindingCommands
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit byok"),
@@ -78,7 +92,7 @@ class ByokApp(App[int]):
         self._requested_theme = theme or os.environ.get("BYOK_THEME") or None
         self._set_first_theme(self._pick_theme())
         self._token: tuple[Any, ...] | None = None
-        self._last_health: dict[str, tuple[str, str]] | None = None
+        self._last_health: dict[str, tuple[HealthState, str]] | None = None
         self._seen_alerts: set[str] | None = None
         self._watch_timer: Timer | None = None
         self._probe_timer: Timer | None = None
@@ -131,8 +145,9 @@ class ByokApp(App[int]):
 
     def _pick_theme(self) -> str:
         """ANSI themes in 16-colour terminals (and when asked): the terminal's own palette."""
-        if self._requested_theme in self.available_themes:
-            return self._requested_theme  # type: ignore[return-value]
+        requested = self._requested_theme
+        if requested is not None and requested in self.available_themes:
+            return requested
         if self.console.color_system in ANSI_COLOR_SYSTEMS or os.environ.get("NO_COLOR"):
             return "ansi-dark"
         return "textual-dark"
@@ -174,37 +189,28 @@ class ByokApp(App[int]):
                 self._watch_timer = self.set_timer(self.refresh_interval_s, self._watch)
 
     def refresh_screens(self) -> None:
-        """Ask every screen in the stack that shows data to reload it (they keep their cursor)."""
+        """Ask every screen in the stack that shows data to reload it (they keep their cursor):
+        when the database changed, and right after our own writes."""
         for screen in self.screen_stack:
-            refresh = getattr(screen, "refresh_data", None)
-            if refresh is not None:
-                refresh()
-
-    def after_change(self) -> None:
-        """After our own write: refresh now, without waiting for the next tick."""
-        self.refresh_screens()
+            if isinstance(screen, DataScreen):
+                screen.refresh_data()
 
     def observe_listing(self, listing: Listing) -> None:
         """Notify the health changes between two listings (probes by us, cron or the CLI)."""
-        current = {s.id: (fmt.value(s.health_state), s.name) for s in listing.items}
+        current = {s.id: (s.health_state, s.name) for s in listing.items}
         previous, self._last_health = self._last_health, current
         if previous is None:
             return
         changes = [
             (name, previous[iid][0], state)
             for iid, (state, name) in current.items()
-            if iid in previous and previous[iid][0] != state and state != "unknown"
+            if iid in previous and previous[iid][0] != state and state != HealthState.UNKNOWN
         ]
         for name, before, after in changes[:5]:
-            severity = (
-                "error"
-                if after == "failing"
-                else ("warning" if after == "degraded" else "information")
-            )
             self.notify(
                 f"{name}: {fmt.health_plain(before)} → {fmt.health_plain(after)}",
                 title="Health changed",
-                severity=severity,
+                severity=HEALTH_SEVERITY.get(after, "information"),
                 timeout=8,
             )
         if len(changes) > 5:
@@ -233,36 +239,37 @@ class ByokApp(App[int]):
         try:
             count = 0
             facade = await self.data.get_facade()
+            # Enabled integrations (the core's default) not checked for one interval.
             async for _result in facade.check_many(
-                self.data.tenant_id, **self.background_probe_options()
+                self.data.tenant_id, stale_after_s=self.probe_interval_s
             ):
                 count += 1
             self.probe_state = f"probes every {fmt.ago_interval(self.probe_interval_s)}"
             if count:
-                self.after_change()
+                self.refresh_screens()
         finally:
             self._update_home_header()
             if self.probe_interval_s and self.is_running:
                 self._probe_timer = self.set_timer(self.probe_interval_s, self._probe)
 
-    def background_probe_options(self) -> dict[str, Any]:
-        """Enabled integrations (the core's default) not checked for one interval."""
-        return {"stale_after_s": self.probe_interval_s}
-
     def _update_home_header(self) -> None:
-        for screen in self.screen_stack:
-            if isinstance(screen, HomeScreen):
-                screen._update_header()
+        home = self.home()
+        if home is not None:
+            home.update_header()
 
     # -- actions --------------------------------------------------------------------------------
 
     # Screens other than home are imported on first use: the first paint does not wait for them.
 
+    def _push_once(self, screen_type: type[Screen[Any]]) -> None:
+        """A new `screen_type` on top, unless one is on top already."""
+        if not isinstance(self.screen, screen_type):
+            self.push_screen(screen_type())
+
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
 
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+        self._push_once(HelpScreen)
 
     def open_detail(self, integration_id: str) -> None:
         from tui.screens.detail import DetailScreen
@@ -272,14 +279,12 @@ class ByokApp(App[int]):
     def action_limits(self) -> None:
         from tui.screens.limits import LimitsScreen
 
-        if not isinstance(self.screen, LimitsScreen):
-            self.push_screen(LimitsScreen())
+        self._push_once(LimitsScreen)
 
     def action_health_log(self) -> None:
         from tui.screens.healthlog import HealthLogScreen
 
-        if not isinstance(self.screen, HealthLogScreen):
-            self.push_screen(HealthLogScreen())
+        self._push_once(HealthLogScreen)
 
     def action_new(self) -> None:
         from tui.screens.form import FormScreen
@@ -291,9 +296,9 @@ class ByokApp(App[int]):
             return
         home = self.home()
         if home is not None:
-            home._pending_cursor = integration_id
+            home.highlight_next(integration_id)
         self.notify("Saved.", timeout=3)
-        self.after_change()
+        self.refresh_screens()
 
     @work(exit_on_error=False)
     async def edit_integration(self, integration_id: str) -> None:
@@ -332,7 +337,7 @@ class ByokApp(App[int]):
         if isinstance(self.screen, DetailScreen):
             self.screen.dismiss(None)
         self.notify(f"Deleted {name}." if result.deleted else f"{name} was already gone.")
-        self.after_change()
+        self.refresh_screens()
 
     @work(exit_on_error=False)
     async def toggle_integration(self, integration_id: str) -> None:
@@ -341,13 +346,13 @@ class ByokApp(App[int]):
         current = await facade.get_integration(tenant, integration_id)
         if current is None:
             return
-        if fmt.value(current.status) == "enabled":
+        if current.status == IntegrationStatus.ENABLED:
             result = await facade.disable_integration(tenant, integration_id)
         else:
             result = await facade.enable_integration(tenant, integration_id)
         if result is not None:
             self.notify(result.message, timeout=4)
-        self.after_change()
+        self.refresh_screens()
 
     @work(exit_on_error=False, group="test-one")
     async def test_one(self, integration_id: str) -> None:
@@ -355,20 +360,18 @@ class ByokApp(App[int]):
         result = await facade.test_credentials(self.data.tenant_id, integration_id)
         if result is None:
             return
-        state = fmt.value(result.health_state)
+        state = result.health_state
         self.notify(
             f"{fmt.health_plain(state)} · {fmt.latency(result.latency_ms)}"
             f" · {result.message or ''}",
             title="Probe",
             timeout=6,
-            severity="error"
-            if state == "failing"
-            else ("warning" if state == "degraded" else "information"),
+            severity=HEALTH_SEVERITY.get(state, "information"),
         )
-        self.after_change()
+        self.refresh_screens()
 
     @work(exclusive=True, group="test-all", exit_on_error=False)
-    async def test_all(self) -> None:
+    async def action_test_all(self) -> None:
         if self.testing_all:
             return
         self.testing_all = True
@@ -382,7 +385,7 @@ class ByokApp(App[int]):
             facade = await self.data.get_facade()
             async for result in facade.check_many(self.data.tenant_id, include_disabled=True):
                 done += 1
-                failing += fmt.value(result.health_state) == "failing"
+                failing += result.health_state == HealthState.FAILING
                 total = max(total, done)
                 if home is not None and (done % 10 == 0 or done == total):
                     home.show_progress(done, total, failing)
@@ -391,53 +394,13 @@ class ByokApp(App[int]):
             self.testing_all = False
             if home is not None:
                 home.show_progress(total, total, failing)
-            self.after_change()
+            self.refresh_screens()
 
     def home(self) -> HomeScreen | None:
         for screen in self.screen_stack:
             if isinstance(screen, HomeScreen):
                 return screen
         return None
-
-    # -- command palette ------------------------------------------------------------------------
-
-    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        home = self.home()
-
-        def on_home(action: str) -> Callable[[], None]:
-            def run() -> None:
-                if home is not None:
-                    if self.screen is not home:
-                        self.switch_to_home()
-                    home.run_action(action)
-
-            return run
-
-        yield SystemCommand("New integration", "Add an integration (n)", self.action_new)
-        for title, help_text, action in (
-            ("Edit integration", "Edit the highlighted integration (e)", "edit"),
-            ("Delete integration", "Delete the highlighted integration, asks first (d)", "delete"),
-            ("Enable or disable", "Toggle the highlighted integration (space)", "toggle"),
-            ("Test integration", "Probe the highlighted integration now (t)", "test"),
-            ("Test all", "Probe every integration, with progress (T)", "test_all"),
-            ("Open detail", "Detail of the highlighted integration (enter)", "open_detail"),
-            ("Filter", "Filter the list by name, provider or model (/)", "filter"),
-            ("Sort", "Sort the list by the next column (s)", "sort"),
-            ("Refresh", "Reload the list now (r)", "refresh"),
-            ("Go to top", "First row (g)", "top"),
-            ("Go to bottom", "Last row (G)", "bottom"),
-        ):
-            yield SystemCommand(title, help_text, on_home(action))
-        yield SystemCommand(
-            "Limits", "Every integration's limits, worst first (L)", self.action_limits
-        )
-        yield SystemCommand("Health log", "All probes, newest first (H)", self.action_health_log)
-        yield SystemCommand("Help", "Every key (?)", self.action_help)
-
-    def switch_to_home(self) -> None:
-        while len(self.screen_stack) > 2 and not isinstance(self.screen, HomeScreen):
-            self.pop_screen()
 
 
 def _collect_and_freeze() -> None:

@@ -10,9 +10,28 @@ from datetime import datetime
 
 from rich.text import Text
 
-HEALTH_SYMBOL = {"healthy": "✔", "degraded": "▲", "failing": "✖", "unknown": "?"}
-HEALTH_STYLE = {"healthy": "green", "degraded": "yellow", "failing": "bold red", "unknown": "dim"}
-STATUS_STYLE = {"enabled": "", "created": "dim", "disabled": "dim", "error": "bold red"}
+from core.enums import HealthState, IntegrationStatus
+
+# The order the console lists health states in (header counts, the health log's filter).
+HEALTH_ORDER = (HealthState.HEALTHY, HealthState.DEGRADED, HealthState.FAILING, HealthState.UNKNOWN)
+HEALTH_SYMBOL: dict[str, str] = {
+    HealthState.HEALTHY: "✔",
+    HealthState.DEGRADED: "▲",
+    HealthState.FAILING: "✖",
+    HealthState.UNKNOWN: "?",
+}
+HEALTH_STYLE: dict[str, str] = {
+    HealthState.HEALTHY: "green",
+    HealthState.DEGRADED: "yellow",
+    HealthState.FAILING: "bold red",
+    HealthState.UNKNOWN: "dim",
+}
+STATUS_STYLE: dict[str, str] = {
+    IntegrationStatus.ENABLED: "",
+    IntegrationStatus.CREATED: "dim",
+    IntegrationStatus.DISABLED: "dim",
+    IntegrationStatus.ERROR: "bold red",
+}
 
 
 def value(enum_or_text: object) -> str:

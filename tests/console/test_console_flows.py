@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from inspect import isclass
 from pathlib import Path
 
 from support.console import fixed_clock, notifications, table_names, wait_for
@@ -46,6 +47,12 @@ def loaded(app: ByokApp) -> bool:
     return home is not None and home.loaded
 
 
+async def press_for(pilot, key: str, screen_type: type) -> None:
+    """Press `key`, then wait until the screen on top is a `screen_type`."""
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, screen_type))
+
+
 async def test_empty_database_shows_onboarding(tfacade):
     app = make_app(tfacade)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -76,8 +83,7 @@ async def test_create_through_the_form(tfacade, fake_server):
     app = make_app(tfacade)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: loaded(app))
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen))
+        await press_for(pilot, "n", FormScreen)
         await pilot.press(*"openai-main")
         app.screen.query_one("#credential", Input).focus()
         await pilot.press(*SECRET)
@@ -98,8 +104,7 @@ async def test_validation_errors_show_inline_and_nothing_is_saved(tfacade):
     app = make_app(tfacade)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: loaded(app))
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen))
+        await press_for(pilot, "n", FormScreen)
         form = app.screen
         form.query_one("#provider", Select).value = "custom"
         form.query_one("#tokens", Input).value = "lots"
@@ -117,8 +122,7 @@ async def test_duplicate_name_is_shown_next_to_the_name(tfacade, fake_server):
     app = make_app(tfacade)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: loaded(app))
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen))
+        await press_for(pilot, "n", FormScreen)
         form = app.screen
         form.query_one("#name", Input).value = " TAKEN "
         form.query_one("#credential", Input).value = "sk-test-other-1234"
@@ -133,8 +137,7 @@ async def test_edit_changes_fields_and_keeps_the_key(tfacade, fake_server):
     app = make_app(tfacade)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: loaded(app))
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen))
+        await press_for(pilot, "e", FormScreen)
         form = app.screen
         assert form.query_one("#provider", Select).disabled
         form.query_one("#name", Input).value = "new-name"
@@ -153,17 +156,14 @@ async def test_delete_cancelled_then_confirmed(tfacade, fake_server, fixed_ids):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: loaded(app))
         assert table_names(app) == ["doomed", "keep-me"]
-        await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await press_for(pilot, "d", ConfirmScreen)
         await pilot.press("n")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
-        await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await press_for(pilot, "d", ConfirmScreen)
         await pilot.press("escape")
         await pilot.pause(0.3)
         assert (await tfacade.list_integrations("default")).total == 2
-        await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await press_for(pilot, "d", ConfirmScreen)
         await pilot.press("y")
         await wait_for(pilot, lambda: table_names(app) == ["keep-me"])
         names = [i.name for i in (await tfacade.list_integrations("default")).items]
@@ -204,8 +204,7 @@ async def test_test_one_probes_the_fake_provider(tfacade, fake_server):
         ]
         assert any(r.path.endswith("/models") for r in fake_server.requests)
         # the edit form now offers the probed models in a select
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen))
+        await press_for(pilot, "e", FormScreen)
         assert len(app.screen.query("#model_select")) == 1
 
 
@@ -219,8 +218,7 @@ async def test_edit_offers_models_probed_by_another_process(tfacade, fake_server
     app = make_app(tfacade)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: loaded(app))
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen))
+        await press_for(pilot, "e", FormScreen)
         await wait_for(pilot, lambda: len(app.screen.query("#model_select")) == 1)
 
 
@@ -315,8 +313,7 @@ async def test_navigation_keys_and_pages(tfacade, fake_server, fixed_ids):
         await wait_for(pilot, lambda: home.current() is not None and home.current().name == "n0000")
         await pilot.press("right_square_bracket")
         await wait_for(pilot, lambda: home.page == 1 and home.current().name == f"n{PAGE_SIZE:04d}")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await press_for(pilot, "enter", DetailScreen)
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, DetailScreen))
         assert home.current().name == f"n{PAGE_SIZE:04d}"
@@ -368,7 +365,7 @@ async def test_live_refresh_after_another_process_writes(
             ),
         )
         assert home.current().name == "watched"  # the cursor stayed on the same integration
-        row = app.screen.query_one("#table").get_row(home.current_id())
+        row = home.table.get_row_at(home.table.cursor_row)  # the row of home.current()
         assert str(row[7]) == "1/10"
 
 
@@ -388,8 +385,7 @@ async def test_detail_screen_shows_gauges_log_and_alerts(tfacade, fake_server):
     app = make_app(tfacade)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: loaded(app))
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await press_for(pilot, "enter", DetailScreen)
         screen = app.screen
         await wait_for(
             pilot,
@@ -418,8 +414,7 @@ async def test_limits_screen_worst_first_and_live(tfacade, fake_server):
     app = make_app(tfacade)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: loaded(app))
-        await pilot.press("L")
-        await wait_for(pilot, lambda: isinstance(app.screen, LimitsScreen))
+        await press_for(pilot, "L", LimitsScreen)
         table = app.screen.query_one("#limits-table")
         await wait_for(pilot, lambda: table.row_count == 2)
         assert [str(table.get_row_at(i)[0]) for i in range(2)] == ["high", "low"]
@@ -440,8 +435,7 @@ async def test_health_log_screen_filters(tfacade, fake_server):
     app = make_app(tfacade)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: loaded(app))
-        await pilot.press("H")
-        await wait_for(pilot, lambda: isinstance(app.screen, HealthLogScreen))
+        await press_for(pilot, "H", HealthLogScreen)
         table = app.screen.query_one("#log-table")
         await wait_for(pilot, lambda: table.row_count == 3)
         await pilot.press("f", "f", "f")  # all -> healthy -> degraded -> failing
@@ -460,8 +454,7 @@ async def test_help_lists_every_binding_with_its_id(tfacade):
     app = make_app(tfacade)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: loaded(app))
-        await pilot.press("question_mark")
-        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await press_for(pilot, "question_mark", HelpScreen)
         svg = app.export_screenshot()
         for binding_id in (
             "home.filter",
@@ -477,37 +470,63 @@ async def test_help_lists_every_binding_with_its_id(tfacade):
         await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))
 
 
-async def test_every_binding_has_an_id_and_the_palette_has_every_action(tfacade):
+async def palette_titles(app: ByokApp) -> set[str]:
+    """Every command the palette lists on the current screen before anything is typed."""
+    titles = set()
+    for provider in app.COMMANDS:
+        source = provider if isclass(provider) else provider()
+        async for hit in source(app.screen).discover():
+            titles.add(str(hit.display))
+    return titles
+
+
+async def run_from_palette(pilot, title: str) -> None:
+    await pilot.press("ctrl+p")
+    await pilot.press(*title)
+    await pilot.pause(0.5)
+    await pilot.press("enter")
+
+
+async def test_every_binding_has_an_id_and_a_command_in_the_palette(tfacade, fake_server):
     from tui.screens.help import SECTIONS
 
-    app = make_app(tfacade)
     for _, screen in SECTIONS:
         for binding in screen.BINDINGS:
             assert binding.id and binding.tooltip, binding
+    created = await add(tfacade, fake_server, "one")
+    app = make_app(tfacade)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: loaded(app))
-        titles = {c.title for c in app.get_system_commands(app.screen)}
-        for title in (
-            "New integration",
-            "Edit integration",
-            "Delete integration",
-            "Enable or disable",
-            "Test integration",
-            "Test all",
-            "Filter",
-            "Sort",
-            "Limits",
-            "Health log",
-            "Help",
-            "Refresh",
-            "Open detail",
+        assert {"Theme", "Quit", "Keys", "Screenshot"} <= await palette_titles(app)  # Textual's
+        for pushed in (
+            None,  # home
+            DetailScreen(created.id),
+            LimitsScreen(),
+            HealthLogScreen(),
+            FormScreen(),
+            ConfirmScreen("Delete?"),
+            HelpScreen(),
         ):
-            assert title in titles
-        await pilot.press("ctrl+p")
-        await pilot.press(*"Limits")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
+            if pushed is not None:  # from the app's own task, as a key would: compose needs it
+                app.call_later(app.push_screen, pushed)
+                await wait_for(pilot, lambda s=pushed: app.screen is s)
+            titles = await palette_titles(app)
+            for binding in [*app.screen.BINDINGS, *app.BINDINGS]:
+                assert binding.description in titles, (app.screen, binding)
+            if pushed is not None:
+                app.pop_screen()
+                await wait_for(pilot, lambda: app.screen is app.home())
+
+        # Running one runs its binding's action: the screen's, then the app's.
+        home = app.home()
+        await run_from_palette(pilot, "Sort")
+        await wait_for(pilot, lambda: home.sort_index == 1)
+        await run_from_palette(pilot, "Limits")
         await wait_for(pilot, lambda: isinstance(app.screen, LimitsScreen))
+        await run_from_palette(pilot, "Back")
+        await wait_for(pilot, lambda: app.screen is home)
+        await run_from_palette(pilot, "Help")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
 
 
 async def test_background_probe_notifies_a_state_change(tfacade, fake_server):

@@ -65,6 +65,18 @@ async def _settle(pilot) -> None:
     assert SECRET not in svg and TYPED_SECRET not in svg
 
 
+def _opened_by(key: str, screen_type: type):
+    """A run_before: the sample, then `key`, until it opened a `screen_type`."""
+
+    async def run_before(pilot):
+        await _load_sample(pilot)
+        await pilot.press(key)
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, screen_type))
+        await _settle(pilot)
+
+    return run_before
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_home(snap_compare, sample_app, size):
     async def run_before(pilot):
@@ -121,23 +133,13 @@ def test_detail(snap_compare, sample_app, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_limits(snap_compare, sample_app, size):
-    async def run_before(pilot):
-        await _load_sample(pilot)
-        await pilot.press("L")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, LimitsScreen))
-        await _settle(pilot)
-
+    run_before = _opened_by("L", LimitsScreen)
     assert snap_compare(sample_app, terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_health_log(snap_compare, sample_app, size):
-    async def run_before(pilot):
-        await _load_sample(pilot)
-        await pilot.press("H")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, HealthLogScreen))
-        await _settle(pilot)
-
+    run_before = _opened_by("H", HealthLogScreen)
     assert snap_compare(sample_app, terminal_size=size, run_before=run_before)
 
 
@@ -160,32 +162,17 @@ def test_form_with_inline_errors(snap_compare, sample_app, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_edit_form(snap_compare, sample_app, size):
-    async def run_before(pilot):
-        await _load_sample(pilot)
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, FormScreen))
-        await _settle(pilot)
-
+    run_before = _opened_by("e", FormScreen)
     assert snap_compare(sample_app, terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_delete_confirm(snap_compare, sample_app, size):
-    async def run_before(pilot):
-        await _load_sample(pilot)
-        await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
-        await _settle(pilot)
-
+    run_before = _opened_by("d", ConfirmScreen)
     assert snap_compare(sample_app, terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_help(snap_compare, sample_app, size):
-    async def run_before(pilot):
-        await _load_sample(pilot)
-        await pilot.press("question_mark")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
-        await _settle(pilot)
-
+    run_before = _opened_by("question_mark", HelpScreen)
     assert snap_compare(sample_app, terminal_size=size, run_before=run_before)

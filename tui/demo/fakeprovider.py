@@ -68,40 +68,25 @@ BEARER = {
 }
 OPENAI_LIKE = {"openai", "mistral", "groq", "together", "deepseek", "openrouter", "custom"}
 
-# (method, route regex) of the probe and of the completion, per provider, from the public docs.
-ROUTES: dict[str, dict[str, tuple[str, re.Pattern[str]]]] = {}
-for _name in OPENAI_LIKE - {"openrouter"}:
-    ROUTES[_name] = {
-        "probe": ("GET", re.compile(r"/models")),
-        "chat": ("POST", re.compile(r"/chat/completions")),
-    }
-ROUTES["openrouter"] = {
-    "probe": ("GET", re.compile(r"/key")),
-    "chat": ("POST", re.compile(r"/chat/completions")),
-}
-ROUTES["anthropic"] = {
-    "probe": ("GET", re.compile(r"/v1/models")),
-    "chat": ("POST", re.compile(r"/v1/messages")),
-}
-ROUTES["azure_openai"] = {
-    "probe": ("GET", re.compile(r"/openai/models")),
-    "chat": ("POST", re.compile(r"/openai/deployments/[^/]+/chat/completions")),
-}
-ROUTES["google"] = {
-    "probe": ("GET", re.compile(r"/v1(beta)?/models")),
-    "chat": ("POST", re.compile(r"/v1(beta)?/models/[^/]+:generateContent")),
-}
-ROUTES["cohere"] = {
-    "probe": ("POST", re.compile(r"/v1/check-api-key")),
-    "chat": ("POST", re.compile(r"/v2/chat")),
-}
-ROUTES["bedrock"] = {
-    "probe": ("GET", re.compile(r"/foundation-models")),
-    "chat": ("POST", re.compile(r"/model/[^/]+/converse")),
-}
-ROUTES["ollama"] = {
-    "probe": ("GET", re.compile(r"/api/tags")),
-    "chat": ("POST", re.compile(r"/api/chat")),
+
+Route = tuple[str, re.Pattern[str]]  # (method, path regex)
+
+
+def _routes(probe: str, chat: str, probe_verb: str = "GET") -> dict[str, Route]:
+    """The (method, route regex) of a provider's probe and of its completion."""
+    return {"probe": (probe_verb, re.compile(probe)), "chat": ("POST", re.compile(chat))}
+
+
+# Per provider, from the public docs.
+ROUTES: dict[str, dict[str, Route]] = {
+    **{name: _routes(r"/models", r"/chat/completions") for name in OPENAI_LIKE - {"openrouter"}},
+    "openrouter": _routes(r"/key", r"/chat/completions"),
+    "anthropic": _routes(r"/v1/models", r"/v1/messages"),
+    "azure_openai": _routes(r"/openai/models", r"/openai/deployments/[^/]+/chat/completions"),
+    "google": _routes(r"/v1(beta)?/models", r"/v1(beta)?/models/[^/]+:generateContent"),
+    "cohere": _routes(r"/v1/check-api-key", r"/v2/chat", probe_verb="POST"),
+    "bedrock": _routes(r"/foundation-models", r"/model/[^/]+/converse"),
+    "ollama": _routes(r"/api/tags", r"/api/chat"),
 }
 
 # Anthropic's GET /v1/models/{model_id}: one model, an alias resolved to its dated id.

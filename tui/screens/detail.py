@@ -2,36 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Sparkline, Static
 
 from core import IntegrationDetailResult, LimitFigures
 from tui import format as fmt
+from tui.screens.base import IntegrationScreen
 from tui.widgets.gauge import Gauge
 from tui.widgets.keybar import KeyBar
 
-
-def entry_field(entry: Any, name: str) -> Any:
-    """A field of a health-log entry, whether the core gives models or mappings."""
-    if isinstance(entry, dict):
-        return entry.get(name)
-    return getattr(entry, name, None)
+if TYPE_CHECKING:
+    from core import Alert, HealthLogEntry
 
 
-class DetailScreen(Screen[None]):
+class DetailScreen(IntegrationScreen):
     AUTO_FOCUS = "#detail-scroll"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="detail.back", tooltip="Back to the list"),
         Binding("e", "edit", "Edit", id="detail.edit", tooltip="Edit this integration"),
         Binding("d", "delete", "Delete", id="detail.delete", tooltip="Delete (asks first)"),
-        Binding("space", "toggle", "On/off", id="detail.toggle", tooltip="Enable or disable"),
+        Binding(
+            "space", "toggle_enabled", "On/off", id="detail.toggle", tooltip="Enable or disable"
+        ),
         Binding("t", "test", "Test", id="detail.test", tooltip="Probe it now"),
         Binding("r", "refresh", "Refresh", id="detail.refresh", tooltip="Reload now"),
         Binding("j", "scroll(1)", "Down", show=False, id="detail.down", tooltip="Scroll down"),
@@ -62,15 +59,8 @@ class DetailScreen(Screen[None]):
             yield Static("", id="detail-alerts")
         yield KeyBar()
 
-    def on_mount(self) -> None:
-        self.reload()
-
-    def refresh_data(self) -> None:
-        self.reload()
-
-    @work(exclusive=True, group="detail-load", exit_on_error=False)
-    async def reload(self) -> None:
-        data = self.app.data  # type: ignore[attr-defined]
+    async def load(self) -> None:
+        data = self.app.data
         facade = await data.get_facade()
         detail = await facade.get_integration(data.tenant_id, self.integration_id)
         if detail is None:
@@ -88,7 +78,7 @@ class DetailScreen(Screen[None]):
         self._render_alerts(alerts, None)
 
     def _render_fields(self, d: IntegrationDetailResult) -> None:
-        now = self.app.now()  # type: ignore[attr-defined]
+        now = self.app.now()
         t = Text()
         t.append(f"{d.name}\n", style="bold")
         rows: list[tuple[str, Any]] = [
@@ -160,7 +150,7 @@ class DetailScreen(Screen[None]):
             extra += f" · {lim.unpriced_calls:,} calls without a known price (cost 0)"
         note.update(Text(extra, style="dim"))
 
-    def _render_log(self, log: list[Any], unavailable: str | None) -> None:
+    def _render_log(self, log: list[HealthLogEntry], unavailable: str | None) -> None:
         spark = self.query_one("#latency", Sparkline)
         note = self.query_one("#latency-note", Static)
         box = self.query_one("#detail-log", Static)
@@ -169,11 +159,7 @@ class DetailScreen(Screen[None]):
             note.update(unavailable)
             box.update(unavailable)
             return
-        latencies = [
-            entry_field(e, "latency_ms")
-            for e in reversed(log)
-            if entry_field(e, "latency_ms") is not None
-        ]
+        latencies = [e.latency_ms for e in reversed(log) if e.latency_ms is not None]
         spark.data = latencies
         note.update(
             Text(
@@ -187,18 +173,16 @@ class DetailScreen(Screen[None]):
         if not log:
             box.update(Text("No probe yet. Press t to test now.", style="dim"))
             return
-        now = self.app.now()  # type: ignore[attr-defined]
+        now = self.app.now()
         t = Text()
         for entry in log[:8]:
-            t.append(f"{fmt.ago(entry_field(entry, 'checked_at'), now):>9}  ")
-            t.append_text(fmt.health_text(entry_field(entry, "health_state")))
-            t.append(f"  {fmt.latency(entry_field(entry, 'latency_ms')):>7}  ")
-            t.append(
-                f"{entry_field(entry, 'reason') or ''}: {entry_field(entry, 'message') or ''}\n"
-            )
+            t.append(f"{fmt.ago(entry.checked_at, now):>9}  ")
+            t.append_text(fmt.health_text(entry.health_state))
+            t.append(f"  {fmt.latency(entry.latency_ms):>7}  ")
+            t.append(f"{entry.reason or ''}: {entry.message or ''}\n")
         box.update(t)
 
-    def _render_alerts(self, alerts: list[Any], unavailable: str | None) -> None:
+    def _render_alerts(self, alerts: list[Alert], unavailable: str | None) -> None:
         box = self.query_one("#detail-alerts", Static)
         if unavailable:
             box.update(unavailable)
@@ -206,7 +190,7 @@ class DetailScreen(Screen[None]):
         if not alerts:
             box.update(Text("No alert this period.", style="dim"))
             return
-        now = self.app.now()  # type: ignore[attr-defined]
+        now = self.app.now()
         t = Text()
         for alert in alerts:
             style = "bold red" if alert.threshold >= 100 else "yellow"
@@ -215,24 +199,11 @@ class DetailScreen(Screen[None]):
             t.append(f"  {alert.message}\n")
         box.update(t)
 
+    def target(self) -> tuple[str, str]:
+        return self.integration_id, self.detail.name if self.detail else self.integration_id
+
     def action_back(self) -> None:
         self.dismiss(None)
-
-    def action_edit(self) -> None:
-        self.app.edit_integration(self.integration_id)  # type: ignore[attr-defined]
-
-    def action_delete(self) -> None:
-        name = self.detail.name if self.detail else self.integration_id
-        self.app.delete_integration(self.integration_id, name)  # type: ignore[attr-defined]
-
-    def action_toggle(self) -> None:
-        self.app.toggle_integration(self.integration_id)  # type: ignore[attr-defined]
-
-    def action_test(self) -> None:
-        self.app.test_one(self.integration_id)  # type: ignore[attr-defined]
-
-    def action_refresh(self) -> None:
-        self.reload()
 
     def action_scroll(self, delta: int) -> None:
         self.query_one("#detail-scroll", VerticalScroll).scroll_relative(y=delta, animate=False)

@@ -13,7 +13,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -25,6 +24,7 @@ from core import (
     ValidationError,
 )
 from tui import format as fmt
+from tui.screens.base import ByokModal
 
 # core field name -> the widget whose error label shows its message
 FIELD_WIDGET = {
@@ -54,7 +54,7 @@ FIELDS = (
 )
 
 
-class FormScreen(ModalScreen[str | None]):
+class FormScreen(ByokModal[str | None]):
     """Dismisses with the saved integration's id, or None when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -79,10 +79,8 @@ class FormScreen(ModalScreen[str | None]):
         with VerticalScroll(id="form-box"):
             yield Static(title, id="form-title")
             yield Static("", id="form-error", classes="error")
-            yield from self._field(
-                "name",
-                "Name",
-                Input(value=ex.name if ex else "", placeholder="e.g. openai-prod", id="name"),
+            yield from self._text_field(
+                "name", "Name", ex.name if ex else "", placeholder="e.g. openai-prod"
             )
             options = [(info.display_name, kind.value) for kind, info in CATALOGUE.items()]
             yield from self._field(
@@ -104,27 +102,13 @@ class FormScreen(ModalScreen[str | None]):
                 if ex and ex.credential_hint
                 else "API key, env:NAME or file:/absolute/path"
             )
-            yield from self._field(
-                "credential", "Credential", Input(password=True, placeholder=hint, id="credential")
-            )
+            yield from self._text_field("credential", "Credential", "", hint, password=True)
             cfg = ex.config if ex else {}
-            yield from self._field(
-                "base_url", "Base URL", Input(value=str(cfg.get("base_url", "")), id="base_url")
+            yield from self._text_field("base_url", "Base URL", str(cfg.get("base_url", "")))
+            yield from self._text_field(
+                "api_version", "API version", str(cfg.get("api_version", "")), "2024-10-21"
             )
-            yield from self._field(
-                "api_version",
-                "API version",
-                Input(
-                    value=str(cfg.get("api_version", "")),
-                    placeholder="2024-10-21",
-                    id="api_version",
-                ),
-            )
-            yield from self._field(
-                "region",
-                "Region",
-                Input(value=str(cfg.get("region", "")), placeholder="us-east-1", id="region"),
-            )
+            yield from self._text_field("region", "Region", str(cfg.get("region", "")), "us-east-1")
             if self.probed_models:
                 yield from self._field(
                     "model_select",
@@ -138,47 +122,36 @@ class FormScreen(ModalScreen[str | None]):
                         else Select.NULL,
                     ),
                 )
-            yield from self._field(
+            yield from self._text_field(
                 "model",
                 "Model",
-                Input(
-                    value=(ex.default_model or "") if ex else "",
-                    placeholder="default model (free text)",
-                    id="model",
-                ),
+                (ex.default_model or "") if ex else "",
+                "default model (free text)",
             )
-            yield from self._field(
+            budget = ex.budget_limit_cents if ex else 0
+            tokens = ex.token_limit_month if ex else 0
+            rpm = ex.rate_limit_rpm if ex else 0
+            yield from self._text_field(
                 "budget",
                 "Budget $",
-                Input(
-                    value=f"{ex.budget_limit_cents / 100:.2f}"
-                    if ex and ex.budget_limit_cents
-                    else "",
-                    placeholder="monthly, in dollars; empty = unlimited",
-                    id="budget",
-                ),
+                f"{budget / 100:.2f}" if budget else "",
+                "monthly, in dollars; empty = unlimited",
             )
-            yield from self._field(
-                "tokens",
-                "Tokens",
-                Input(
-                    value=str(ex.token_limit_month) if ex and ex.token_limit_month else "",
-                    placeholder="per month; empty = unlimited",
-                    id="tokens",
-                ),
+            yield from self._text_field(
+                "tokens", "Tokens", str(tokens or ""), "per month; empty = unlimited"
             )
-            yield from self._field(
-                "rpm",
-                "RPM",
-                Input(
-                    value=str(ex.rate_limit_rpm) if ex and ex.rate_limit_rpm else "",
-                    placeholder="requests per minute; empty = unlimited",
-                    id="rpm",
-                ),
+            yield from self._text_field(
+                "rpm", "RPM", str(rpm or ""), "requests per minute; empty = unlimited"
             )
             with Horizontal(id="form-buttons"):
                 yield Button("Save (ctrl+s)", variant="primary", id="form-save")
                 yield Button("Cancel (esc)", id="form-cancel")
+
+    def _text_field(
+        self, key: str, label: str, value: str, placeholder: str = "", *, password: bool = False
+    ) -> ComposeResult:
+        box = Input(value=value, placeholder=placeholder, password=password, id=key)
+        yield from self._field(key, label, box)
 
     def _field(self, key: str, label: str, widget: Any) -> ComposeResult:
         with Horizontal(classes="form-row", id=f"row-{key}"):
@@ -191,7 +164,7 @@ class FormScreen(ModalScreen[str | None]):
             self.query_one(f"#err-{key}", Label).display = False
         self.query_one("#form-error", Static).display = False
         for box in self.query(Input):
-            box.cursor_blink = self.app.cursor_blink  # type: ignore[attr-defined]
+            box.cursor_blink = self.app.cursor_blink
         self._provider_changed()
         self.query_one("#name", Input).focus()
 
@@ -258,17 +231,17 @@ class FormScreen(ModalScreen[str | None]):
     def show_errors(self, errors: dict[str, str]) -> None:
         for key in FIELDS:
             self.query_one(f"#err-{key}", Label).display = False
-        general = []
+        general: list[str] = []
         first: str | None = None
         for field, message in errors.items():
-            key = FIELD_WIDGET.get(field)
-            if key is None:
+            widget_key = FIELD_WIDGET.get(field)
+            if widget_key is None:
                 general.append(f"{field}: {message}")
                 continue
-            label = self.query_one(f"#err-{key}", Label)
+            label = self.query_one(f"#err-{widget_key}", Label)
             label.update(f"↑ {message}")
             label.display = True
-            first = first or key
+            first = first or widget_key
         box = self.query_one("#form-error", Static)
         box.update("\n".join(general))
         box.display = bool(general)
@@ -277,29 +250,21 @@ class FormScreen(ModalScreen[str | None]):
             widget.focus()
             widget.scroll_visible(animate=False)
 
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#form-save")
     def action_save(self) -> None:
         self.save()
 
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.save()
-
-    @on(Button.Pressed, "#form-save")
-    def _save_pressed(self) -> None:
-        self.save()
-
     @on(Button.Pressed, "#form-cancel")
-    def _cancel_pressed(self) -> None:
-        self.dismiss(None)
-
     def action_cancel(self) -> None:
         self.dismiss(None)
 
     @work(exclusive=True, group="form-save", exit_on_error=False)
     async def save(self) -> None:
-        facade = await self.app.data.get_facade()  # type: ignore[attr-defined]
-        tenant = self.app.data.tenant_id  # type: ignore[attr-defined]
+        facade = await self.app.data.get_facade()
+        tenant = self.app.data.tenant_id
         fields = self.values()
+        saved: IntegrationDetailResult | None
         try:
             if self.existing is None:
                 saved = await facade.create_integration(tenant, **fields)

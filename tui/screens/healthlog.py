@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
+from core.enums import HealthState
 from tui import format as fmt
-from tui.screens.detail import entry_field
+from tui.screens.base import DataScreen
 from tui.widgets.keybar import KeyBar
 
-STATES = ("all", "healthy", "degraded", "failing", "unknown")
+if TYPE_CHECKING:
+    from core import HealthLogEntry
+
+STATES: tuple[HealthState | None, ...] = (None, *fmt.HEALTH_ORDER)  # the f cycle; None: all
 LOG_LIMIT = 1000
 
 
-class HealthLogScreen(Screen[None]):
+class HealthLogScreen(DataScreen):
     AUTO_FOCUS = "#log-table"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="log.back", tooltip="Clear the filter, then go back"),
@@ -32,7 +35,7 @@ class HealthLogScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.state_index = 0
-        self.entries: list[Any] = []
+        self.entries: list[HealthLogEntry] = []
         self.names: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
@@ -55,47 +58,40 @@ class HealthLogScreen(Screen[None]):
     def on_mount(self) -> None:
         box = self.query_one("#log-filter", Input)
         box.display = False
-        box.cursor_blink = self.app.cursor_blink  # type: ignore[attr-defined]
-        self.reload()
+        box.cursor_blink = self.app.cursor_blink
 
-    def refresh_data(self) -> None:
-        self.reload()
-
-    @work(exclusive=True, group="log-load", exit_on_error=False)
-    async def reload(self) -> None:
-        data = self.app.data  # type: ignore[attr-defined]
+    async def load(self) -> None:
+        data = self.app.data
         listing = await data.listing()
         self.names = {s.id: s.name for s in listing.items}
         self.entries = await data.health_log(None, limit=LOG_LIMIT)
         self._show_rows()
 
+    @on(Input.Changed, "#log-filter")
     def _show_rows(self) -> None:
         needle = self.query_one("#log-filter", Input).value.strip().casefold()
         state = STATES[self.state_index]
-        now = self.app.now()  # type: ignore[attr-defined]
+        now = self.app.now()
         table = self.query_one("#log-table", DataTable)
         table.clear()
         shown = 0
         for entry in self.entries:
-            iid = entry_field(entry, "integration_id")
-            name = (
-                self.names.get(iid) or entry_field(entry, "integration_name") or f"{iid} (deleted)"
-            )
-            health = fmt.value(entry_field(entry, "health_state"))
+            iid = entry.integration_id
+            name = self.names.get(iid) or entry.integration_name or f"{iid} (deleted)"
             if needle and needle not in name.casefold():
                 continue
-            if state != "all" and health != state:
+            if state is not None and entry.health_state != state:
                 continue
             shown += 1
             table.add_row(
-                fmt.ago(entry_field(entry, "checked_at"), now),
+                fmt.ago(entry.checked_at, now),
                 name,
-                fmt.health_text(health),
-                fmt.latency(entry_field(entry, "latency_ms")),
-                entry_field(entry, "reason") or "",
-                entry_field(entry, "message") or "",
+                fmt.health_text(entry.health_state),
+                fmt.latency(entry.latency_ms),
+                entry.reason or "",
+                entry.message or "",
             )
-        bits = [f"{shown:,} of {len(self.entries):,} probes", f"state: {state} (f)"]
+        bits = [f"{shown:,} of {len(self.entries):,} probes", f"state: {state or 'all'} (f)"]
         if needle:
             bits.append(f"integration: {needle!r}")
         if not self.entries:
@@ -106,10 +102,6 @@ class HealthLogScreen(Screen[None]):
         box = self.query_one("#log-filter", Input)
         box.display = True
         box.focus()
-
-    @on(Input.Changed, "#log-filter")
-    def _changed(self) -> None:
-        self._show_rows()
 
     @on(Input.Submitted, "#log-filter")
     def _submitted(self) -> None:
@@ -131,6 +123,3 @@ class HealthLogScreen(Screen[None]):
     def action_cursor(self, delta: int) -> None:
         table = self.query_one("#log-table", DataTable)
         table.action_cursor_down() if delta > 0 else table.action_cursor_up()
-
-    def action_refresh(self) -> None:
-        self.reload()

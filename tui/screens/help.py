@@ -8,9 +8,11 @@ from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.commands import key_label
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.form import FormScreen
@@ -19,7 +21,7 @@ from tui.screens.home import HomeScreen
 from tui.screens.limits import LimitsScreen
 from tui.widgets.rowtable import RowTable
 
-SECTIONS: tuple[tuple[str, type], ...] = (
+SECTIONS: tuple[tuple[str, type[DOMNode]], ...] = (
     ("Integrations (home)", HomeScreen),
     ("Integrations table", RowTable),
     ("Detail", DetailScreen),
@@ -28,19 +30,6 @@ SECTIONS: tuple[tuple[str, type], ...] = (
     ("Form", FormScreen),
     ("Confirm", ConfirmScreen),
 )
-
-KEY_NAMES = {
-    "slash": "/",
-    "question_mark": "?",
-    "escape": "esc",
-    "space": "space",
-    "left_square_bracket": "[",
-    "right_square_bracket": "]",
-}
-
-
-def key_label(key: str) -> str:
-    return ", ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in key.split(","))
 
 
 def binding_rows(bindings: list[BindingType]) -> list[tuple[str, str, str]]:

@@ -17,9 +17,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.screen import Screen
 from textual.widgets import Input, Label, ProgressBar, Static
 
+from core.enums import HealthState
 from core.readside import LimitFigures, Row
 
 if TYPE_CHECKING:
@@ -27,12 +27,18 @@ if TYPE_CHECKING:
 
 from tui import format as fmt
 from tui.data import Listing
+from tui.screens.base import IntegrationScreen
 from tui.widgets.keybar import KeyBar
 from tui.widgets.rowtable import Column, RowTable
 
 PAGE_SIZE = 100
 WIDE = 150  # the detail panel moves beside the table when every column still fits
-HEALTH_RANK = {"failing": 0, "degraded": 1, "unknown": 2, "healthy": 3}
+HEALTH_RANK = {
+    HealthState.FAILING: 0,
+    HealthState.DEGRADED: 1,
+    HealthState.UNKNOWN: 2,
+    HealthState.HEALTHY: 3,
+}
 
 
 def _sort_keys() -> list[tuple[str, Callable[[Row], Any] | None, bool]]:
@@ -42,7 +48,7 @@ def _sort_keys() -> list[tuple[str, Callable[[Row], Any] | None, bool]]:
         ("name", lambda s: s.name.casefold(), False),
         ("provider", lambda s: (fmt.value(s.provider_type), s.name.casefold()), False),
         ("status", lambda s: (fmt.value(s.status), s.name.casefold()), False),
-        ("health", lambda s: (HEALTH_RANK.get(fmt.value(s.health_state), 9), s.name), False),
+        ("health", lambda s: (HEALTH_RANK.get(s.health_state, 9), s.name), False),
         ("model", lambda s: ((s.default_model or "~").casefold(), s.name), False),
         ("latency", lambda s: (s.health_latency_ms is None, -(s.health_latency_ms or 0)), False),
         (
@@ -68,7 +74,7 @@ COLUMNS = (
 )
 
 
-class HomeScreen(Screen[None]):
+class HomeScreen(IntegrationScreen):
     """The integrations of one tenant."""
 
     AUTO_FOCUS = "#table"
@@ -83,16 +89,20 @@ class HomeScreen(Screen[None]):
         Binding("slash", "filter", "Filter", id="home.filter", tooltip="Filter by name/model"),
         Binding("escape", "clear", "Clear", show=False, id="home.clear", tooltip="Clear filter"),
         Binding("enter", "open_detail", "Detail", id="home.detail", tooltip="Open the detail"),
-        Binding("n", "new", "New", id="home.new", tooltip="Add an integration"),
+        Binding("n", "app.new", "New", id="home.new", tooltip="Add an integration"),
         Binding("e", "edit", "Edit", id="home.edit", tooltip="Edit the highlighted integration"),
         Binding("d", "delete", "Delete", id="home.delete", tooltip="Delete (asks first)"),
-        Binding("space", "toggle", "On/off", id="home.toggle", tooltip="Enable or disable"),
+        Binding("space", "toggle_enabled", "On/off", id="home.toggle", tooltip="Enable or disable"),
         Binding("t", "test", "Test", id="home.test", tooltip="Probe the highlighted integration"),
         Binding(
-            "T", "test_all", "Test all", id="home.test_all", tooltip="Probe all, with progress"
+            "T", "app.test_all", "Test all", id="home.test_all", tooltip="Probe all, with progress"
         ),
-        Binding("L", "limits", "Limits", id="home.limits", tooltip="Every integration's limits"),
-        Binding("H", "health_log", "Log", id="home.health_log", tooltip="All probes, newest first"),
+        Binding(
+            "L", "app.limits", "Limits", id="home.limits", tooltip="Every integration's limits"
+        ),
+        Binding(
+            "H", "app.health_log", "Log", id="home.health_log", tooltip="All probes, newest first"
+        ),
         Binding("r", "refresh", "Refresh", show=False, id="home.refresh", tooltip="Reload now"),
         Binding("s", "sort", "Sort", show=False, id="home.sort", tooltip="Sort by the next column"),
         Binding(
@@ -146,7 +156,9 @@ class HomeScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#onboarding").display = False
-        self._update_header()
+        self.update_header()
+
+    def first_load(self) -> None:
         if not self._show_read_ahead():
             self.reload()
 
@@ -159,18 +171,15 @@ class HomeScreen(Screen[None]):
 
     # -- loading --------------------------------------------------------------------------------
 
-    def refresh_data(self) -> None:
-        """Called by the app's live-refresh loop when the database changed."""
-        self.reload()
-
     @work(exclusive=True, group="home-load", exit_on_error=False)
     async def reload(self, filter_only: bool = False) -> None:
         """Fetch (worker), then render (main thread). Exclusive: a newer reload cancels an older.
+        Home's own, instead of DataScreen's: a filter, sort or page change reloads less.
 
         The rows come from the core's light read side in one read; only the page on screen gets
         its limit figures and its cells built, so a repaint costs the same at 10 or 10,000 rows.
         """
-        data = self.app.data  # type: ignore[attr-defined]
+        data = self.app.data
         search = self.filter_text or None
         matches = await data.listing(search)
         listing: Listing | None = matches
@@ -190,7 +199,7 @@ class HomeScreen(Screen[None]):
     def _show_read_ahead(self) -> bool:
         """Render the app's read-ahead (started before Textual was up) if it has finished: then
         the first paint already has every row, and no empty screen is painted first."""
-        ahead = self.app.data.take_read_ahead()  # type: ignore[attr-defined]
+        ahead = self.app.data.take_read_ahead()
         if ahead is None:
             return False
         listing, limits = ahead
@@ -218,13 +227,13 @@ class HomeScreen(Screen[None]):
         self.total_rows, self.page = len(view), page
         self.limits, self.limits_available = limits, available
         if listing is not None:
-            self.app.observe_listing(listing)  # type: ignore[attr-defined]
+            self.app.observe_listing(listing)
             self.listing = listing
         first = not self.loaded
         self.loaded = True
         self._render_rows()
         if first:
-            self.call_after_refresh(self.app.home_painted)  # type: ignore[attr-defined]
+            self.call_after_refresh(self.app.home_painted)
 
     def _sorted(self, items: list[Row]) -> list[Row]:
         _, key, reverse = SORTS[self.sort_index]
@@ -247,7 +256,7 @@ class HomeScreen(Screen[None]):
         keep = self._pending_cursor or self.current_id()
         keep_row = table.cursor_row
         pending_row, self._pending_row, self._pending_cursor = self._pending_row, None, None
-        now = self.app.now()  # type: ignore[attr-defined]
+        now = self.app.now()
         rows = self.view
         target = 0
         if pending_row is not None:
@@ -261,7 +270,7 @@ class HomeScreen(Screen[None]):
                 target = min(keep_row, max(0, len(rows) - 1))
         table.set_rows([(item.id, self._cells(item, now)) for item in rows], cursor=target)
         self._update_onboarding()
-        self._update_header()
+        self.update_header()
         self._update_status()
         self._update_panel()
 
@@ -300,23 +309,23 @@ class HomeScreen(Screen[None]):
             fmt.ago(s.health_checked_at, now),
         ]
 
-    def _update_header(self) -> None:
+    def update_header(self) -> None:
         app = self.app
         counts = self.listing.counts if self.listing else {}
         total = self.listing.total if self.listing else 0
         text = Text()
         text.append("byok", style="bold")
         text.append("  tenant ")
-        text.append(app.data.tenant_id, style="bold")  # type: ignore[attr-defined]
-        text.append(f"  ·  db {app.data.db_label}\n")  # type: ignore[attr-defined]
+        text.append(app.data.tenant_id, style="bold")
+        text.append(f"  ·  db {app.data.db_label}\n")
         text.append(f"{total:,} integrations")
-        for key in ("healthy", "degraded", "failing", "unknown"):
+        for state in fmt.HEALTH_ORDER:
             text.append("  ")
             text.append(
-                f"{fmt.HEALTH_SYMBOL[key]} {counts.get(key, 0):,} {key}",
-                style=fmt.HEALTH_STYLE[key] if counts.get(key) else "",
+                f"{fmt.HEALTH_SYMBOL[state]} {counts.get(state, 0):,} {state}",
+                style=fmt.HEALTH_STYLE[state] if counts.get(state) else "",
             )
-        probes = app.probe_state  # type: ignore[attr-defined]
+        probes = app.probe_state
         if probes:
             text.append(f"  ·  {probes}", style="dim")
         self.query_one("#header-bar", Static).update(text)
@@ -349,7 +358,7 @@ class HomeScreen(Screen[None]):
         self.call_after_refresh(self.load_panel_detail, item.id)
 
     def _panel_text(self, s: Row, detail: IntegrationDetailResult | None = None) -> Text:
-        now = self.app.now()  # type: ignore[attr-defined]
+        now = self.app.now()
         text = Text()
         text.append(f"{s.name}\n", style="bold")
         text.append(f"{fmt.value(s.provider_type)} · {fmt.value(s.status)} · ")
@@ -398,7 +407,7 @@ class HomeScreen(Screen[None]):
 
     @work(exclusive=True, group="home-panel", exit_on_error=False)
     async def load_panel_detail(self, integration_id: str) -> None:
-        data = self.app.data  # type: ignore[attr-defined]
+        data = self.app.data
         facade = await data.get_facade()
         detail = await facade.get_integration(data.tenant_id, integration_id)
         item = self.current()
@@ -436,7 +445,7 @@ class HomeScreen(Screen[None]):
             return self.query_one("#filter", Input)
         except NoMatches:
             box = Input(placeholder="filter: name, provider or model (esc clears)", id="filter")
-            box.cursor_blink = self.app.cursor_blink  # type: ignore[attr-defined]
+            box.cursor_blink = self.app.cursor_blink
             self.mount(box, after="#header-bar")
             return box
 
@@ -506,39 +515,15 @@ class HomeScreen(Screen[None]):
     def action_open_detail(self) -> None:
         iid = self.current_id()
         if iid is not None:
-            self.app.open_detail(iid)  # type: ignore[attr-defined]
+            self.app.open_detail(iid)
 
-    def action_new(self) -> None:
-        self.app.action_new()  # type: ignore[attr-defined]
-
-    def action_edit(self) -> None:
-        iid = self.current_id()
-        if iid is not None:
-            self.app.edit_integration(iid)  # type: ignore[attr-defined]
-
-    def action_delete(self) -> None:
+    def target(self) -> tuple[str, str] | None:
         item = self.current()
-        if item is not None:
-            self.app.delete_integration(item.id, item.name)  # type: ignore[attr-defined]
+        return None if item is None else (item.id, item.name)
 
-    def action_toggle(self) -> None:
-        item = self.current()
-        if item is not None:
-            self.app.toggle_integration(item.id)  # type: ignore[attr-defined]
-
-    def action_test(self) -> None:
-        iid = self.current_id()
-        if iid is not None:
-            self.app.test_one(iid)  # type: ignore[attr-defined]
-
-    def action_test_all(self) -> None:
-        self.app.test_all()  # type: ignore[attr-defined]
-
-    def action_limits(self) -> None:
-        self.app.action_limits()  # type: ignore[attr-defined]
-
-    def action_health_log(self) -> None:
-        self.app.action_health_log()  # type: ignore[attr-defined]
+    def highlight_next(self, integration_id: str) -> None:
+        """Put the cursor on this integration at the next reload (the one just saved)."""
+        self._pending_cursor = integration_id
 
     def _progress(self) -> tuple[Horizontal, Label, ProgressBar]:
         if self._progress_parts is None:

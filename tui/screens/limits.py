@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from core.readside import LimitFigures
 from tui import format as fmt
+from tui.screens.base import DataScreen
 from tui.widgets.keybar import KeyBar
 
 MAX_ROWS = 500  # worst first, so what matters is on the first screen anyway
@@ -37,7 +37,7 @@ def gauge_cell(pct: float, limit: int, width: int = 10) -> Text:
     return text
 
 
-class LimitsScreen(Screen[None]):
+class LimitsScreen(DataScreen):
     AUTO_FOCUS = "#limits-table"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="limits.back", tooltip="Back to the list"),
@@ -59,15 +59,8 @@ class LimitsScreen(Screen[None]):
         yield Static("", id="limits-status")
         yield KeyBar()
 
-    def on_mount(self) -> None:
-        self.reload()
-
-    def refresh_data(self) -> None:
-        self.reload()
-
-    @work(exclusive=True, group="limits-load", exit_on_error=False)
-    async def reload(self) -> None:
-        data = self.app.data  # type: ignore[attr-defined]
+    async def load(self) -> None:
+        data = self.app.data
         listing = await data.listing()
         limited = [
             s
@@ -123,15 +116,12 @@ class LimitsScreen(Screen[None]):
         table = self.query_one("#limits-table", DataTable)
         table.action_cursor_down() if delta > 0 else table.action_cursor_up()
 
-    def action_refresh(self) -> None:
-        self.reload()
-
     def action_open(self) -> None:
         table = self.query_one("#limits-table", DataTable)
         if table.row_count:
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
             if key:
-                self.app.open_detail(str(key))  # type: ignore[attr-defined]
+                self.app.open_detail(str(key))
 
     @on(DataTable.RowSelected, "#limits-table")
     def _selected(self) -> None:

@@ -122,16 +122,6 @@ class RowTable(ScrollView, can_focus=True):
     def get_row_at(self, index: int) -> list[Text]:
         return list(self._cells[index])
 
-    def get_row(self, key: str) -> list[Text]:
-        """The cells of the row with this key; KeyError when there is none."""
-        try:
-            return self.get_row_at(self._keys.index(key))
-        except ValueError:
-            raise KeyError(key) from None
-
-    def row_key_at(self, index: int) -> str:
-        return self._keys[index]
-
     def set_rows(self, rows: Sequence[tuple[str, Sequence[Cell]]], *, cursor: int = 0) -> None:
         """Replace every row at once (one width pass, one repaint) and put the cursor on row
         `cursor` (clamped). Posts RowHighlighted when there is a row."""
