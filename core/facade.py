@@ -51,15 +51,19 @@ CHECK_MANY_OPTIONS = frozenset(
 class IntegrationsFacade:
     """Unified facade for LLM integration management, scoped by tenant on every call.
 
-    `options` are those of `core.options.Options` (clock, environ, durable, master_key, the
-    probes' timeouts and concurrency, the health log's and the usage log's retention, ...), each
-    checked here: a bad value or an unknown name is a ValidationError.
+    `options` are those of `core.options.Options` (clock, environ, durable, create, master_key,
+    the probes' timeouts and concurrency, the health log's and the usage log's retention, ...),
+    each checked here: a bad value or an unknown name is a ValidationError.
     """
 
     def __init__(self, db_path: str | os.PathLike[str] | None = None, **options: Any) -> None:
         opts = Options.from_kwargs(**options)  # before any file is created
         dashboard = Dashboard(
-            db_path, clock=opts.clock, environ=opts.environ, durable=opts.durable
+            db_path,
+            clock=opts.clock,
+            environ=opts.environ,
+            durable=opts.durable,
+            create=opts.create,
         )
         self._assemble(dashboard, opts)
 
@@ -69,11 +73,11 @@ class IntegrationsFacade:
 
         The console paints from a Dashboard before pydantic is even imported, then builds its
         facade with this. Both hold the same AtomicJSONStorage and UsageStore objects, so each
-        sees the other's writes. The database path, `clock`, `environ` and `durable` are the
-        dashboard's (passing them is a TypeError); the other options are as for the constructor.
+        sees the other's writes. The database path, `clock`, `environ`, `durable` and `create` are
+        the dashboard's (passing them is a TypeError); the other options are as for the constructor.
         Closing either closes the shared files.
         """
-        taken = sorted({"clock", "environ", "durable", "db_path"} & options.keys())
+        taken = sorted({"clock", "environ", "durable", "create", "db_path"} & options.keys())
         if taken:
             raise TypeError(f"from_dashboard takes these from the dashboard: {', '.join(taken)}")
         opts = replace(

@@ -46,6 +46,10 @@ class Options:
     durable: Flag = True
     """fsync every commit and its directory (off only for throwaway databases)."""
 
+    create: Flag = True
+    """Create the database when it is missing (False: a missing one is a StoreError and nothing is
+    created; the CLI's commands other than `add`)."""
+
     master_key: KeyOption = None
     """32 bytes that seal the stored secrets (None: $BYOK_MASTER_KEY, else the key file)."""
 

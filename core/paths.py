@@ -31,3 +31,16 @@ def default_key_path(environ: Mapping[str, str] | None = None) -> Path:
 def side_file(db_path: Path, part: str) -> Path:
     """A file that belongs with the database: `byok.json` -> `byok.health.json`."""
     return db_path.with_name(f"{db_path.stem}.{part}{db_path.suffix or '.json'}")
+
+
+def belongs_to_db(path: Path, db_path: Path) -> bool:
+    """Whether `path` is the database or one of the files byok keeps beside it (side files, lock
+    and temporary files, the usage log directory and its segments): all of them sit next to the
+    database and are named after it. Give both paths resolved (os.path.realpath)."""
+    stem = db_path.stem
+    for part in (path, *path.parents):
+        if part.parent == db_path.parent and (
+            part.name == db_path.name or part.name.startswith((f"{stem}.", f".{stem}."))
+        ):
+            return True
+    return False

@@ -23,7 +23,7 @@ from typing import Any
 from core import validation as v
 from core.enums import HealthState
 from core.integrations.credentials import Vault
-from core.integrations.repository import TABLE, IntegrationRepo
+from core.integrations.repository import TABLE, IntegrationRepo, check_shape
 from core.paths import default_db_path, side_file
 from core.readmodels import LimitFigures, Row, to_row
 from core.storage import AtomicJSONStorage
@@ -49,7 +49,9 @@ class Dashboard:
     """Rows, counts and limits figures of one database, read without pydantic.
 
     `db_path` follows the facade's rules (None: $BYOK_DB, else the user data dir) and the file is
-    created, as the facade creates it, when missing. `clock` and `environ` as for the facade.
+    created, as the facade creates it, when missing; with `create=False` a missing file is a
+    StoreError and nothing is created (the CLI's commands other than `add`).
+    `clock` and `environ` as for the facade.
     """
 
     def __init__(
@@ -59,11 +61,15 @@ class Dashboard:
         clock: Clock | None = None,
         environ: Mapping[str, str] | None = None,
         durable: bool = True,
+        create: bool = True,
     ) -> None:
         env: Mapping[str, str] = os.environ if environ is None else environ
         path = Path(db_path).expanduser() if db_path is not None else default_db_path(env)
-        store = AtomicJSONStorage(path, schema=SCHEMA_VERSION, durable=durable)
-        store.ensure_created()
+        store = AtomicJSONStorage(
+            path, schema=SCHEMA_VERSION, durable=durable, create=create, check=check_shape
+        )
+        if create:
+            store.ensure_created()
         tick = clock or utc_now
         usage = open_usage_store(
             side_file(store.path, "usage"), clock=tick, durable=store.durable

@@ -9,6 +9,11 @@ file), and re-read the file under that lock, so each sees what the others commit
 Readers take no lock: the rename is atomic. A parse is cached until the file's identity changes;
 the cache keeps the parsed file open, so its inode cannot be reused by a later file and mistaken
 for it.
+
+A file that cannot be a database is never read as one, nor replaced: a path that is not a regular
+file (a directory, a device, a FIFO), an empty file, and valid JSON of the wrong shape (checked by
+the owner's `check`) are StoreErrors naming the file, which is left byte-identical. The path is
+resolved once, so a symlinked file is written through to its target instead of being replaced.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -32,6 +38,8 @@ from core.errors import StoreError
 META_TABLE = "_meta"
 CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 Migration = Callable[[dict[str, Any]], None]
+# The owner's shape check of a parsed (and upgraded) document: what is wrong with it, or None.
+ShapeCheck = Callable[[Mapping[str, Any]], str | None]
 
 
 class StrIdTable(Table):
@@ -57,6 +65,15 @@ class _Snapshot:
 
 def _ident(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _not_a_file(path: Path, st: os.stat_result) -> StoreError | None:
+    if stat.S_ISREG(st.st_mode):
+        return None
+    what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device or FIFO)"
+    return StoreError(
+        f"{path} is {what}, not a byok database file; it was left untouched", str(path)
+    )
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -101,6 +118,8 @@ class AtomicJSONStorage(Storage):
 
     Use `read()` for queries and `transaction()` for every change: inside a transaction TinyDB
     reads and writes a private copy, committed once when the block ends without an exception.
+    `create=False`: the file must exist already; nothing (not even its directory) is created.
+    `check`: the owner's shape check, run on every parse.
     """
 
     def __init__(
@@ -110,11 +129,30 @@ class AtomicJSONStorage(Storage):
         schema: int = 1,
         migrations: Mapping[int, Migration] | None = None,
         durable: bool = True,
+        create: bool = True,
+        check: ShapeCheck | None = None,
     ) -> None:
-        self.path = Path(path).expanduser().absolute()
+        # Resolved once: a commit renames over the target of a symlink, not over the link (which
+        # would fork the data), and the lock and the side files sit beside the real file.
+        self.path = Path(os.path.realpath(Path(path).expanduser()))
         self.schema = schema
         self.migrations = dict(migrations or {})
         self.durable = durable
+        self.check = check
+        try:
+            problem = _not_a_file(self.path, os.stat(self.path))
+        except FileNotFoundError:
+            if not create:
+                raise StoreError(
+                    f"{self.path} does not exist (nothing was created): "
+                    "create the database with `byok add`, or check the path",
+                    str(self.path),
+                ) from None
+            problem = None
+        except OSError as exc:
+            raise StoreError(f"cannot read {self.path}: {exc.strerror}", str(self.path)) from None
+        if problem is not None:
+            raise problem
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._thread_lock = threading.RLock()
         self._lock_fd: int | None = None
@@ -122,7 +160,8 @@ class AtomicJSONStorage(Storage):
         self._txn: dict[str, Any] | None = None
         self._dirty = False
         self.db = ByokTinyDB(storage=lambda: self)
-        ensure_private_dir(self.path.parent)
+        if create:
+            ensure_private_dir(self.path.parent)
 
     # -- TinyDB's Storage interface -------------------------------------------------------------
 
@@ -169,12 +208,20 @@ class AtomicJSONStorage(Storage):
             raise StoreError(f"cannot read {self.path}: {exc.strerror}", str(self.path)) from None
         if self._snap is not None and self._snap.ident == _ident(st):
             return self._snap
+        problem = _not_a_file(self.path, st)
+        if problem is not None:
+            raise problem
         try:
-            fd = os.open(self.path, os.O_RDONLY | CLOEXEC)
+            # O_NONBLOCK: should a FIFO replace the file after the stat, opening it cannot hang
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | CLOEXEC)
         except OSError as exc:
             raise StoreError(f"cannot read {self.path}: {exc.strerror}", str(self.path)) from None
         try:
-            ident = _ident(os.fstat(fd))
+            st = os.fstat(fd)
+            problem = _not_a_file(self.path, st)
+            if problem is not None:
+                raise problem
+            ident = _ident(st)
             chunks = []
             while chunk := os.read(fd, 1 << 20):
                 chunks.append(chunk)
@@ -189,23 +236,30 @@ class AtomicJSONStorage(Storage):
         return self._snap
 
     def _parse(self, raw: bytes) -> dict[str, Any]:
+        # Only a missing file is a new database: an empty one is damage (byok never writes one).
         if not raw.strip():
-            return self._empty()
+            raise self._damaged(f"is empty ({len(raw)} bytes)")
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            raise StoreError(
-                f"{self.path} is not valid JSON ({exc}); it was left untouched. "
-                "Restore it from a backup or move it aside.",
-                str(self.path),
-            ) from None
-        if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
-            raise StoreError(
-                f"{self.path} is not a byok database (expected an object of tables); "
-                "it was left untouched.",
-                str(self.path),
-            )
-        return self._upgrade(data)
+            raise self._damaged(f"is not valid JSON ({exc})") from None
+        if not isinstance(data, dict) or not all(
+            isinstance(table, dict) and all(isinstance(doc, dict) for doc in table.values())
+            for table in data.values()
+        ):
+            raise self._damaged("is not a byok file (expected an object of tables of objects)")
+        data = self._upgrade(data)
+        problem = self.check(data) if self.check is not None else None
+        if problem is not None:
+            raise self._damaged(f"is not a valid byok file: {problem}")
+        return data
+
+    def _damaged(self, what: str) -> StoreError:
+        return StoreError(
+            f"{self.path} {what}; it was left untouched. Restore it from a backup or move it "
+            "aside.",
+            str(self.path),
+        )
 
     def _empty(self) -> dict[str, Any]:
         return {META_TABLE: {"1": {"schema": self.schema, "app": "byok-console"}}}
@@ -213,7 +267,9 @@ class AtomicJSONStorage(Storage):
     def _upgrade(self, data: dict[str, Any]) -> dict[str, Any]:
         meta = data.get(META_TABLE, {}).get("1", {})
         version = meta.get("schema", 0 if data else self.schema)
-        if not isinstance(version, int) or version > self.schema:
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise self._damaged(f"records schema {version!r}, which is not a version number")
+        if version > self.schema:
             raise StoreError(
                 f"{self.path} has schema {version!r}, newer than this byok understands "
                 f"({self.schema}); upgrade byok-console. The file was left untouched.",
@@ -251,7 +307,7 @@ class AtomicJSONStorage(Storage):
             self._acquire()
             try:
                 snap = self._load()
-                data = orjson.loads(snap.raw) if snap is not None and snap.raw.strip() else {}
+                data = orjson.loads(snap.raw) if snap is not None else {}
                 stored_version = data.get(META_TABLE, {}).get("1", {}).get("schema")
                 self._txn = self._upgrade(data) if data else self._empty()
                 # A new file, or one just migrated, is written even if the block changes nothing.

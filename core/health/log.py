@@ -12,11 +12,38 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError as ModelError
+
+from core.enums import HealthState
+from core.errors import StoreError
 from core.models import HealthLogEntry
 from core.options import DEFAULTS
 from core.storage import AtomicJSONStorage
 
 TABLE = "log"
+_STATES = frozenset(h.value for h in HealthState)
+
+
+def check_shape(data: Mapping[str, Any]) -> str | None:
+    """What is wrong with a health log file, or None (the fields the reader sorts and filters on;
+    the rest is checked by HealthLogEntry when an entry is read)."""
+    for iid, doc in data.get(TABLE, {}).items():
+        entries = doc.get("entries")
+        if type(doc.get("tenant_id")) is not str or type(entries) is not list:
+            return f"the log of {iid[:40]!r} has no tenant_id or no list of entries"
+        for entry in entries:
+            try:
+                if (
+                    type(entry["checked_at"]) is str
+                    and type(entry["integration_id"]) is str
+                    and entry["health_state"] in _STATES
+                    and type(entry["reason"]) is str
+                ):
+                    continue
+            except (KeyError, TypeError):
+                pass
+            return f"the log of {iid[:40]!r} has an entry of the wrong shape"
+    return None
 
 
 class HealthLog:
@@ -26,7 +53,7 @@ class HealthLog:
         self, path: Path, *, retention: int = DEFAULTS.health_log_retention, durable: bool = True
     ) -> None:
         self.retention = retention
-        self.store = AtomicJSONStorage(path, schema=1, durable=durable)
+        self.store = AtomicJSONStorage(path, schema=1, durable=durable, check=check_shape)
 
     def append_many(self, entries: Iterable[Mapping[str, Any]]) -> int:
         """Append entries (dicts of HealthLogEntry fields plus tenant_id) in one commit."""
@@ -63,7 +90,15 @@ class HealthLog:
             rows.extend(doc.get("entries", ())[-limit:])
         # checked_at is fixed-width ISO text, so it sorts in time order; seq breaks ties.
         rows.sort(key=lambda e: (e["checked_at"], e.get("seq", 0)), reverse=True)
-        return [HealthLogEntry.model_validate(e) for e in rows[:limit]]
+        try:
+            return [HealthLogEntry.model_validate(e) for e in rows[:limit]]
+        except ModelError as exc:
+            path = self.store.path
+            raise StoreError(
+                f"{path} holds a health log entry that is not valid ({exc.error_count()} "
+                "errors); it was left untouched. Restore it from a backup or move it aside.",
+                str(path),
+            ) from None
 
     def close(self) -> None:
         self.store.close()

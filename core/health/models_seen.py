@@ -9,7 +9,7 @@ stored writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,22 @@ MAX_MODELS = 1000  # a provider with more (OpenRouter lists ~300) is cut, not re
 MAX_NAME = 200  # characters: a model id longer than this is no id
 
 
+def check_shape(data: Mapping[str, Any]) -> str | None:
+    """What is wrong with a model-lists file, or None."""
+    for iid, doc in data.get(TABLE, {}).items():
+        models = doc.get("models")
+        if (
+            type(doc.get("tenant_id")) is not str
+            or type(models) is not list
+            or not all(type(m) is str for m in models)
+        ):
+            return f"the model list of {iid[:40]!r} has no tenant_id or is not a list of names"
+    return None
+
+
 class ModelLists:
     def __init__(self, path: Path, *, durable: bool = True) -> None:
-        self.store = AtomicJSONStorage(path, schema=1, durable=durable)
+        self.store = AtomicJSONStorage(path, schema=1, durable=durable, check=check_shape)
 
     def record(self, tenant_id: str, found: Iterable[tuple[str, list[str], Any]]) -> int:
         """Store (integration id, models, checked_at) of successful probes; one commit for all,

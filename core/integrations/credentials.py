@@ -4,6 +4,10 @@ A raw secret is sealed with AES-256-GCM under the master key; the associated dat
 tenant and integration, so a ciphertext copied onto another integration does not decrypt. The
 sealed form is versioned (`v`) and names the key by fingerprint (`kid`), so a wrong master key is
 reported as such instead of as corruption. No message here ever contains the secret.
+
+A reference is never allowed to name byok's own secret material (see `refusal` and
+docs/security.md): it would be sent to the integration's base URL as a Bearer token, so whoever
+can write the database, or add an integration, would receive the master key.
 """
 
 from __future__ import annotations
@@ -13,21 +17,24 @@ import binascii
 import hashlib
 import os
 import re
+import stat
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.enums import CredentialSource, ProviderType
 from core.errors import CredentialError, ValidationError
-from core.paths import MASTER_KEY_ENV, default_key_path
+from core.paths import KEY_FILE_ENV, MASTER_KEY_ENV, belongs_to_db, default_key_path
 from core.storage import ensure_private_dir
 
 SEALED_VERSION = 1
 MAX_SECRET_LENGTH = 8192
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 KEYLESS_PROVIDERS = frozenset({ProviderType.OLLAMA, ProviderType.CUSTOM})
+RESERVED_ENV = frozenset({MASTER_KEY_ENV, KEY_FILE_ENV})  # byok's own: never a provider key
+PROC = Path("/proc")
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,42 @@ def hint_for(spec: CredentialSpec) -> str | None:
     return None
 
 
+def refusal(spec: CredentialSpec, key_path: Path, db_path: Path) -> str | None:
+    """Why this reference names byok's own secret material (so it is never read or sent), or
+    None. Paths are compared resolved, symlinks and hard links included."""
+    if spec.source is CredentialSource.ENV and spec.value in RESERVED_ENV:
+        return f"env:{spec.value} is byok's own setting, not a provider key"
+    if spec.source is not CredentialSource.FILE:
+        return None
+    real = Path(os.path.realpath(spec.value))
+    if _through_proc(spec.value):
+        return "a file under /proc shows this process's memory and environment (the master key)"
+    if real == Path(os.path.realpath(key_path)) or _same_file(real, key_path):
+        return f"{spec.value} is byok's master key file"
+    db_real = Path(os.path.realpath(db_path))
+    if belongs_to_db(real, db_real) or _same_file(real, db_real):
+        return f"{spec.value} is byok's database or one of the files kept beside it"
+    return None
+
+
+def _through_proc(ref: str) -> bool:
+    """Whether the path passes through /proc at any step: `/dev/fd/3/../../self/environ` does,
+    though its realpath need not end there (that depends on what fd 3 is at the time)."""
+    parts = Path(ref).parts
+    for n in range(1, len(parts) + 1):
+        real = Path(os.path.realpath(Path(*parts[:n])))
+        if real == PROC or PROC in real.parents:
+            return True
+    return False
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either is missing or unreadable: not the same existing file
+        return False
+
+
 def _aad(tenant_id: str, integration_id: str) -> bytes:
     return f"byok/v{SEALED_VERSION}/{tenant_id}/{integration_id}".encode()
 
@@ -116,30 +159,52 @@ class Vault:
     def key_path(self) -> Path:
         return self._key_path
 
-    def _master_key(self, *, create: bool) -> bytes:
+    def _master_key(self, *, may_create: Callable[[], bool] | None) -> bytes:
         with self._lock:
             if self._key is None:
-                self._key = self._load_key(create=create)
+                self._key = self._load_key(may_create=may_create)
             return self._key
 
-    def _load_key(self, *, create: bool) -> bytes:
+    def _load_key(self, *, may_create: Callable[[], bool] | None) -> bytes:
         encoded = self._environ.get(MASTER_KEY_ENV)
         if encoded:
             return _decode_key(encoded.strip(), f"${MASTER_KEY_ENV}")
         path = self._key_path
         try:
-            return _decode_key(path.read_text(encoding="ascii").strip(), str(path))
+            return _read_key_file(path)
         except FileNotFoundError:
-            if not create:
+            # A new key only on first use: once a secret is sealed, a new key would leave every
+            # sealed key unopenable (and hide that the file was lost) instead of saying so.
+            if may_create is None or not may_create():
                 raise CredentialError(
-                    f"no master key: set ${MASTER_KEY_ENV} or restore the key file {path}"
+                    f"no master key: the key file {path} is missing, and the keys sealed in the "
+                    "database cannot be opened without it. Restore the file from a backup, or "
+                    f"set ${MASTER_KEY_ENV} to the key, or enter the keys again "
+                    "(byok edit REF --credential-prompt)"
                 ) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CredentialError(f"cannot read the master key file {path}: {exc}") from None
         return _create_key_file(path)
 
-    def seal(self, secret: str, tenant_id: str, integration_id: str) -> dict[str, Any]:
-        key = self._master_key(create=True)
+    def holds_master_key(self, text: str) -> bool:
+        """Whether `text` contains the master key as stored (its base64): a copy of the key file
+        or of the environment is never sent as a credential. False when there is no key."""
+        try:
+            key = self._master_key(may_create=None)
+        except CredentialError:
+            return False
+        return base64.b64encode(key).decode() in text
+
+    def seal(
+        self,
+        secret: str,
+        tenant_id: str,
+        integration_id: str,
+        *,
+        may_create_key: Callable[[], bool] = lambda: True,
+    ) -> dict[str, Any]:
+        """Encrypt `secret`. Without a master key, one is created (a key file, mode 0600) only
+        when `may_create_key()` says this is the first use, so no secret is sealed under another.
+        """
+        key = self._master_key(may_create=may_create_key)
         nonce = os.urandom(12)
         # cryptography costs ~20 ms to import: paid by the first seal/open, not by every start
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -158,7 +223,7 @@ class Vault:
                 f"the stored credential of {integration_id} has an unknown format "
                 f"(version {sealed.get('v')!r})"
             )
-        key = self._master_key(create=False)
+        key = self._master_key(may_create=None)
         if sealed.get("kid") not in (None, _fingerprint(key)):
             raise CredentialError(
                 f"the stored credential of {integration_id} was encrypted under another "
@@ -193,13 +258,40 @@ def _decode_key(encoded: str, where: str) -> bytes:
     return key
 
 
+def _read_key_file(path: Path) -> bytes:
+    """The key in the key file; FileNotFoundError when there is none. A file that others can
+    read is refused: the key must be as private as the secrets it opens."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise CredentialError(f"cannot read the master key file {path}: {exc.strerror}") from None
+    try:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & 0o077:
+            raise CredentialError(
+                f"the master key file {path} can be read by other users (mode {mode:04o}): "
+                f"run `chmod 600 {path}`, and if anyone else could read it, rotate the keys"
+            )
+        raw = os.read(fd, 4096)
+    except OSError as exc:
+        raise CredentialError(f"cannot read the master key file {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    try:
+        return _decode_key(raw.decode("ascii").strip(), str(path))
+    except UnicodeDecodeError:
+        raise CredentialError(f"the master key in {path} is not valid base64") from None
+
+
 def _create_key_file(path: Path) -> bytes:
     ensure_private_dir(path.parent)
     key = os.urandom(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process won the race: use its key
-        return _decode_key(path.read_text(encoding="ascii").strip(), str(path))
+        return _read_key_file(path)
     except OSError as exc:
         raise CredentialError(f"cannot create the master key file {path}: {exc.strerror}") from None
     with os.fdopen(fd, "w", encoding="ascii") as fh:
@@ -210,12 +302,19 @@ def _create_key_file(path: Path) -> bytes:
 
 
 def stored_form(
-    spec: CredentialSpec, vault: Vault, tenant_id: str, integration_id: str
+    spec: CredentialSpec,
+    vault: Vault,
+    tenant_id: str,
+    integration_id: str,
+    *,
+    may_create_key: Callable[[], bool],
 ) -> dict[str, Any]:
     """What goes into the database for a credential: never the plaintext."""
     form: dict[str, Any] = {"source": spec.source.value, "hint": hint_for(spec)}
     if spec.source is CredentialSource.ENCRYPTED:
-        form["sealed"] = vault.seal(spec.value, tenant_id, integration_id)
+        form["sealed"] = vault.seal(
+            spec.value, tenant_id, integration_id, may_create_key=may_create_key
+        )
     elif spec.source in (CredentialSource.ENV, CredentialSource.FILE):
         form["ref"] = spec.value
     return form
@@ -227,32 +326,55 @@ def resolve(
     tenant_id: str,
     integration_id: str,
     environ: Mapping[str, str] | None = None,
+    *,
+    db_path: Path,
 ) -> str | None:
-    """The secret to send now, or None for a keyless integration. Raises CredentialError."""
+    """The secret to send now, or None for a keyless integration. Raises CredentialError.
+
+    A reference to byok's own secret material is refused here too, so one already stored (by
+    hand, or by an older byok) is never read, let alone sent.
+    """
     env = os.environ if environ is None else environ
     source = (form or {}).get("source", CredentialSource.NONE.value)
     if source == CredentialSource.NONE.value:
         return None
     if source == CredentialSource.ENCRYPTED.value:
         return vault.open(form["sealed"], tenant_id, integration_id)  # type: ignore[index]
-    if source == CredentialSource.ENV.value:
-        name = form["ref"]  # type: ignore[index]
-        value = env.get(name, "").strip()
-        if not value:
-            raise CredentialError(f"the environment variable {name} is not set or is empty")
-        return value
-    if source == CredentialSource.FILE.value:
-        path = form["ref"]  # type: ignore[index]
-        try:
-            value = Path(path).read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            raise CredentialError(f"the credential file {path} does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "not readable as text"
-            raise CredentialError(f"cannot read the credential file {path}: {reason}") from None
-        if not value:
-            raise CredentialError(f"the credential file {path} is empty")
-        return value
-    raise CredentialError(
-        f"the stored credential of {integration_id} has an unknown source {source!r}"
-    )
+    if source not in (CredentialSource.ENV.value, CredentialSource.FILE.value):
+        raise CredentialError(
+            f"the stored credential of {integration_id} has an unknown source {source!r}"
+        )
+    ref = (form or {}).get("ref")
+    if not isinstance(ref, str) or not ref:
+        raise CredentialError(f"the stored credential of {integration_id} names no {source}")
+    spec = CredentialSpec(CredentialSource(source), ref)
+    why = refusal(spec, vault.key_path, db_path)
+    if why is not None:
+        raise CredentialError(f"the credential of {integration_id} is refused: {why}")
+    value = _env_value(ref, env) if source == CredentialSource.ENV.value else _file_value(ref)
+    if vault.holds_master_key(value):
+        raise CredentialError(
+            f"the credential of {integration_id} is refused: {hint_for(spec)} holds byok's "
+            "master key, which is never sent"
+        )
+    return value
+
+
+def _env_value(name: str, env: Mapping[str, str]) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise CredentialError(f"the environment variable {name} is not set or is empty")
+    return value
+
+
+def _file_value(path: str) -> str:
+    try:
+        value = Path(path).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise CredentialError(f"the credential file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not readable as text"
+        raise CredentialError(f"cannot read the credential file {path}: {reason}") from None
+    if not value:
+        raise CredentialError(f"the credential file {path} is empty")
+    return value

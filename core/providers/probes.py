@@ -11,6 +11,7 @@ docs/providers.md records what was compared, with the SDK versions.
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -315,25 +316,35 @@ def _json(body: bytes) -> Any:
 
 
 def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds to wait from `Retry-After` (seconds or an HTTP date) or `retry-after-ms`."""
+    """Seconds to wait from `Retry-After` (seconds or an HTTP date) or `retry-after-ms`.
+
+    A value that is not a finite number (`nan`, `inf`, `1e400`) is no answer: it is ignored here,
+    at the source, so no result, file or JSON output ever holds a non-finite number.
+    """
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:
-        try:
-            return max(float(raw_ms) / 1000.0, 0.0)
-        except ValueError:
-            pass
+        seconds = _finite(raw_ms)
+        if seconds is not None:
+            return max(seconds / 1000.0, 0.0)
     raw = headers.get("retry-after")
     if not raw:
         return None
-    try:
-        return max(float(raw), 0.0)
-    except ValueError:
-        pass
+    seconds = _finite(raw)
+    if seconds is not None:
+        return max(seconds, 0.0)
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):
         return None
     return max(when.timestamp() - (now if now is not None else time.time()), 0.0)
+
+
+def _finite(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")

@@ -67,6 +67,104 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) else int(value)
 
 
+MAX_US = 253402300800 * 1_000_000  # 10000-01-01: times are recorded within 1970..9999
+MAX_COUNT_DIGITS = 40  # a counter stored as text (beyond 64 bits): far above anything real
+
+
+def _is_count(value: object) -> bool:
+    """A stored counter: an int >= 0, or (beyond 64 bits, see _json_int) its decimal text."""
+    if type(value) is int:
+        return value >= 0
+    return (
+        type(value) is str and 0 < len(value) <= MAX_COUNT_DIGITS
+        and value.isascii() and value.isdigit()
+    )  # fmt: skip
+
+
+def _is_period(value: object) -> bool:
+    return (
+        type(value) is str and len(value) == 7 and value[4] == "-"
+        and value[:4].isdigit() and value[5:].isdigit()
+        and int(value[:4]) >= 1970 and 1 <= int(value[5:]) <= 12
+    )  # fmt: skip
+
+
+_COUNTERS = ("input_tokens", "output_tokens", "cost_nc", "requests", "unpriced")
+_ALERT_TEXT = ("id", "key", "tenant_id", "integration_id")
+
+
+def _alert_ok(alert: object) -> bool:
+    """An alert as stored in a frame or the rollups file: what get_alerts reads."""
+    try:
+        return (
+            all(type(alert[k]) is str for k in _ALERT_TEXT)  # type: ignore[index]
+            and type(alert.get("integration_name") or "") is str  # type: ignore[union-attr]
+            and _is_period(alert["period"])  # type: ignore[index]
+            and alert["kind"] in ("budget", "tokens")  # type: ignore[index]
+            and type(alert["threshold"]) is int  # type: ignore[index]
+            and type(alert["limit"]) is int  # type: ignore[index]
+            and _is_count(alert["used"])  # type: ignore[index]
+            and type(alert["percent"]) in (int, float)  # type: ignore[index]
+            and type(alert["created_at_us"]) is int  # type: ignore[index]
+            and 0 <= alert["created_at_us"] < MAX_US  # type: ignore[index]
+        )
+    except (KeyError, TypeError, AttributeError):
+        return False
+
+
+def check_rollups(data: Mapping[str, Any]) -> str | None:
+    """What is wrong with a rollups file (`byok.usage.json`), or None."""
+    for doc_id, doc in data.get("rollups", {}).items():
+        if not (
+            type(doc.get("tenant_id")) is str
+            and type(doc.get("integration_id")) is str
+            and _is_period(doc.get("period"))
+            and all(_is_count(doc.get(k)) for k in _COUNTERS)
+        ):
+            return f"the rollup {doc_id[:60]!r} is not of the expected shape"
+    state = data.get("state", {}).get("1", {})
+    offset = state.get("offset", 0)
+    if type(state.get("segment", "")) is not str or type(offset) is not int or offset < 0:
+        return "the log position (state) is not a segment name and an offset"
+    for alert_id, alert in data.get("alerts", {}).items():
+        if not _alert_ok(alert):
+            return f"the alert {alert_id[:40]!r} is not of the expected shape"
+    return None
+
+
+def _frame_problem(body: Mapping[str, Any]) -> str | None:
+    """What is wrong with a frame whose checksum is right (so written that way), or None."""
+    ids, models, rows = body.get("i"), body.get("m"), body.get("e")
+    if not (
+        type(body.get("t")) is str
+        and type(ids) is list and all(type(x) is str for x in ids)
+        and type(models) is list and all(type(x) is str for x in models)
+        and type(rows) is list
+    ):  # fmt: skip
+        return "no tenant, integration ids, models or events"
+    n_ids, n_models = len(ids), len(models)
+    for row in rows:
+        try:
+            ii, mi, at_us, inp, outp, cost, cid = row
+        except (TypeError, ValueError):
+            return "an event that is not a list of 7 fields"
+        # the common case inline (ints): this runs for every event read
+        if not (
+            type(ii) is int and 0 <= ii < n_ids
+            and type(mi) is int and 0 <= mi < n_models
+            and type(at_us) is int and 0 <= at_us < MAX_US
+            and ((type(inp) is int and inp >= 0) or _is_count(inp))
+            and ((type(outp) is int and outp >= 0) or _is_count(outp))
+            and (cost is None or (type(cost) is int and cost >= 0) or _is_count(cost))
+            and (cid is None or type(cid) is str)
+        ):  # fmt: skip
+            return "an event with an index out of range or a field of the wrong type"
+    alerts = body.get("a", [])
+    if type(alerts) is not list or not all(_alert_ok(a) for a in alerts):
+        return "an alert of the wrong shape"
+    return None
+
+
 def _json_int(value: int) -> int | str:
     # orjson stores 64-bit integers; anything larger (absurd, but possible input) goes as text.
     return value if -MAX_JSON_INT <= value <= MAX_JSON_INT else str(value)
@@ -136,7 +234,9 @@ class UsageStore:
         checkpoint_events: int = DEFAULTS.usage_checkpoint_events,
         checkpoint_seconds: float = DEFAULTS.usage_checkpoint_seconds,
     ) -> None:
-        self.rollups_file = AtomicJSONStorage(rollup_path, schema=FORMAT, durable=durable)
+        self.rollups_file = AtomicJSONStorage(
+            rollup_path, schema=FORMAT, durable=durable, check=check_rollups
+        )
         self.log_dir = log_dir
         self.clock = clock
         self.retention_days = retention_days
@@ -511,14 +611,25 @@ class UsageStore:
         end_of_complete = data.rfind(b"\n") + 1
         lines = data[:end_of_complete].split(b"\n")
         lines.pop()  # the empty piece after the final newline
+        # Every frame is checked before any is taken in: a bad one leaves this process's view
+        # (and the file) as they were, so nothing is counted twice on the next read.
+        frames: list[tuple[int, dict[str, Any], list[Event]]] = []
         for line in lines:
             body = self._parse(line)
             line_pos = pos
             pos += len(line) + 1
             if body is None:
                 continue  # a damaged complete line: skip it, keep the frames after it
+            problem = _frame_problem(body)
+            if problem is not None:
+                raise StoreError(
+                    f"{path}: the frame at byte {line_pos} has a valid checksum but {problem}; "
+                    "the log was left untouched. Move the segment aside to read the rest.",
+                    str(path),
+                )
+            frames.append((line_pos, body, self._events_of(body)))
+        for line_pos, body, events in frames:
             tenant = body["t"]
-            events = self._events_of(body)
             agg = self._aggregate(tenant, events)
             self._ingest_frame(
                 (name, line_pos), tenant, events, agg, list(body.get("a", ())), now_us, name

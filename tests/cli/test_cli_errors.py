@@ -11,6 +11,7 @@ import pytest
 
 from core import IntegrationsFacade, errors
 from core.errors import ErrorKind, IntegrationError
+from core.readside import Dashboard
 from tui.cli.errors import CommandError, UsageError
 from tui.cli.main import build_parser, main
 from tui.errors import SHOWN, UNEXPECTED
@@ -67,7 +68,9 @@ def _run_failing(
         raise exc
 
     monkeypatch.setattr(IntegrationsFacade, "list_integrations", fail)
-    code = main(["--db", str(tmp_path / "byok.json"), "list"])
+    db = tmp_path / "byok.json"
+    Dashboard(db).close()  # `list` does not create a database
+    code = main(["--db", str(db), "list"])
     return code, capsys.readouterr().err
 
 

@@ -22,6 +22,7 @@ BAD: dict[str, list[object]] = {
     "clock": [5, "now"],
     "environ": [["BYOK_DB"], "BYOK_DB=x"],
     "durable": [1, "yes", None],
+    "create": [0, "no", None],
     "master_key": [b"too short", "x" * 32, bytearray(32), b"k" * 33],
     "probe_timeout_s": [0, -1, True, "10", math.nan, math.inf, None],
     "probe_connect_timeout_s": [0, -0.5, "5", math.nan],
@@ -52,7 +53,10 @@ def test_a_bad_value_is_refused_naming_its_option_before_any_file_exists(
     assert not db_path.parent.exists()  # checked before the database (or its folder) is made
 
 
-@pytest.mark.parametrize("option", [n for n in NAMES if n not in ("clock", "environ", "durable")])
+DASHBOARDS_OWN = ("clock", "environ", "durable", "create")
+
+
+@pytest.mark.parametrize("option", [n for n in NAMES if n not in DASHBOARDS_OWN])
 def test_from_dashboard_checks_the_same_options(option: str, db_path: Path) -> None:
     dash = Dashboard(db_path)
     with pytest.raises(ValidationError) as err:
@@ -80,7 +84,7 @@ def test_an_unknown_option_is_refused(db_path: Path) -> None:
 
 def test_the_dashboards_own_options_stay_a_type_error(db_path: Path) -> None:
     dash = Dashboard(db_path)
-    for name in ("clock", "environ", "durable", "db_path"):
+    for name in (*DASHBOARDS_OWN, "db_path"):
         with pytest.raises(TypeError, match=name):
             IntegrationsFacade.from_dashboard(dash, **{name: None})
     dash.close()
@@ -99,7 +103,7 @@ def test_the_defaults_are_the_documented_ones() -> None:
     assert (DEFAULTS.probe_timeout_s, DEFAULTS.probe_connect_timeout_s) == (10.0, 5.0)
     assert (DEFAULTS.slow_threshold_ms, DEFAULTS.probe_concurrency) == (2000.0, 50)
     assert (DEFAULTS.health_log_retention, DEFAULTS.usage_retention_days) == (500, 7)
-    assert DEFAULTS.durable and DEFAULTS.probe_trust_env
+    assert DEFAULTS.durable and DEFAULTS.create and DEFAULTS.probe_trust_env
     assert DEFAULTS.clock is DEFAULTS.environ is DEFAULTS.master_key is None
 
 

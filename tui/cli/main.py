@@ -112,7 +112,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 async def _with_facade(args: argparse.Namespace) -> int:
     from core.facade import IntegrationsFacade
 
-    facade = IntegrationsFacade(args.db) if args.db else IntegrationsFacade()
+    # Only `add` creates a database: any other command on a missing one is a typo (or a lost
+    # file) to report, not an empty database to create and read as "all green".
+    facade = IntegrationsFacade(args.db or None, create=args.handler is integrations.cmd_add)
     try:
         return int(await args.handler(facade, args))
     finally:

@@ -68,8 +68,11 @@ def to_jsonable(value: Any) -> Any:
 
 
 def print_json(value: Any, stream: TextIO | None = None) -> None:
+    """Strict JSON (RFC 8259): a NaN or an infinity is a bug to report (ValueError), never
+    `NaN` on stdout for a JSON parser to choke on. Nothing is written then."""
     out = stream or sys.stdout
-    out.write(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(to_jsonable(value), indent=2, ensure_ascii=False, allow_nan=False)
+    out.write(text + "\n")
 
 
 @dataclass(frozen=True, slots=True)
