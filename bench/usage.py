@@ -1,6 +1,6 @@
 """Usage benchmark: recording, limits status and check_limits at scale, and the files' size.
 
-    python bench/bench_usage.py [--events 1000000] [--integrations 100] [--batch 10000]
+    python bench/usage.py [--events 1000000] [--integrations 100] [--batch 10000]
                                 [--months 3] [--samples 2000] [--keep DIR]
 
 Bars (issue 4, on the 2-core shared machine), with 1,000,000 usage events over 3 months for 100

@@ -1,6 +1,6 @@
 """Foundation benchmark: open, filtered page, durable create/update.
 
-    python bench/bench_storage.py [--integrations 10000] [--writes-at 1000] [--runs 200]
+    python bench/storage.py [--integrations 10000] [--writes-at 1000] [--runs 200]
 
 Bars (issue 2, on the 2-core machine): opening a 10,000-integration database <= 300 ms; a filtered
 page of 50 <= 20 ms median; a single durable create or update <= 25 ms median at 1,000.

@@ -1,7 +1,7 @@
 """The `byok` command's latency as a script, cron job or monitoring check sees it: a fresh
 process per call, measured from spawn to exit.
 
-    python bench/bench_cli.py [--integrations 1000] [--runs 15]
+    python bench/cli.py [--integrations 1000] [--runs 15]
 
 Bars (issue 6, on the 2-core machine): `byok check REF` and `byok list --json` <= 1 s median at
 1,000 integrations, so a monitoring check every minute is cheap. The floors are measured too: the

@@ -1,6 +1,6 @@
 """The console's read path, cold: what the home screen costs core before its first paint.
 
-    python bench/bench_dashboard.py [--runs 7] [--sizes 1000,10000]
+    python bench/dashboard.py [--runs 7] [--sizes 1000,10000]
 
 Per fresh process (interpreter start excluded, measured from the first line of the child):
 - dashboard: `import core.readside` + Dashboard(path) + rows(tenant) + limits(first 100 ids);
@@ -10,7 +10,7 @@ Per fresh process (interpreter start excluded, measured from the first line of t
 "proc" is the parent's wall time around the whole child process (interpreter start and exit
 included, so it has a floor of a bare `python -c pass`, printed first).
 Each child also reports which heavy modules it loaded and its peak RSS. The databases are built
-with bench_console.make_db (bulk create + one usage batch), so both benchmarks read the same data.
+with console.make_db (bulk create + one usage batch), so both benchmarks read the same data.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def main() -> None:
     import base64
 
     os.environ.setdefault("BYOK_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
-    from bench_console import make_db
+    from console import make_db
 
     sizes = [int(s) for s in args.sizes.split(",")]
     floor = []

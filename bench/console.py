@@ -1,6 +1,6 @@
 """Console benchmark: start-up to first full paint, filter keystroke, idle CPU, memory.
 
-    python bench/bench_console.py [--runs 5] [--idle-s 10]
+    python bench/console.py [--runs 5] [--idle-s 10]
 
 Bars (issue 5, on the 2-core shared machine):
 - process start to the first full paint of the home screen with 1,000 integrations <= 1.5x a bare

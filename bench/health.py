@@ -4,7 +4,7 @@ The fake server runs in a child process (its own GIL), on 127.0.0.1. The probing
 facade on a real durable database: decrypting 500 keys, 500 HTTP probes through one shared
 client, and the results stored in batched commits to the integrations file and the health log.
 
-    /tmp/venv/bin/python bench/bench_health.py [--n 500] [--concurrency 50] [--delay-ms 100]
+    /tmp/venv/bin/python bench/health.py [--n 500] [--concurrency 50] [--delay-ms 100]
         [--reps 5] [--keep]
 
 Bars (issue 3): wall time <= 1.5 x ideal, where ideal = ceil(n / concurrency) x delay; open
