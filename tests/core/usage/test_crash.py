@@ -107,9 +107,19 @@ async def test_sigkill_loses_no_acknowledged_batch_and_tears_none(
             watchdog.cancel()
             time.sleep(rng.uniform(0.0, 0.01))
         else:
-            time.sleep(rng.uniform(0.02, 0.4))
+            # kill at a random instant after the child's first acknowledgement, so the instant
+            # falls among batches, not in the child's start-up (imports, the first price lookup)
+            while not any(x.startswith("A") for x in seen):
+                seen.append(proc.stdout.readline())
+                assert seen[-1], proc.stderr.read() if proc.stderr else "child ended"
+            time.sleep(rng.uniform(0.0, 0.4))
         proc.send_signal(signal.SIGKILL)
-        rest, _ = proc.communicate()
+        # read on through proc.stdout itself: communicate() reads the raw pipe and would drop
+        # the lines readline() has already buffered
+        rest = proc.stdout.read()
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
         torn += any(
             not seg.read_bytes().endswith(b"\n")
             for seg in db_path.with_name("byok.usage.d").glob("*.jsonl")
