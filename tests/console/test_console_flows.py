@@ -77,6 +77,7 @@ async def test_first_integration_ends_onboarding_and_the_table_has_the_keys(tfac
         await add(tfacade, fake_server, "first")  # as another process would (live refresh)
         await add(tfacade, fake_server, "second")
         await wait_for(pilot, lambda: len(table_names(app)) == 2)
+        await pilot.pause()  # the rows are drawn at once, the focus comes by a queued call
         table = app.home().table
         assert app.screen.query_one("#body").display
         assert app.focused is table  # onboarding hid it; it gets the focus back

@@ -94,7 +94,7 @@ class Terminal:
             screen = self.screen()
             if test(screen):
                 return screen
-            time.sleep(0.15)
+            time.sleep(0.05)  # a capture is a few ms of tmux; the screen changes any moment
         raise AssertionError(f"timed out waiting for {what or check!r}; screen:\n{screen}")
 
     def prompt_is_back(self, screen: str) -> bool:
