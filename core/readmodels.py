@@ -4,11 +4,10 @@ They are plain frozen dataclasses so the console's first paint needs no pydantic
 bodies are the one declaration of their fields (names, types, defaults, docs, order): core.models
 builds `IntegrationSummaryResult` and `LimitsStatusResult` from them, and the readers of a stored
 document (`to_row`, `row_values`, used by core.results too) are generated from `Row`, so a new
-field is one edit here (tests/core/test_read_models.py checks
-that the models agree).
+field is one edit here (tests/core/test_read_models.py checks that the models agree).
 
 No `from __future__ import annotations`: the field types are read as objects, by core.models and
-by `to_row`'s generator.
+by the readers' generator.
 """
 
 import linecache

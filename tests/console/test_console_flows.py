@@ -465,8 +465,8 @@ async def run_from_palette(pilot, title: str) -> None:
 async def test_every_binding_has_an_id_and_a_command_in_the_palette(tfacade, fake_server):
     from tui.screens.help import SECTIONS
 
-    for _, screen in SECTIONS:
-        for binding in screen.BINDINGS:
+    for node in [ByokApp, *(screen for _, screen in SECTIONS)]:
+        for binding in node.BINDINGS:
             assert binding.id and binding.tooltip, binding
     created = await add(tfacade, fake_server, "one")
     app = make_app(tfacade)
