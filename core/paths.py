@@ -12,6 +12,7 @@ APP = "byok"
 DB_ENV = "BYOK_DB"
 MASTER_KEY_ENV = "BYOK_MASTER_KEY"
 KEY_FILE_ENV = "BYOK_KEY_FILE"
+SERVE_TOKEN_ENV = "BYOK_SERVE_TOKEN"  # `byok serve`'s access token
 
 
 def default_db_path(environ: Mapping[str, str] | None = None) -> Path:

@@ -358,6 +358,22 @@ def time_us(value: object, field: str = "at") -> int:
     raise ValidationError("must be a datetime, ISO-8601 text or Unix seconds", field)
 
 
+# -- credentials --------------------------------------------------------------------------------
+
+_HEADER_TEXT = re.compile(r"[\x20-\x7e]*")
+NOT_A_HEADER = (
+    "holds a character that cannot be sent in an HTTP header: a key is printable ASCII "
+    "(no accented letters or other scripts, no control characters or line breaks)"
+)
+
+
+def header_safe(text: str) -> bool:
+    """Whether `text` can be sent in an HTTP header as it is: printable ASCII only. httpx encodes
+    header values as ASCII (anything else raised UnicodeEncodeError inside the probe), and a CR
+    or LF would end the header and start another."""
+    return _HEADER_TEXT.fullmatch(text) is not None
+
+
 # -- provider settings --------------------------------------------------------------------------
 
 

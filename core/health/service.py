@@ -59,7 +59,7 @@ class HealthService:
             # A client belongs to one loop: a new loop (asyncio.run per CLI call) gets its own.
             import httpx
 
-            from core.providers.transport import ShardedTransport
+            from core.providers.transport import ACCEPT_ENCODING, ShardedTransport, cookieless_jar
 
             opts = self.options
             self._client = httpx.AsyncClient(
@@ -70,7 +70,11 @@ class HealthService:
                 transport=ShardedTransport(opts.probe_concurrency, opts.probe_trust_env),
                 follow_redirects=False,
                 trust_env=opts.probe_trust_env,
-                headers={"user-agent": "byok-console health probe"},
+                headers={
+                    "user-agent": "byok-console health probe",
+                    "accept-encoding": ACCEPT_ENCODING,
+                },
+                cookies=cookieless_jar(),
             )
             self._sem = asyncio.Semaphore(opts.probe_concurrency)
             self._loop = loop
@@ -98,23 +102,41 @@ class HealthService:
         await asyncio.to_thread(self._store, tenant_id, [(doc, result, unusable, deep)])
         return result
 
-    def _secrets(self, docs: list[Doc]) -> list[str | CredentialError | None]:
-        """Resolve many credentials in one worker-thread hop (decrypts, env and file reads)."""
-        out: list[str | CredentialError | None] = []
+    def _secrets(self, docs: list[Doc]) -> list[str | Exception | None]:
+        """Resolve many credentials in one worker-thread hop (decrypts, env and file reads). An
+        error is kept in the place of its secret: that probe fails, the others go on."""
+        out: list[str | Exception | None] = []
         for doc in docs:
             try:
                 out.append(self.ctx.repo.secret(doc))
-            except CredentialError as exc:
+            except Exception as exc:
                 out.append(exc)
         return out
 
     async def _probe_doc(
-        self, doc: Doc, *, deep: bool, resolved: str | CredentialError | bool | None = False
+        self, doc: Doc, *, deep: bool, resolved: str | Exception | bool | None = False
     ) -> tuple[HealthCheckResult, bool]:
         """Run the probe of one integration; returns the result and whether the key is unusable.
 
         `resolved` is the credential already resolved by check_many (False: resolve it here).
+        Whatever the probe raises (a bug, MemoryError, an error from httpx that nobody expected)
+        ends it as a failing result with the reason `probe_error`: a probe always ends with a
+        result, so check_many never waits for one that died. Cancellation still propagates.
         """
+        try:
+            return await self._probe_unguarded(doc, deep=deep, resolved=resolved)
+        except Exception as exc:
+            return self._result(
+                doc["id"],
+                HealthState.FAILING,
+                p.PROBE_ERROR,
+                f"the probe failed inside byok ({type(exc).__name__}); "
+                "nothing is known about the key: please report this",
+            ), False
+
+    async def _probe_unguarded(
+        self, doc: Doc, *, deep: bool, resolved: str | Exception | bool | None
+    ) -> tuple[HealthCheckResult, bool]:
         kind = ProviderType(doc["provider_type"])
         iid = doc["id"]
         if resolved is False:
@@ -124,6 +146,8 @@ class HealthService:
             return self._result(
                 iid, HealthState.FAILING, p.CREDENTIAL_ERROR, f"credential unusable: {resolved}"
             ), True
+        if isinstance(resolved, Exception):
+            raise resolved  # an unexpected one: the guard in _probe_doc makes it a result
         secret = resolved if isinstance(resolved, str) else None
         secrets = (secret,) if secret else ()
         config: Mapping[str, Any] = doc.get("config") or {}
@@ -154,14 +178,35 @@ class HealthService:
     ) -> tuple[int, Mapping[str, str], bytes, int] | p.Verdict:
         import httpx  # already loaded by _http(): a dict lookup
 
+        from core.providers.transport import AnswerTooLarge, Undecodable, read_capped
+
         host = httpx.URL(request.url).host or request.url
         deadline = self.options.probe_timeout_s
         started = time.perf_counter()
+        status, encoding = 0, ""
         try:
             async with asyncio.timeout(deadline):
-                response = await client.request(
+                async with client.stream(
                     request.method, request.url, headers=request.headers, json=request.json
-                )
+                ) as response:
+                    status = response.status_code
+                    encoding = response.headers.get("content-encoding", "")
+                    body = await read_capped(response, p.MAX_ANSWER_BYTES)
+        except AnswerTooLarge as exc:
+            what = "decompressed " if exc.decoded else ""
+            return p.Verdict(
+                HealthState.FAILING,
+                p.TOO_LARGE,
+                f"{host} answered {status} with more than {exc.limit / 2**20:g} MiB {what}"
+                "(no probe answer is that large): byok stopped reading there",
+            )
+        except Undecodable:
+            return p.Verdict(
+                HealthState.DEGRADED,
+                p.BAD_ANSWER,
+                f"{host} answered {status} with a body that does not decompress as its "
+                f"Content-Encoding ({redact(encoding, secrets, 40)}) says",
+            )
         except (TimeoutError, httpx.TimeoutException):
             return p.Verdict(
                 HealthState.FAILING,
@@ -172,7 +217,7 @@ class HealthService:
             why = redact(str(exc) or type(exc).__name__, secrets, 160)
             return p.Verdict(HealthState.FAILING, p.UNREACHABLE, f"cannot reach {host}: {why}")
         latency = round((time.perf_counter() - started) * 1000)
-        return response.status_code, response.headers, response.content, latency
+        return status, response.headers, body, latency
 
     def _judge(
         self, doc: Doc, kind: ProviderType, verdict: p.Verdict, status: int, latency: int
@@ -362,7 +407,7 @@ class HealthService:
 
         resolved = await asyncio.to_thread(self._secrets, docs)
 
-        async def one(doc: Doc, secret: str | CredentialError | None) -> None:
+        async def one(doc: Doc, secret: str | Exception | None) -> None:
             async with local:
                 result, unusable = await self._probe_doc(doc, deep=deep, resolved=secret)
             pending.append((doc, result, unusable, deep))

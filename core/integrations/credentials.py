@@ -17,23 +17,33 @@ import binascii
 import hashlib
 import os
 import re
-import stat
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core import validation as v
 from core.enums import CredentialSource, ProviderType
 from core.errors import CredentialError, ValidationError
-from core.paths import KEY_FILE_ENV, MASTER_KEY_ENV, belongs_to_db, default_key_path
+from core.paths import (
+    KEY_FILE_ENV,
+    MASTER_KEY_ENV,
+    SERVE_TOKEN_ENV,
+    belongs_to_db,
+    default_key_path,
+)
+from core.smallfile import NotPrivate, SmallFileError, read_small
 from core.storage import ensure_private_dir
 
 SEALED_VERSION = 1
 MAX_SECRET_LENGTH = 8192
+FILE_LIMIT = 64 * 1024  # a key file, with room for comments or a PEM block; not a disk image
+KEY_FILE_LIMIT = 4096
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 KEYLESS_PROVIDERS = frozenset({ProviderType.OLLAMA, ProviderType.CUSTOM})
-RESERVED_ENV = frozenset({MASTER_KEY_ENV, KEY_FILE_ENV})  # byok's own: never a provider key
+# byok's own settings and secrets: never a provider key
+RESERVED_ENV = frozenset({MASTER_KEY_ENV, KEY_FILE_ENV, SERVE_TOKEN_ENV})
 PROC = Path("/proc")
 
 
@@ -76,6 +86,8 @@ def parse_credential(raw: object, provider: ProviderType) -> CredentialSpec:
         raise ValidationError(f"is longer than {MAX_SECRET_LENGTH} characters", "credential")
     if any(ch.isspace() or not ch.isprintable() for ch in text):
         raise ValidationError("a secret cannot contain spaces or control characters", "credential")
+    if not v.header_safe(text):
+        raise ValidationError(f"the secret {v.NOT_A_HEADER}", "credential")
     return CredentialSpec(CredentialSource.ENCRYPTED, text)
 
 
@@ -262,23 +274,14 @@ def _read_key_file(path: Path) -> bytes:
     """The key in the key file; FileNotFoundError when there is none. A file that others can
     read is refused: the key must be as private as the secrets it opens."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise CredentialError(f"cannot read the master key file {path}: {exc.strerror}") from None
-    try:
-        mode = stat.S_IMODE(os.fstat(fd).st_mode)
-        if mode & 0o077:
-            raise CredentialError(
-                f"the master key file {path} can be read by other users (mode {mode:04o}): "
-                f"run `chmod 600 {path}`, and if anyone else could read it, rotate the keys"
-            )
-        raw = os.read(fd, 4096)
-    except OSError as exc:
-        raise CredentialError(f"cannot read the master key file {path}: {exc.strerror}") from None
-    finally:
-        os.close(fd)
+        raw = read_small(path, KEY_FILE_LIMIT, private=True)
+    except NotPrivate as exc:
+        raise CredentialError(
+            f"the master key file {path} can be read by other users (mode {exc.mode:04o}): "
+            f"run `chmod 600 {path}`, and if anyone else could read it, rotate the keys"
+        ) from None
+    except SmallFileError as exc:
+        raise CredentialError(f"cannot read the master key file {path}: {exc}") from None
     try:
         return _decode_key(raw.decode("ascii").strip(), str(path))
     except UnicodeDecodeError:
@@ -339,7 +342,8 @@ def resolve(
     if source == CredentialSource.NONE.value:
         return None
     if source == CredentialSource.ENCRYPTED.value:
-        return vault.open(form["sealed"], tenant_id, integration_id)  # type: ignore[index]
+        value = vault.open(form["sealed"], tenant_id, integration_id)  # type: ignore[index]
+        return _sendable(value, f"the stored credential of {integration_id}")
     if source not in (CredentialSource.ENV.value, CredentialSource.FILE.value):
         raise CredentialError(
             f"the stored credential of {integration_id} has an unknown source {source!r}"
@@ -357,6 +361,14 @@ def resolve(
             f"the credential of {integration_id} is refused: {hint_for(spec)} holds byok's "
             "master key, which is never sent"
         )
+    return _sendable(value, f"the credential {hint_for(spec)} of {integration_id}")
+
+
+def _sendable(value: str, what: str) -> str:
+    """`value`, unless it cannot go into a header (stored by hand, or read from env or file):
+    then a CredentialError, before any request, instead of an exception inside the probe."""
+    if not v.header_safe(value):
+        raise CredentialError(f"{what} {v.NOT_A_HEADER}")
     return value
 
 
@@ -369,12 +381,17 @@ def _env_value(name: str, env: Mapping[str, str]) -> str:
 
 def _file_value(path: str) -> str:
     try:
-        value = Path(path).read_text(encoding="utf-8").strip()
+        raw = read_small(path, FILE_LIMIT)
     except FileNotFoundError:
         raise CredentialError(f"the credential file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not readable as text"
-        raise CredentialError(f"cannot read the credential file {path}: {reason}") from None
+    except SmallFileError as exc:
+        raise CredentialError(f"cannot read the credential file {path}: {exc}") from None
+    try:
+        value = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise CredentialError(
+            f"cannot read the credential file {path}: not readable as text"
+        ) from None
     if not value:
         raise CredentialError(f"the credential file {path} is empty")
     return value

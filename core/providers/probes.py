@@ -36,6 +36,10 @@ MODEL_UNAVAILABLE = "model_unavailable"  # key works, default_model not offered 
 HTTP_ERROR = "http_error"  # another 4xx (400, 405, 422...) -> failing
 BAD_ANSWER = "bad_answer"  # 2xx whose body is not the documented JSON -> degraded
 REDIRECTED = "redirected"  # 3xx: not followed (the key would go on to another host) -> degraded
+TOO_LARGE = "too_large"  # the answer went past MAX_ANSWER_BYTES (read or decompressed) -> failing
+PROBE_ERROR = "probe_error"  # the probe raised inside byok (a bug, memory) -> failing
+
+MAX_ANSWER_BYTES = 2 * 1024 * 1024  # the largest model list seen is ~0.3 MiB (Together's)
 
 OPENAI_COMPATIBLE = frozenset(
     {
