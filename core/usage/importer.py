@@ -49,13 +49,26 @@ def _lines(source: object) -> Iterator[bytes | str]:
         except OSError as exc:
             raise ValidationError(f"cannot open {path}: {exc.strerror}", "source") from None
         try:
-            yield from fh
+            yield from _bounded_lines(fh)
         finally:
             fh.close()
+    elif hasattr(source, "readline"):
+        yield from _bounded_lines(source)  # a text or binary stream (stdin)
     elif isinstance(source, Iterable) and not isinstance(source, bytes | Mapping):
-        yield from source  # a text or binary stream, or any iterable of lines
+        yield from source  # any iterable of lines
     else:
         raise ValidationError("must be a file path or a text stream", "source")
+
+
+def _bounded_lines(stream: Any) -> Iterator[bytes | str]:
+    """The stream's lines, none held longer than MAX_LINE + 1: a longer one is yielded cut (its
+    caller reports it too long) and the rest of it skipped piece by piece, so a file without a
+    newline (`/dev/zero`, a binary dump) costs one line's worth of memory, not its size."""
+    while line := stream.readline(MAX_LINE + 1):
+        if len(line) > MAX_LINE and line[-1:] not in ("\n", b"\n"):
+            while (rest := stream.readline(1 << 16)) and rest[-1:] not in ("\n", b"\n"):
+                pass
+        yield line
 
 
 def _count(usage: Mapping[str, Any], key: str, *, required: bool = False) -> int:

@@ -378,3 +378,27 @@ def test_the_bounded_decoder_matches_zlib_below_the_cap() -> None:
             small = BoundedDecoder(encoding, len(data) - 1)
             small.decode(packed)
             small.flush()
+
+
+# -- the same class elsewhere: a usage import reads lines of bounded length ---------------------
+
+
+async def test_a_usage_file_without_newlines_is_read_in_bounded_memory(
+    facade: IntegrationsFacade, tmp_path: Path
+) -> None:
+    """`byok usage import /dev/zero`, or a 64 MiB line: the import ends, the line reported too
+    long, and memory does not grow by the line's size."""
+    d = await facade.create_integration(T, name="u", provider_type="ollama")
+    good = b'{"integration": "u", "model": "m", "usage": {"input_tokens": 1, "output_tokens": 2}}'
+    path = tmp_path / "usage.jsonl"
+    with path.open("wb") as fh:
+        fh.write(good + b"\n")
+        fh.truncate(64 * MIB + len(good) + 1)  # then 64 MiB of NUL bytes, no newline
+    with path.open("ab") as fh:
+        fh.write(b"\n" + good + b"\n")
+    base = _rss_mib()
+    report = await facade.import_usage_jsonl(T, str(path))
+    assert _rss_mib() - base < 40
+    assert (report.lines, report.imported, report.error_count) == (3, 2, 1)
+    assert report.errors[0].line == 2 and "longer than" in report.errors[0].message
+    assert d.id
