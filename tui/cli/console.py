@@ -2,14 +2,16 @@
 
 `serve` runs the console through textual-serve, which starts a fresh `byok` process per browser
 session and relays its terminal over a websocket. The child gets the same database and tenant as
-this command, so the browser shows exactly what `byok` would show here. It binds to 127.0.0.1 by
-default: the console can change keys, so exposing it beyond the machine is an explicit choice
-(`--host 0.0.0.0`), best made behind an authenticating reverse proxy or an ssh tunnel.
+this command, so the browser shows exactly what `byok` would show here. The console can change
+keys, so every URL carries an access token and a websocket from another site is refused
+(`tui.cli.serving`); it binds to 127.0.0.1 by default, and exposing it beyond the machine is an
+explicit choice, best made behind a TLS reverse proxy or an ssh tunnel.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -31,6 +33,21 @@ def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
     p = add_command(sub, common, "serve", "run the console in a web browser (textual-serve)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=port, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="read the access token from PATH (0600; default: $BYOK_SERVE_TOKEN, else random)",
+    )
+    p.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the origin browsers use, behind a reverse proxy (https://byok.example.com)",
+    )
+    p.add_argument(
+        "--no-token",
+        action="store_true",
+        help="no access token (loopback only: for an authenticating proxy on this machine)",
+    )
     p.set_defaults(start=start_serve)
 
 
@@ -72,8 +89,19 @@ def console_command(db: str | None, tenant: str) -> str:
 
 
 def start_serve(args: argparse.Namespace) -> int:
-    from textual_serve.server import Server
+    from core.paths import SERVE_TOKEN_ENV
+    from tui.cli.serving import GuardedServer, access_token
 
+    token, given_by = access_token(args.token_file, args.no_token, args.host, os.environ)
+    os.environ.pop(SERVE_TOKEN_ENV, None)  # the console sessions are children: not theirs
     command = console_command(args.db, args.tenant)
-    Server(command, host=args.host, port=args.port, title="byok console").serve()
+    server = GuardedServer(
+        command,
+        host=args.host,
+        port=args.port,
+        token=token,
+        given_by=given_by,
+        public_url=args.public_url,
+    )
+    server.serve()
     return 0
