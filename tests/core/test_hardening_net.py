@@ -94,6 +94,13 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(BOMB)
             except OSError:
                 return
+        elif what == "corrupt":  # says gzip, is not
+            body = b"\x1f\x8b\x08\x00" + b"not gzip at all" * 10
+            self.send_response(200)
+            self.send_header("content-encoding", "gzip")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
         else:
             self.send_error(404)
 
@@ -358,6 +365,16 @@ async def test_a_gzip_bomb_stops_at_the_cap(
     assert "decompressed" in result.message
     assert took < 4, took
     assert grew < 60, grew
+
+
+async def test_a_body_that_does_not_decompress_is_a_bad_answer(
+    quick: IntegrationsFacade, server: tuple[str, list[tuple[str, dict[str, str]]]]
+) -> None:
+    iid = await _add(quick, f"{server[0]}/corrupt/x", KEY_A)
+    result = await asyncio.wait_for(quick.test_credentials(T, iid), 15)
+    assert result is not None
+    assert (result.health_state, result.reason) == (HealthState.DEGRADED, p.BAD_ANSWER)
+    assert "does not decompress" in result.message
 
 
 def test_the_bounded_decoder_matches_zlib_below_the_cap() -> None:
