@@ -290,14 +290,14 @@ async def test_a_credential_file_that_does_not_answer_times_out(
     key = tmp_path / "slow.key"
     key.write_text("sk-slow-file-00000000000000000\n")
     release = threading.Event()
-    real_read = os.read
+    real_read = smallfile._read
 
-    def hung_read(fd: int, n: int) -> bytes:
+    def hung_read(path: str, limit: int, private: bool) -> bytes:  # open/fstat/read that hang
         release.wait(30)
-        return real_read(fd, n)
+        return real_read(path, limit, private)
 
     monkeypatch.setattr(smallfile, "TIMEOUT_S", 0.5)
-    monkeypatch.setattr(smallfile.os, "read", hung_read)
+    monkeypatch.setattr(smallfile, "_read", hung_read)
     try:
         started = time.monotonic()
         with pytest.raises(CredentialError, match="did not answer within"):
