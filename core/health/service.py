@@ -27,9 +27,11 @@ from core.enums import HealthState, IntegrationStatus, ProviderType
 from core.errors import CredentialError
 from core.health.log import HealthLog
 from core.health.models_seen import ModelLists
+from core.integrations.credentials import FILE_LIMIT, file_refs
 from core.integrations.redaction import redact
 from core.models import HealthCheckResult
 from core.providers import probes as p
+from core.smallfile import reading_ahead
 from core.timeutil import from_iso, to_iso
 
 if TYPE_CHECKING:  # httpx costs ~40 ms to import: loaded by the first probe, not at start
@@ -106,11 +108,13 @@ class HealthService:
         """Resolve many credentials in one worker-thread hop (decrypts, env and file reads). An
         error is kept in the place of its secret: that probe fails, the others go on."""
         out: list[str | Exception | None] = []
-        for doc in docs:
-            try:
-                out.append(self.ctx.repo.secret(doc))
-            except Exception as exc:
-                out.append(exc)
+        paths = file_refs(doc.get("credential") for doc in docs)
+        with reading_ahead(paths, FILE_LIMIT):  # files on a hung mount: one timeout in all
+            for doc in docs:
+                try:
+                    out.append(self.ctx.repo.secret(doc))
+                except Exception as exc:
+                    out.append(exc)
         return out
 
     async def _probe_doc(

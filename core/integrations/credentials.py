@@ -18,7 +18,7 @@ import hashlib
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -370,6 +370,17 @@ def _sendable(value: str, what: str) -> str:
     if not v.header_safe(value):
         raise CredentialError(f"{what} {v.NOT_A_HEADER}")
     return value
+
+
+def file_refs(forms: Iterable[Mapping[str, Any] | None]) -> list[str]:
+    """The paths of the `file:` credentials among these stored forms (to read them at once)."""
+    return [
+        form["ref"]
+        for form in forms
+        if form
+        and form.get("source") == CredentialSource.FILE.value
+        and isinstance(form.get("ref"), str)
+    ]
 
 
 def _env_value(name: str, env: Mapping[str, str]) -> str:

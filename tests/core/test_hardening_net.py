@@ -307,6 +307,44 @@ async def test_a_credential_file_that_does_not_answer_times_out(
         release.set()
 
 
+async def test_many_hung_credential_files_share_one_timeout(
+    facade: IntegrationsFacade,
+    fake_server: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from core import smallfile
+
+    release = threading.Event()
+    real_read = smallfile._read
+
+    def hung_read(path: str, limit: int, private: bool) -> bytes:
+        if Path(path).name.startswith("hung"):
+            release.wait(30)
+        return real_read(path, limit, private)
+
+    monkeypatch.setattr(smallfile, "TIMEOUT_S", 2.0)
+    monkeypatch.setattr(smallfile, "_read", hung_read)
+    hung = []
+    for n in range(5):
+        (tmp_path / f"hung{n}.key").write_text(key_for("ok"))
+        hung.append(
+            await _add(facade, fake_server.base_url_for("openai"), f"file:{tmp_path}/hung{n}.key")
+        )
+    (tmp_path / "fine.key").write_text(key_for("ok"))
+    fine = await _add(facade, fake_server.base_url_for("openai"), f"file:{tmp_path}/fine.key")
+    try:
+        started = time.monotonic()
+        results = await _all_results(facade, 30)
+        took = time.monotonic() - started
+    finally:
+        release.set()
+    assert took < 6, took  # one 2 s timeout and a grace each, not 5 x 2 s
+    assert results[fine].health_state is HealthState.HEALTHY
+    assert all(results[i].reason == p.CREDENTIAL_ERROR for i in hung)
+    assert all("did not answer within" in results[i].message for i in hung)
+
+
 # -- item 8: answers have a size limit -----------------------------------------------------------
 
 
