@@ -263,6 +263,17 @@ def _has_reader(fifo: Path) -> bool:
     return True
 
 
+def test_a_fifo_or_device_as_the_master_key_file_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "master.key"
+    os.mkfifo(fifo, 0o600)
+    for path in (fifo, Path("/dev/zero")):
+        vault = credentials.Vault(key_path=path, environ={})
+        started = time.monotonic()
+        with pytest.raises(CredentialError, match="not a regular file"):
+            vault.open({"v": 1, "nonce": "", "ct": ""}, T, "i1")
+        assert time.monotonic() - started < 2
+
+
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom", "/dev/null"])
 async def test_a_device_credential_is_refused(facade: IntegrationsFacade, device: str) -> None:
     with pytest.raises(CredentialError, match="not a regular file"):
