@@ -6,7 +6,8 @@ forking it: textual-serve's own app is mounted under `/<token>/` inside an outer
 middleware refuses (403) every request whose first path segment is not the token (compared in
 constant time), and every websocket whose Origin is not the address the console is served at. A
 web page the operator visits cannot open the websocket (wrong Origin, and it does not know the
-token), nor can another user of the machine (no token).
+token), nor can another user of the machine (no token). The hook is `Server._make_app`
+(textual-serve 1.1; tests/cli/test_serve.py fails if a release changes it).
 
 The token is random per start (printed once, in the URL), or given for a service manager through
 $BYOK_SERVE_TOKEN or `--token-file`. `--no-token` (for an authenticating proxy on the same
