@@ -28,6 +28,7 @@ from core.errors import CredentialError
 from core.health.log import HealthLog
 from core.health.models_seen import ModelLists
 from core.integrations.redaction import redact
+from core.integrations.repository import probe_basis
 from core.models import HealthCheckResult
 from core.providers import probes as p
 from core.timeutil import from_iso, to_iso
@@ -267,7 +268,12 @@ class HealthService:
     def _store(
         self, tenant_id: str, batch: list[tuple[Doc, HealthCheckResult, bool, bool]]
     ) -> None:
-        """One commit to the integrations file and one to the health log, for a whole batch."""
+        """One commit to the integrations file and one to the health log, for a whole batch.
+
+        Each result applies only to the credential and endpoint it tested (its basis): one that
+        lands after a key rotation, an edit of the endpoint or a delete changes nothing but the
+        log, which keeps every probe that ran.
+        """
         outcomes, entries = [], []
         for doc, result, unusable, deep in batch:
             checked_at = to_iso(result.checked_at)
@@ -280,6 +286,7 @@ class HealthService:
                     "latency_ms": result.latency_ms,
                     "checked_at": checked_at,
                     "credential_unusable": unusable,
+                    "basis": probe_basis(doc),
                 }
             )
             entries.append(
@@ -302,14 +309,25 @@ class HealthService:
         logger = threading.Thread(target=self._append_log, args=(entries, errors := []))
         logger.start()
         try:
-            self.ctx.repo.apply_health_many(tenant_id, outcomes)
+            applied = self.ctx.repo.apply_health_many(tenant_id, outcomes)
+            found = [
+                (doc["id"], r.models, r.checked_at)
+                for (doc, r, _, _), stored in zip(batch, applied, strict=True)
+                if stored is not None
+            ]
+            bases = {o["integration_id"]: o["basis"] for o in outcomes}
             self.models.record(
-                tenant_id, [(doc["id"], r.models, r.checked_at) for doc, r, _, _ in batch]
+                tenant_id, found, keep=lambda iid: self._current(tenant_id, iid, bases[iid])
             )
         finally:
             logger.join()
         if errors:
             raise errors[0]
+
+    def _current(self, tenant_id: str, integration_id: str, basis: str) -> bool:
+        """Whether the integration still exists with the credential and endpoint probed."""
+        doc = self.ctx.repo.get(tenant_id, integration_id)
+        return doc is not None and probe_basis(doc) == basis
 
     def _append_log(self, entries: list[dict[str, Any]], errors: list[BaseException]) -> None:
         try:
