@@ -57,7 +57,7 @@ class ModelLists:
         if all(_same(table.get(iid), tenant_id, models) for iid, (models, _) in wanted.items()):
             return 0
         changed = 0
-        with self.store.transaction():
+        with self.store.transaction(create=False):
             data = self.store.read() or {}
             table = data.setdefault(TABLE, {})
             for iid, (models, at) in wanted.items():
