@@ -347,7 +347,8 @@ class HealthService:
         deep: bool = False,
         integration_ids: Iterable[str] | None = None,
     ) -> AsyncIterator[HealthCheckResult]:
-        """Probe the tenant's enabled integrations (all with include_disabled), or only those not
+        """Probe the tenant's enabled integrations (and those in error that were enabled; all with
+        include_disabled), or only those not
         checked for `stale_after_s` seconds, at most `concurrency` at a time; yield each result as
         it completes. `integration_ids` names exactly which to probe, disabled ones included (as
         `test_credentials` would); ids of no integration of the tenant are skipped.
@@ -424,9 +425,19 @@ class HealthService:
         return [doc for iid in ids if (doc := self.ctx.repo.get(tenant_id, iid)) is not None]
 
     def _wanted(self, doc: Doc, include_disabled: bool, stale_after_s: float | None) -> bool:
-        if not include_disabled and doc["status"] != IntegrationStatus.ENABLED.value:
+        if not include_disabled and not _in_service(doc):
             return False
         if stale_after_s is None:
             return True
         checked = from_iso(doc.get("health_checked_at"))
         return checked is None or checked <= self.ctx.clock() - timedelta(seconds=stale_after_s)
+
+
+def _in_service(doc: Doc) -> bool:
+    """Enabled, or in error after being enabled: probed by default, so that a probe which has
+    the credential can clear an error that another process's probe set."""
+    enabled = IntegrationStatus.ENABLED.value
+    status = doc["status"]
+    return status == enabled or (
+        status == IntegrationStatus.ERROR.value and doc.get("status_before_error") == enabled
+    )

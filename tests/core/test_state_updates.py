@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from support.facade import OpenFacade
+from support.providers import make
 
 from core import (
     HealthState,
@@ -15,6 +16,7 @@ from core import (
     ValidationError,
 )
 from core.integrations.repository import probe_basis
+from tui.demo.fakeprovider import FakeProviderServer
 
 T = "t1"
 AT = "2026-01-01T00:00:00.000000+00:00"
@@ -203,3 +205,24 @@ async def test_refusal_to_enable_quotes_why_the_status_is_error(facade: Integrat
     assert detail is not None and detail.status == IntegrationStatus.DISABLED
     raw = facade.context.repo.get(T, iid)
     assert raw is not None and raw.get("error_message") is None
+
+
+async def test_check_many_probes_an_enabled_integration_in_error(
+    open_facade: OpenFacade, fake_server: FakeProviderServer
+) -> None:
+    # the console's background probes (check_many's defaults) heal what a cron job broke
+    cron = open_facade(environ={})
+    console = open_facade(environ={"MY_KEY": "sk-test@ok@0123456789abcdef"})
+    iid = await make(console, fake_server, "openai", "env:MY_KEY")
+    idle = await make(console, fake_server, "openai", "env:MY_KEY", enable=False)
+    assert [r.reason async for r in cron.check_many(T)] == ["credential_error"]
+    await cron.test_credentials(T, idle)
+    for broken in (iid, idle):
+        detail = await console.get_integration(T, broken)
+        assert detail is not None and detail.status == IntegrationStatus.ERROR
+    healed = [r.integration_id async for r in console.check_many(T)]
+    assert healed == [iid]  # the one in error that was enabled; not the one never enabled
+    healthy = await console.get_integration(T, iid)
+    assert healthy is not None and (healthy.status, healthy.health_state) == ("enabled", "healthy")
+    decision = await console.check_limits(T, iid)
+    assert decision is not None and decision.decision.value == "allowed"
