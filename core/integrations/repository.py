@@ -400,9 +400,9 @@ class IntegrationRepo:
             if target is IntegrationStatus.ENABLED and current is IntegrationStatus.ERROR:
                 # Quote why the status is error, not the last probe's message: they can differ
                 # (an edit of the endpoint resets the health and keeps the error).
-                why = doc.get("error_message") or "its last probe could not read it"
+                why = doc.get("error_message") or "a probe could not read its credential"
                 raise InvalidTransitionError(
-                    f"{doc['name']} cannot be enabled while its credential is unusable ({why}); "
+                    f"{doc['name']} cannot be enabled while its status is error ({why}); "
                     "update the credential, or probe it from a process that can read it "
                     "(a probe that reaches the provider clears the error)"
                 )
@@ -538,8 +538,8 @@ def _check_expected(doc: Doc, expected: Mapping[str, object], fields: Mapping[st
     """Refuse the update when a field the caller saw has been changed by someone else since (to
     another value than this update's): nothing of the update is saved."""
     conflicts: dict[str, str] = {}
-    for field, seen in expected.items():
-        field = str(field)
+    for name, seen in expected.items():
+        field = str(name)
         if field.startswith("config."):
             key = field.removeprefix("config.")
             now = (doc.get("config") or {}).get(key)
