@@ -214,10 +214,19 @@ class IntegrationsFacade:
         return [to_detail(doc) for doc in docs]
 
     async def update_integration(
-        self, tenant_id: str, integration_id: str, **fields: Any
+        self,
+        tenant_id: str,
+        integration_id: str,
+        *,
+        expected: Mapping[str, Any] | None = None,
+        **fields: Any,
     ) -> IntegrationDetailResult | None:
+        """A partial update, read-modify-written under the store's lock. Besides the contract's
+        fields, `config_patch` merges settings into the stored config (None removes one);
+        `expected` maps fields (and `config.KEY`) to the values seen when the edit began, and
+        refuses the update (ValidationError on that field) when someone changed one since."""
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
-        doc = await self._run(self._repo.update, tenant, iid, fields)
+        doc = await self._run(self._repo.update, tenant, iid, fields, expected)
         return to_detail(doc) if doc is not None else None
 
     async def delete_integration(

@@ -295,10 +295,13 @@ class AtomicJSONStorage(Storage):
     # -- writing --------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[TinyDB]:
+    def transaction(self, *, create: bool = True) -> Iterator[TinyDB]:
         """Lock across processes, read the latest commit, yield TinyDB, commit once at the end.
 
-        An exception inside the block discards every change made in it.
+        Every read-modify-write belongs inside one: what it reads here is the latest commit, and
+        no other writer commits until it ends. An exception inside the block discards every
+        change made in it. `create=False`: a block that changes nothing leaves a missing file
+        missing (it only serialises with the other writers).
         """
         with self._thread_lock:
             if self._txn is not None:  # nested: part of the enclosing transaction
@@ -311,7 +314,9 @@ class AtomicJSONStorage(Storage):
                 stored_version = data.get(META_TABLE, {}).get("1", {}).get("schema")
                 self._txn = self._upgrade(data) if data else self._empty()
                 # A new file, or one just migrated, is written even if the block changes nothing.
-                self._dirty = snap is None or stored_version != self.schema
+                self._dirty = (snap is None and create) or (
+                    snap is not None and stored_version != self.schema
+                )
                 yield self.db
                 if self._dirty:
                     self._commit(self._txn)

@@ -9,7 +9,7 @@ stored writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,19 +38,30 @@ class ModelLists:
     def __init__(self, path: Path, *, durable: bool = True) -> None:
         self.store = AtomicJSONStorage(path, schema=1, durable=durable, check=check_shape)
 
-    def record(self, tenant_id: str, found: Iterable[tuple[str, list[str], Any]]) -> int:
+    def record(
+        self,
+        tenant_id: str,
+        found: Iterable[tuple[str, list[str], Any]],
+        *,
+        keep: Callable[[str], bool] = lambda _iid: True,
+    ) -> int:
         """Store (integration id, models, checked_at) of successful probes; one commit for all,
-        none when every list is the one already stored. Returns how many lists changed."""
+        none when every list is the one already stored. Returns how many lists changed.
+
+        `keep(iid)` is asked under this file's lock whether the integration still exists as
+        probed: a list is never stored for one deleted (or re-keyed) meanwhile. Since `forget`
+        takes the same lock after the delete's commit, no list outlives its integration.
+        """
         wanted = {iid: (_clean(models), at) for iid, models, at in found if models}
         table = self.store.snapshot().get(TABLE, {})
         if all(_same(table.get(iid), tenant_id, models) for iid, (models, _) in wanted.items()):
             return 0
         changed = 0
-        with self.store.transaction():
+        with self.store.transaction(create=False):
             data = self.store.read() or {}
             table = data.setdefault(TABLE, {})
             for iid, (models, at) in wanted.items():
-                if not _same(table.get(iid), tenant_id, models):
+                if not _same(table.get(iid), tenant_id, models) and keep(iid):
                     table[iid] = {"tenant_id": tenant_id, "models": models, "at": to_iso(at)}
                     changed += 1
             if changed:
@@ -64,10 +75,9 @@ class ModelLists:
         return list(doc.get("models", ()))
 
     def forget(self, integration_id: str) -> None:
-        """Drop a deleted integration's list (its id is never reused)."""
-        if integration_id not in self.store.snapshot().get(TABLE, {}):
-            return
-        with self.store.transaction():
+        """Drop a deleted integration's list (its id is never reused). Always under the lock,
+        even when the list is not there yet: a `record` may be about to write it."""
+        with self.store.transaction(create=False):
             data = self.store.read() or {}
             if data.get(TABLE, {}).pop(integration_id, None) is not None:
                 self.store.write(data)

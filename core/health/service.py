@@ -29,6 +29,7 @@ from core.health.log import HealthLog
 from core.health.models_seen import ModelLists
 from core.integrations.credentials import FILE_LIMIT, file_refs
 from core.integrations.redaction import redact
+from core.integrations.repository import probe_basis
 from core.models import HealthCheckResult
 from core.providers import probes as p
 from core.smallfile import reading_ahead
@@ -316,7 +317,12 @@ class HealthService:
     def _store(
         self, tenant_id: str, batch: list[tuple[Doc, HealthCheckResult, bool, bool]]
     ) -> None:
-        """One commit to the integrations file and one to the health log, for a whole batch."""
+        """One commit to the integrations file and one to the health log, for a whole batch.
+
+        Each result applies only to the credential and endpoint it tested (its basis): one that
+        lands after a key rotation, an edit of the endpoint or a delete changes nothing but the
+        log, which keeps every probe that ran.
+        """
         outcomes, entries = [], []
         for doc, result, unusable, deep in batch:
             checked_at = to_iso(result.checked_at)
@@ -329,6 +335,7 @@ class HealthService:
                     "latency_ms": result.latency_ms,
                     "checked_at": checked_at,
                     "credential_unusable": unusable,
+                    "basis": probe_basis(doc),
                 }
             )
             entries.append(
@@ -351,14 +358,25 @@ class HealthService:
         logger = threading.Thread(target=self._append_log, args=(entries, errors := []))
         logger.start()
         try:
-            self.ctx.repo.apply_health_many(tenant_id, outcomes)
+            applied = self.ctx.repo.apply_health_many(tenant_id, outcomes)
+            found = [
+                (doc["id"], r.models, r.checked_at)
+                for (doc, r, _, _), stored in zip(batch, applied, strict=True)
+                if stored is not None
+            ]
+            bases = {o["integration_id"]: o["basis"] for o in outcomes}
             self.models.record(
-                tenant_id, [(doc["id"], r.models, r.checked_at) for doc, r, _, _ in batch]
+                tenant_id, found, keep=lambda iid: self._current(tenant_id, iid, bases[iid])
             )
         finally:
             logger.join()
         if errors:
             raise errors[0]
+
+    def _current(self, tenant_id: str, integration_id: str, basis: str) -> bool:
+        """Whether the integration still exists with the credential and endpoint probed."""
+        doc = self.ctx.repo.get(tenant_id, integration_id)
+        return doc is not None and probe_basis(doc) == basis
 
     def _append_log(self, entries: list[dict[str, Any]], errors: list[BaseException]) -> None:
         try:
@@ -378,7 +396,8 @@ class HealthService:
         deep: bool = False,
         integration_ids: Iterable[str] | None = None,
     ) -> AsyncIterator[HealthCheckResult]:
-        """Probe the tenant's enabled integrations (all with include_disabled), or only those not
+        """Probe the tenant's enabled integrations (and those in error that were enabled; all with
+        include_disabled), or only those not
         checked for `stale_after_s` seconds, at most `concurrency` at a time; yield each result as
         it completes. `integration_ids` names exactly which to probe, disabled ones included (as
         `test_credentials` would); ids of no integration of the tenant are skipped.
@@ -455,9 +474,19 @@ class HealthService:
         return [doc for iid in ids if (doc := self.ctx.repo.get(tenant_id, iid)) is not None]
 
     def _wanted(self, doc: Doc, include_disabled: bool, stale_after_s: float | None) -> bool:
-        if not include_disabled and doc["status"] != IntegrationStatus.ENABLED.value:
+        if not include_disabled and not _in_service(doc):
             return False
         if stale_after_s is None:
             return True
         checked = from_iso(doc.get("health_checked_at"))
         return checked is None or checked <= self.ctx.clock() - timedelta(seconds=stale_after_s)
+
+
+def _in_service(doc: Doc) -> bool:
+    """Enabled, or in error after being enabled: probed by default, so that a probe which has
+    the credential can clear an error that another process's probe set."""
+    enabled = IntegrationStatus.ENABLED.value
+    status = doc["status"]
+    return status == enabled or (
+        status == IntegrationStatus.ERROR.value and doc.get("status_before_error") == enabled
+    )

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import hashlib
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+import orjson
 from tinydb.table import Document, Table
 
 from core import validation as v
@@ -33,6 +35,9 @@ from core.timeutil import Clock, to_iso
 
 TABLE = "integrations"
 CREATE_FIELDS = frozenset({"name", "provider_type", "created_by", *v.UPDATABLE})
+# update's fields: the contract's, plus config_patch (settings merged into the stored config under
+# the lock, so two edits of different settings cannot lose each other)
+PATCH_FIELDS = frozenset({*v.UPDATABLE, "config_patch"})
 Doc = Mapping[str, Any]
 HEX_DIGITS = frozenset("0123456789abcdef")  # ids are uuid4().hex
 
@@ -297,11 +302,33 @@ class IntegrationRepo:
         return docs
 
     def update(
-        self, tenant_id: str, integration_id: str, changes: Mapping[str, object]
+        self,
+        tenant_id: str,
+        integration_id: str,
+        changes: Mapping[str, object],
+        expected: Mapping[str, object] | None = None,
     ) -> Doc | None:
+        """Change the fields in `changes`, and only those, in one locked read-modify-write.
+
+        `config_patch` merges settings into the stored config inside the transaction (None or ""
+        removes one); `config` replaces the whole mapping. `expected` maps fields (and
+        `config.KEY`) to the values the caller saw when its edit began: when another writer has
+        changed one of them since, to something else than this change's value, nothing is saved
+        and a ValidationError names the field (the optimistic check of the console's form).
+        """
         if not changes:
             raise ValidationError("give at least one field to change", "fields")
-        v.known(changes, v.UPDATABLE, "fields", "field")
+        v.known(changes, PATCH_FIELDS, "fields", "field")
+        if expected is not None and not isinstance(expected, Mapping):
+            raise ValidationError("must be a mapping of field to the value seen", "expected")
+        if expected:
+            v.known((k for k in expected if not str(k).startswith("config.")), v.UPDATABLE,
+                    "expected", "field")  # fmt: skip
+        if "config" in changes and "config_patch" in changes:
+            raise ValidationError("give config or config_patch, not both", "config_patch")
+        patch = changes.get("config_patch")
+        if patch is not None and not isinstance(patch, Mapping):
+            raise ValidationError("must be an object (a mapping of settings)", "config_patch")
         current = self.get(tenant_id, integration_id)
         if current is None:
             return None
@@ -333,6 +360,10 @@ class IntegrationRepo:
         with self._locked(tenant_id, integration_id) as (table, doc):
             if doc is None:
                 return None
+            if patch is not None:  # merged with what is stored now, not with what was read
+                fields["config"] = v.config(kind, {**(doc.get("config") or {}), **patch})
+            if expected:
+                _check_expected(doc, expected, fields)
             if "name_key" in fields:
                 self._check_unique(tenant_id, fields["name_key"], integration_id, fields["name"])
             reprobe = "credential" in fields or (
@@ -341,7 +372,7 @@ class IntegrationRepo:
             if reprobe:  # a new key or endpoint makes the last probe meaningless
                 fields.update(_health_reset())
                 if "credential" in fields and doc["status"] == IntegrationStatus.ERROR.value:
-                    fields["status"] = IntegrationStatus.DISABLED.value
+                    fields.update(_error_cleared(IntegrationStatus.DISABLED))
             fields["updated_at"] = to_iso(self.clock())
             merged = {**doc, **fields}
             fields["search_text"] = _search_text(merged)
@@ -367,13 +398,19 @@ class IntegrationRepo:
                 return None
             current = IntegrationStatus(doc["status"])
             if target is IntegrationStatus.ENABLED and current is IntegrationStatus.ERROR:
+                # Quote why the status is error, not the last probe's message: they can differ
+                # (an edit of the endpoint resets the health and keeps the error).
+                why = doc.get("error_message") or "a probe could not read its credential"
                 raise InvalidTransitionError(
-                    f"{doc['name']} cannot be enabled while its credential is unusable "
-                    f"({doc.get('health_message') or 'status error'}); update the credential first"
+                    f"{doc['name']} cannot be enabled while its status is error ({why}); "
+                    "update the credential, or probe it from a process that can read it "
+                    "(a probe that reaches the provider clears the error)"
                 )
             if current is target:
                 return dict(doc), f"{doc['name']} is already {target.value}"
-            fields = {"status": target.value, "updated_at": to_iso(self.clock())}
+            fields: dict[str, Any] = {"status": target.value, "updated_at": to_iso(self.clock())}
+            if current is IntegrationStatus.ERROR:
+                fields.update(_error_cleared(target))
             table.update(fields, doc_ids=[integration_id])
             return {**doc, **fields}, f"{doc['name']} {current.value} -> {target.value}"
 
@@ -389,8 +426,9 @@ class IntegrationRepo:
         checked_at: str,
         credential_unusable: bool = False,
         extra: Mapping[str, Any] | None = None,
+        basis: str | None = None,
     ) -> Doc | None:
-        """Store a probe's outcome on the integration; an unusable credential sets status error."""
+        """Store a probe's outcome on the integration (see apply_health_many)."""
         outcome = {
             "integration_id": integration_id,
             "state": state,
@@ -400,6 +438,7 @@ class IntegrationRepo:
             "checked_at": checked_at,
             "credential_unusable": credential_unusable,
             "extra": extra,
+            "basis": basis,
         }
         return self.apply_health_many(tenant_id, [outcome])[0]
 
@@ -408,7 +447,14 @@ class IntegrationRepo:
     ) -> list[Doc | None]:
         """apply_health for many probes in ONE commit (check_many: one file rewrite, not 500).
 
-        Each outcome holds integration_id plus apply_health's keyword arguments.
+        Each outcome holds integration_id plus apply_health's keyword arguments. Under the lock:
+        - an outcome whose `basis` (probe_basis of the document the probe read) is no longer the
+          integration's is stale (the credential or endpoint changed while it ran) and is not
+          applied; neither is one of an integration deleted meanwhile. Both give None.
+        - a credential that could not be read sets status `error`, remembering the status it
+          replaces and why; any other outcome (the probe had a credential to send) clears the
+          error back to that status, so one process that lacks an env variable or the master
+          key does not block the integration for the processes that have them.
         """
         batch = list(outcomes)
         applied: list[Doc | None] = []
@@ -417,7 +463,12 @@ class IntegrationRepo:
             for item in batch:
                 iid = item["integration_id"]
                 doc = table.get(doc_id=iid)
-                if doc is None or doc["tenant_id"] != tenant_id:
+                basis = item.get("basis")
+                if (
+                    doc is None
+                    or doc["tenant_id"] != tenant_id
+                    or (basis is not None and probe_basis(doc) != basis)
+                ):
                     applied.append(None)
                     continue
                 state: HealthState = item["state"]
@@ -429,8 +480,21 @@ class IntegrationRepo:
                     "health_checked_at": item["checked_at"],
                     **(item.get("extra") or {}),
                 }
+                status = doc["status"]
                 if item.get("credential_unusable"):
-                    fields["status"] = IntegrationStatus.ERROR.value
+                    fields["error_message"] = item.get("message")
+                    if status != IntegrationStatus.ERROR.value:
+                        fields["status"] = IntegrationStatus.ERROR.value
+                        fields["status_before_error"] = status
+                elif status == IntegrationStatus.ERROR.value:
+                    before = doc.get("status_before_error")
+                    fields.update(
+                        _error_cleared(
+                            IntegrationStatus(before)
+                            if before in _STATUS_VALUES and before != status
+                            else IntegrationStatus.DISABLED
+                        )
+                    )
                 table.update(fields, doc_ids=[iid])
                 applied.append({**doc, **fields})
         return applied
@@ -459,6 +523,48 @@ def _collect(errors: dict[str, str], out: dict[str, Any], field: str, check: Any
         return None
     out[field] = value
     return value
+
+
+def probe_basis(doc: Doc) -> str:
+    """What a probe's result is about: the stored credential and endpoint settings. A sealed
+    credential is re-encrypted with a new nonce by every change, so a rotation always shows."""
+    raw = orjson.dumps(
+        [doc.get("credential"), doc.get("config") or {}], option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _check_expected(doc: Doc, expected: Mapping[str, object], fields: Mapping[str, Any]) -> None:
+    """Refuse the update when a field the caller saw has been changed by someone else since (to
+    another value than this update's): nothing of the update is saved."""
+    conflicts: dict[str, str] = {}
+    for name, seen in expected.items():
+        field = str(name)
+        if field.startswith("config."):
+            key = field.removeprefix("config.")
+            now = (doc.get("config") or {}).get(key)
+            wanted = fields["config"].get(key) if "config" in fields else now
+        elif field == "credential":  # compared by its hint: the secret is never read back
+            now = (doc.get("credential") or {}).get("hint")
+            wanted = now if "credential" not in fields else fields["credential"].get("hint")
+        else:
+            now = doc.get(field)
+            wanted = fields.get(field, now)
+        if seen in ("", None) and now in ("", None):
+            continue  # empty and absent are the same setting
+        if now != seen and now != wanted:
+            shown = "empty" if now in ("", None) else repr(now)
+            conflicts[field] = (
+                f"was changed by someone else meanwhile (it is now {shown}); nothing was saved: "
+                "reload to see the current values"
+            )
+    if conflicts:
+        raise ValidationError(conflicts)
+
+
+def _error_cleared(status: IntegrationStatus) -> dict[str, Any]:
+    """The fields that leave status `error` for `status`."""
+    return {"status": status.value, "status_before_error": None, "error_message": None}
 
 
 def _health_reset() -> dict[str, Any]:

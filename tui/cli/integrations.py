@@ -223,8 +223,8 @@ async def cmd_edit(facade: IntegrationsFacade, args: argparse.Namespace) -> int:
     if args.clear_model:
         changes["default_model"] = None
     config = _config_changes(args)
-    if config:
-        changes["config"] = {**current.config, **config}
+    if config:  # merged into the stored settings under the lock, so parallel edits all land
+        changes["config_patch"] = config
     credential = credential_from_args(
         args, provider=current.provider_type.value, label=current.name, adding=False
     )

@@ -3,6 +3,10 @@
 The form only gathers text. It converts dollars to cents and digits to ints for convenience, and
 passes anything it cannot read to the core unchanged, so the message a user sees for a field is the
 core's. Nothing is saved until the core accepts the whole form.
+
+An edit saves only the fields the user changed (settings as a `config_patch`), each with the value
+it showed when the form opened as `expected`: a field someone else changed meanwhile is refused by
+the core, shown on that field, and nothing is saved; a change of other fields is kept.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ class FormScreen(ByokModal[str | None]):
         super().__init__(id="form")
         self.existing = existing
         self.probed_models = probed_models or []
+        self._opened: dict[str, Any] = {}  # values() as the form opened, to tell what changed
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -166,6 +171,7 @@ class FormScreen(ByokModal[str | None]):
         for box in self.query(Input):
             box.cursor_blink = self.app.cursor_blink
         self._provider_changed()
+        self._opened = self.values()
         self.query_one("#name", Input).focus()
 
     @on(Select.Changed, "#provider")
@@ -228,6 +234,23 @@ class FormScreen(ByokModal[str | None]):
             fields["credential"] = credential
         return fields
 
+    def edits(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """An edit's changed fields, and the value each showed when the form opened."""
+        ex = self.existing
+        assert ex is not None
+        now, opened = self.values(), self._opened
+        changes = {k: now[k] for k in now if k != "config" and now[k] != opened.get(k)}
+        expected: dict[str, Any] = {k: getattr(ex, k) for k in changes if k != "credential"}
+        if "credential" in changes:
+            expected["credential"] = ex.credential_hint
+        new_cfg, old_cfg = now["config"], opened["config"]
+        keys = {*new_cfg, *old_cfg}
+        patch = {k: new_cfg.get(k) for k in keys if new_cfg.get(k) != old_cfg.get(k)}
+        if patch:
+            changes["config_patch"] = patch
+            expected.update({f"config.{k}": ex.config.get(k) for k in patch})
+        return changes, expected
+
     def show_errors(self, errors: dict[str, str]) -> None:
         for key in FIELDS:
             self.query_one(f"#err-{key}", Label).display = False
@@ -269,7 +292,13 @@ class FormScreen(ByokModal[str | None]):
             if self.existing is None:
                 saved = await facade.create_integration(tenant, **fields)
             else:
-                saved = await facade.update_integration(tenant, self.existing.id, **fields)
+                changes, expected = self.edits()
+                if not changes:  # nothing to write: not even updated_at moves
+                    self.dismiss(self.existing.id)
+                    return
+                saved = await facade.update_integration(
+                    tenant, self.existing.id, expected=expected, **changes
+                )
         except (ValidationError, DuplicateNameError) as exc:
             self.show_errors(dict(exc.errors))
             return
