@@ -547,7 +547,7 @@ def usage_batch(records: object, now_us: int) -> list[UsageInput]:
 def usage_record(iid: str, item: Mapping[str, Any], now_us: int) -> UsageInput:
     """A record whose tokens are a provider's `usage` object or whole response body (the body's
     model is used when the record names none)."""
-    from core.usage.shapes import BASIC, fields_of  # loads genai-prices: only for such records
+    from core.usage.shapes import BASIC, fields_of  # its reading loads genai-prices' extractors
 
     given = [key for key in BASIC if item.get(key) is not None]
     if given:

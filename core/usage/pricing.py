@@ -113,11 +113,11 @@ class _Rates:
     ) -> int:
         if extra and not self.priced.isdisjoint(extra):
             try:
-                return _slow(self.source, inp, out, cache_read, cache_write, extra)
+                return _slow(self.source, {**extra, **_counts(inp, out, cache_read, cache_write)})
             except ValueError:  # not decomposable by genai-prices: the four counts price it
                 pass
         if not self.exact:
-            return _slow(self.source, inp, out, cache_read, cache_write)
+            return _slow(self.source, _counts(inp, out, cache_read, cache_write))
         total: Rate = 0
         uncached = inp
         if self.cache_read is not None:
@@ -137,24 +137,19 @@ class _Rates:
         return int(total.to_integral_value(ROUND_HALF_UP))
 
 
-def _slow(
-    price: ModelPrice,
-    inp: int,
-    out: int,
-    cache_read: int,
-    cache_write: int,
-    extra: Mapping[str, int] | None = None,
-) -> int:
+# The four counts byok prices on its fast path (genai-prices usage keys); the store keeps two.
+BASIC = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+
+def _counts(*values: int) -> dict[str, int]:
+    """The four counts (input, output, cache read, cache write) as genai-prices usage keys."""
+    return dict(zip(BASIC, values, strict=True))
+
+
+def _slow(price: ModelPrice, counts: Mapping[str, int]) -> int:
     from genai_prices import Usage  # beside calc_price's ~130 µs a cached import is nothing
 
-    usage = Usage(
-        **(extra or {}),
-        input_tokens=inp,
-        output_tokens=out,
-        cache_read_tokens=cache_read,
-        cache_write_tokens=cache_write,
-    )
-    usd = price.calc_price(usage)["total_price"]
+    usd = price.calc_price(Usage(**counts))["total_price"]
     return int((usd * NC_PER_USD).to_integral_value(ROUND_HALF_UP))
 
 
@@ -163,10 +158,7 @@ def _priced_keys(price: ModelPrice) -> frozenset[str]:
 
     usage_key = {unit.get("price_key", key): key for key, unit in unit_data.items()}
     keys = {usage_key.get(k) for k, value in vars(price).items() if value is not None}
-    return frozenset(k for k in keys if k is not None) - _BASIC - {"requests"}
-
-
-_BASIC = frozenset({"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"})
+    return frozenset(k for k in keys if k is not None) - {*BASIC, "requests"}
 
 
 def _derive(price: ModelPrice) -> _Rates:
@@ -181,7 +173,9 @@ def _derive(price: ModelPrice) -> _Rates:
         priced=priced,
     )
     try:
-        same = all(rates.cost(*p) == _slow(price, *p) for p in _PROBES if p[2] + p[3] <= p[0])
+        same = all(
+            rates.cost(*p) == _slow(price, _counts(*p)) for p in _PROBES if p[2] + p[3] <= p[0]
+        )
     except (ValueError, ArithmeticError):
         same = False
     if same:

@@ -24,11 +24,11 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ValidationError
+from core.usage.pricing import BASIC
 
 if TYPE_CHECKING:
     from genai_prices.types import UsageExtractor
 
-BASIC = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 # Keys that hold the usage object inside a response body, and the body's model.
 BODY_KEYS = ("usage", "usageMetadata", "usage_metadata")
 MODEL_KEYS = ("model", "modelVersion", "model_version")
