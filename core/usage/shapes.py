@@ -106,8 +106,6 @@ def classify(usage: Mapping[str, Any]) -> Shape:
     keys = usage.keys()
     for shape in SHAPES:
         if not shape.marks.isdisjoint(keys):
-            if shape.name == "anthropic-messages" and "input_tokens" not in usage:
-                continue
             return shape
     raise ValidationError(
         "needs the token counts of a provider's response: prompt_tokens/completion_tokens "
@@ -115,18 +113,6 @@ def classify(usage: Mapping[str, Any]) -> Shape:
         f"inputTokens/outputTokens (Bedrock), ... (shapes read: {_NAMES})",
         "usage",
     )
-
-
-def _check_counts(obj: object, path: str) -> None:
-    """A negative count is named by its own path (the library's error names only its key)."""
-    if isinstance(obj, Mapping):
-        for key, value in obj.items():
-            _check_counts(value, f"{path}.{key}")
-    elif isinstance(obj, list):
-        for i, value in enumerate(obj):
-            _check_counts(value, f"{path}[{i}]")
-    elif isinstance(obj, int | float) and not isinstance(obj, bool) and obj < 0:
-        raise ValidationError("cannot be negative", path)
 
 
 _SNAKE = re.compile(r"_([a-z])")
@@ -144,9 +130,10 @@ def _camel(obj: Any) -> Any:
 @dataclass(frozen=True, slots=True)
 class _Reader:
     """One genai-prices extractor, its mappings turned once into plain tuples and read with dict
-    lookups (the library's own `extract` costs ~40 µs a line). Whatever the plain reading cannot
-    settle (a float, a negative or mistyped count, a missing required one) is handed to the
-    library's `extract`, which reads it or names what is wrong: the two never disagree."""
+    lookups (the library's own `extract` costs several times as much a line). Whatever the plain
+    reading cannot settle (a float, a negative or mistyped count, a missing required one, another
+    container type) is handed to the library's `extract`, which reads it or names what is wrong:
+    the two never disagree."""
 
     extractor: UsageExtractor
     wrap: str  # the key the extractor's root expects the usage object under
@@ -163,33 +150,44 @@ class _Reader:
         found = False
         for path, dest, required in self.mappings:
             data: Any = obj
-            for step in path[:-1]:
-                if type(step) is str:
-                    data = data.get(step) if type(data) is dict else None
-                else:  # genai-prices' ArrayMatch: the first list item whose field matches
-                    data = step.extract(data) if type(data) is list else None
+            for step in path:
                 if data is None:
                     break
-            value = data.get(path[-1]) if type(data) is dict else None
-            if value is None:
+                if type(step) is str and type(data) is dict:
+                    data = data.get(step)
+                elif type(step) is not str and type(data) is list:
+                    data = step.extract(data)  # genai-prices' ArrayMatch: the matching item
+                else:  # another container type, or a count where an object belongs
+                    return self.library(usage)
+            if data is None:
                 if required:
                     return self.library(usage)
                 continue
-            if type(value) is not int or value < 0:
+            if type(data) is not int or data < 0:
                 return self.library(usage)
             found = True
-            if value:
-                values[dest] = values.get(dest, 0) + value
+            if data:
+                values[dest] = values.get(dest, 0) + data
         return values if found or not self.mappings else self.library(usage)
 
     def library(self, usage: Mapping[str, Any]) -> dict[str, int]:
-        _check_counts(usage, "usage")
         try:
             _, found = self.extractor.extract({self.wrap: usage})
         except ValueError as exc:  # the library's message names the missing or mistyped path
+            self._negative(usage)
             raise ValidationError(str(exc).replace("`", ""), "usage") from None
         # vars(): the counts the extractor found, each already checked by genai-prices' Usage
         return {key: _whole(key, value) for key, value in vars(found).items() if value}
+
+
+    def _negative(self, usage: Mapping[str, Any]) -> None:
+        """A negative count read is named by its own path (the library names only its key)."""
+        for path, _, _ in self.mappings:
+            data: Any = usage
+            for step in (*self.root, *path):
+                data = data.get(step) if isinstance(data, Mapping) and type(step) is str else None
+            if isinstance(data, int | float) and not isinstance(data, bool) and data < 0:
+                raise ValidationError("cannot be negative", ".".join(("usage", *self.root, *path)))
 
 
 @cache
@@ -229,6 +227,8 @@ def _count(obj: object, key: str) -> int:
         return 0
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError("must be a whole number", f"usage.{key}")
+    if value < 0:
+        raise ValidationError("cannot be negative", f"usage.{key}")
     return _whole(key, value)
 
 
@@ -244,7 +244,8 @@ def _openai_compatible(usage: Mapping[str, Any], values: dict[str, int]) -> None
         not isinstance(details, Mapping) or _COMPAT_DETAILS.isdisjoint(details)
     ):
         return
-    # DeepSeek documents its cache hits beside prompt_tokens (its misses are the rest).
+    # DeepSeek documents its cache hits beside prompt_tokens (its misses are the rest); LiteLLM
+    # repeats Anthropic's cache reads there too.
     if "cache_read_tokens" not in values:
         hits = _count(usage, "prompt_cache_hit_tokens") or _count(usage, "cache_read_input_tokens")
         if hits:

@@ -265,14 +265,38 @@ async def test_counts_must_be_whole_numbers(made) -> None:  # type: ignore[no-un
                                              "input_tokens": 1, "model": "gpt-4o"}])
 
 
+def _variants(usage: dict[str, Any]) -> list[dict[str, Any]]:
+    """The usage object with one field at a time made null, a float, negative or mistyped."""
+    out = [usage]
+    for key, value in usage.items():
+        for other in (None, 2.0, 2.5, -1, "3", [1], {"x": 1}):
+            if other != value:
+                out.append({**usage, key: other})
+        if isinstance(value, dict):
+            out.extend({**usage, key: inner} for inner in _variants(value)[1:])
+    return out
+
+
+def _outcome(read: Any, usage: dict[str, Any]) -> Any:
+    try:
+        return read(usage)
+    except ValidationError as exc:
+        return str(exc)
+
+
 def test_the_fast_reader_agrees_with_genai_prices_extract() -> None:
-    """The compiled reader and the library's own extract, on every fixture the library reads."""
+    """The compiled reader and the library's own extract, on every fixture the library reads and
+    on variants of each with one field null, a float, negative or of another type."""
     from core.usage.shapes import classify, locate, reader
 
+    checked = 0
     for case in CASES:
         usage, _ = locate(case.fixture["body"])
         shape = classify(usage)
         if shape.provider is None or shape.name == "gemini-snake":
             continue
         r = reader(shape.provider, shape.flavor)
-        assert r.read(usage) == r.library(usage), case.name
+        for variant in _variants(dict(usage)):
+            assert _outcome(r.read, variant) == _outcome(r.library, variant), (case.name, variant)
+            checked += 1
+    assert checked > 500
