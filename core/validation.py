@@ -546,17 +546,14 @@ def usage_batch(records: object, now_us: int) -> list[UsageInput]:
 
 def usage_record(iid: str, item: Mapping[str, Any], now_us: int) -> UsageInput:
     """A record whose tokens are a provider's `usage` object or whole response body (the body's
-    model is used when the record names none)."""
+    model and time are used when the record names none)."""
     from core.usage.shapes import BASIC, fields_of  # its reading loads genai-prices' extractors
 
     given = [key for key in BASIC if item.get(key) is not None]
     if given:
         raise ValidationError(f"give either usage or {'/'.join(given)}, not both", "usage")
-    counts, model = fields_of(item["usage"])
-    extra = counts.pop("extra")
-    fields = {**item, **counts}
-    if fields.get("model") is None:
-        fields["model"] = model
+    fields, extra = fields_of(item["usage"])
+    fields.update((key, value) for key, value in item.items() if value is not None)
     return UsageInput(iid, fields, now_us, extra)
 
 

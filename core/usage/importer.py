@@ -21,7 +21,8 @@ gave it, or a line of byok's own with the response's `usage` object inside:
 * `model` is the line's `model` (Gemini: `modelVersion`); a body without one (Bedrock Converse,
   Cohere) is priced as the integration's `default_model`.
 * `cost_cents`, `call_id` and `timestamp` (ISO-8601 with offset, or Unix seconds; also `at`) are
-  optional. Other keys are ignored.
+  optional; without them the body's own time is the call's (OpenAI's `created`, `created_at`,
+  Ollama's `created_at`, Gemini's `createTime`), else now. Other keys are ignored.
 
 Bad lines are reported by number and skipped; the rest is stored in batches of 10,000 (each batch
 durable as a whole). Re-running an import after a crash is safe for lines with a call_id.
@@ -183,20 +184,15 @@ def _record(resolve: _Resolver, obj: object, now_us: int) -> v.UsageInput:
     if found is None:
         raise ValidationError(f"{ref.strip()!r} not found", "integration")
     iid, default_model = found
-    fields, model = fields_of(obj)
-    extra = fields.pop("extra")
-    if model is None:
-        model = obj.get("model")
+    fields, extra = fields_of(obj)
+    model = fields.get("model", obj.get("model"))
     fields["model"] = model if model is not None else default_model
     if fields["model"] is None:
         raise ValidationError("is required (the line has none, nor its integration a "
                               "default_model)", "model")
-    for key in ("cost_cents", "call_id"):
+    for key in ("cost_cents", "call_id", "at", "timestamp"):  # timestamp before at
         if obj.get(key) is not None:
-            fields[key] = obj[key]
-    when = obj.get("timestamp", obj.get("at"))
-    if when is not None:
-        fields["at"] = when
+            fields["at" if key == "timestamp" else key] = obj[key]
     try:
         return v.UsageInput(iid, fields, now_us, extra)
     except ValidationError as exc:

@@ -29,9 +29,11 @@ from core.usage.pricing import BASIC
 if TYPE_CHECKING:
     from genai_prices.types import UsageExtractor
 
-# Keys that hold the usage object inside a response body, and the body's model.
+# Keys that hold the usage object inside a response body, the body's model and its time (OpenAI's
+# Unix seconds, Ollama's and Gemini's ISO-8601).
 BODY_KEYS = ("usage", "usageMetadata", "usage_metadata")
 MODEL_KEYS = ("model", "modelVersion", "model_version")
+TIME_KEYS = ("created", "created_at", "createTime", "create_time")
 _MAX_DEPTH = 3
 
 
@@ -71,18 +73,24 @@ SHAPES: tuple[Shape, ...] = (
 _NAMES = ", ".join(s.name for s in SHAPES)
 
 
-def locate(body: Mapping[str, Any]) -> tuple[Mapping[str, Any], str | None]:
-    """The usage object inside a body (or the body itself, e.g. Ollama's), and the body's model.
+@dataclass(frozen=True, slots=True)
+class Located:
+    usage: Mapping[str, Any]
+    model: str | None  # the body's model, if it names one
+    when: object  # the body's time (Unix seconds or ISO-8601 text), if it has one
 
-    Cohere v1 keeps its counts in `meta`, in the layout of v2's `usage`."""
+
+def locate(body: Mapping[str, Any]) -> Located:
+    """The usage object inside a body (or the body itself, e.g. Ollama's), with the body's model
+    and time. Cohere v1 keeps its counts in `meta`, in the layout of v2's `usage`."""
     model: str | None = None
+    when: object = None
     obj: Mapping[str, Any] = body
     for _ in range(_MAX_DEPTH):
         if model is None:
-            for key in MODEL_KEYS:
-                if isinstance(found := obj.get(key), str):
-                    model = found
-                    break
+            model = next((m for k in MODEL_KEYS if isinstance(m := obj.get(k), str)), None)
+        if when is None:
+            when = next((t for k in TIME_KEYS if (t := obj.get(k)) is not None), None)
         inner: Any = None
         for key in BODY_KEYS:
             if isinstance(inner := obj.get(key), Mapping):
@@ -93,7 +101,7 @@ def locate(body: Mapping[str, Any]) -> tuple[Mapping[str, Any], str | None]:
                                                       or "tokens" in inner):
                 break
         obj = inner
-    return obj, model
+    return Located(obj, model, when)
 
 
 def classify(usage: Mapping[str, Any]) -> Shape:
@@ -285,13 +293,16 @@ def extract(usage: Mapping[str, Any]) -> dict[str, int]:
     return values
 
 
-def fields_of(body: object) -> tuple[dict[str, Any], str | None]:
-    """record_usage fields (the four token counts, and `extra` for pricing) from a response body
-    or a usage object; and the body's model, if it names one."""
+def fields_of(body: object) -> tuple[dict[str, Any], dict[str, int] | None]:
+    """record_usage fields from a response body or a usage object: the four token counts, the
+    body's `model` and time (`at`) when it names them; and the other counts, for pricing."""
     if not isinstance(body, Mapping):
         raise ValidationError("must be an object with the token counts", "usage")
-    usage, model = locate(body)
-    values = extract(usage)
+    found = locate(body)
+    values = extract(found.usage)
     fields: dict[str, Any] = {key: values.pop(key, 0) for key in BASIC}
-    fields["extra"] = values or None
-    return fields, model
+    if found.model is not None:
+        fields["model"] = found.model
+    if found.when is not None:
+        fields["at"] = found.when
+    return fields, values or None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP
 from pathlib import Path
 from typing import Any
@@ -182,7 +182,8 @@ def test_the_real_cli_imports_every_shape(
 def test_a_raw_response_log_imports_as_is(
     cli_db: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:
-    """Unmodified bodies, no integration in them: `--integration` names it."""
+    """Unmodified bodies, no integration in them: `--integration` names it; the body's time, when
+    it has one, is the call's."""
     db, _ = cli_db
     case = BY_NAME["anthropic_messages"]
     body = case.fixture["body"]
@@ -196,6 +197,17 @@ def test_a_raw_response_log_imports_as_is(
     assert report.cost_cents == nc_to_cents(2 * (expected_nc(case) or 0))
     run = byok("usage", "import", str(path), "--integration", "nobody", db=db)
     assert run.code != 0 and "nobody" in run.err
+
+    # the body's own time decides the month: OpenAI's `created`, 40 days ago
+    case = BY_NAME["openai_chat"]
+    then = datetime.now(UTC).replace(microsecond=0) - timedelta(days=40)
+    body = {**case.fixture["body"], "created": int(then.timestamp())}
+    path.write_text(json.dumps(body) + "\n")
+    run = byok("usage", "import", str(path), "--integration", case.name, "--json", db=db)
+    assert run.code == 0, run.err
+    assert run.json["cost_cents"] == nc_to_cents(expected_nc(case, then) or 0)
+    run = byok("limits", case.name, "--json", db=db)
+    assert run.json["tokens_used_month"] == 0 and run.json["requests_month"] == 0
 
 
 def _naive_nc(case: Case) -> int:
@@ -291,7 +303,7 @@ def test_the_fast_reader_agrees_with_genai_prices_extract() -> None:
 
     checked = 0
     for case in CASES:
-        usage, _ = locate(case.fixture["body"])
+        usage = locate(case.fixture["body"]).usage
         shape = classify(usage)
         if shape.provider is None or shape.name == "gemini-snake":
             continue
