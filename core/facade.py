@@ -337,10 +337,17 @@ class IntegrationsFacade:
         return await self._run(self._usage.record_usage_batch, v.tenant(tenant_id), records)
 
     async def import_usage_jsonl(
-        self, tenant_id: str, source: str | os.PathLike[str] | Iterable[str]
+        self,
+        tenant_id: str,
+        source: str | os.PathLike[str] | Iterable[str],
+        *,
+        integration: str | None = None,
     ) -> ImportReport:
-        """Import a JSON Lines usage file (path or text stream); bad lines are reported."""
-        return await self._run(self._usage.import_jsonl, v.tenant(tenant_id), source)
+        """Import a JSON Lines usage file (path or text stream); bad lines are reported.
+        `integration` (a name or id) takes the lines that name none: a raw response log."""
+        return await self._run(
+            self._usage.import_jsonl, v.tenant(tenant_id), source, integration
+        )
 
     async def get_limits_status(
         self, tenant_id: str, integration_id: str

@@ -65,6 +65,7 @@ RECORD_FIELDS = frozenset(
         "at",
         "cache_read_tokens",
         "cache_write_tokens",
+        "usage",
     }
 )
 _NC = Decimal(NC_PER_CENT)
@@ -476,12 +477,19 @@ class UsageInput:
     of the input tokens; `at` may be at most FUTURE_SKEW_US ahead of `now_us`.
     """
 
-    __slots__ = ("at_us", "cache_read", "cache_write", "call_id", "cost_nc", "iid", "inp",
-                 "model", "out")
+    __slots__ = ("at_us", "cache_read", "cache_write", "call_id", "cost_nc", "extra", "iid",
+                 "inp", "model", "out")
 
-    def __init__(self, iid: str, fields: Mapping[str, Any], now_us: int) -> None:
+    def __init__(
+        self,
+        iid: str,
+        fields: Mapping[str, Any],
+        now_us: int,
+        extra: Mapping[str, int] | None = None,
+    ) -> None:
         errors: dict[str, str] = {}
         self.iid = iid
+        self.extra = extra  # other usage counts, for pricing only (core.usage.shapes)
         self.model: str = None  # type: ignore[assignment]  # required: refused below if missing
         self.call_id: str | None = None
         self.inp = self.out = self.cache_read = self.cache_write = 0
@@ -536,7 +544,11 @@ def usage_batch(records: object, now_us: int) -> list[UsageInput]:
             if not isinstance(item, Mapping):
                 raise ValidationError("must be a mapping of record fields", "record")
             known(item, RECORD_FIELDS, "record", "field")
-            out.append(UsageInput(integration_id(item.get("integration_id")), item, now_us))
+            iid = integration_id(item.get("integration_id"))
+            if item.get("usage") is None:
+                out.append(UsageInput(iid, item, now_us))
+            else:
+                out.append(usage_record(iid, item, now_us))
         except ValidationError as exc:
             for key, message in exc.errors.items():
                 errors[f"records[{i}].{key}" if key != "record" else f"records[{i}]"] = message
@@ -546,6 +558,19 @@ def usage_batch(records: object, now_us: int) -> list[UsageInput]:
     if errors:
         raise ValidationError(errors)
     return out
+
+
+def usage_record(iid: str, item: Mapping[str, Any], now_us: int) -> UsageInput:
+    """A record whose tokens are a provider's `usage` object or whole response body (the body's
+    model and time are used when the record names none)."""
+    from core.usage.shapes import BASIC, fields_of  # its reading loads genai-prices' extractors
+
+    given = [key for key in BASIC if item.get(key) is not None]
+    if given:
+        raise ValidationError(f"give either usage or {'/'.join(given)}, not both", "usage")
+    fields, extra = fields_of(item["usage"])
+    fields.update((key, value) for key, value in item.items() if value is not None)
+    return UsageInput(iid, fields, now_us, extra)
 
 
 # -- options (declared in core.options) ---------------------------------------------------------

@@ -1,20 +1,28 @@
 """JSON Lines usage import (for `byok usage import` and scripts).
 
-One JSON object a line:
+One JSON object a line: a provider's response body as the provider (or its SDK's `model_dump`)
+gave it, or a line of byok's own with the response's `usage` object inside:
 
     {"integration": "prod-openai", "model": "gpt-4o-mini",
      "usage": {"prompt_tokens": 1200, "completion_tokens": 80},
      "call_id": "chatcmpl-123", "timestamp": "2026-11-02T10:00:00Z", "cost_cents": 0.021}
 
 * `integration` is the integration's id, name (names compare case-insensitively) or a unique
-  start of its id, as for the CLI's REF; `integration_id` is accepted too.
-* `usage` in the OpenAI Chat shape (`prompt_tokens`, `completion_tokens`, optional
-  `prompt_tokens_details.cached_tokens`), the OpenAI Responses shape (`input_tokens`,
-  `output_tokens`, `input_tokens_details.cached_tokens`) or the Anthropic shape (`input_tokens`,
-  `output_tokens`, `cache_creation_input_tokens`, `cache_read_input_tokens`). Anthropic reports
-  cache tokens apart from `input_tokens`; they are input too and are added to it.
+  start of its id, as for the CLI's REF; `integration_id` is accepted too. A line without one
+  goes to the import's default integration (`byok usage import --integration REF`), so a
+  provider's raw response log can be imported as is.
+* The tokens are read from the body's `usage` (OpenAI Chat and Responses, Anthropic, Bedrock
+  Converse, Cohere v2, Mistral, Groq, DeepSeek, a LiteLLM proxy), `usageMetadata` (Gemini,
+  also the google-genai SDK's snake_case `usage_metadata`), `meta` (Cohere v1), or the body's
+  own top-level counts (Ollama); `core.usage.shapes` has the table of shapes and which reader
+  (genai-prices' extractors, or byok's) reads each. Every count the shape reports prices the call
+  (cache writes by lifetime, cache reads, web searches, audio, ...); input, output and cache
+  tokens are stored.
+* `model` is the line's `model` (Gemini: `modelVersion`); a body without one (Bedrock Converse,
+  Cohere) is priced as the integration's `default_model`.
 * `cost_cents`, `call_id` and `timestamp` (ISO-8601 with offset, or Unix seconds; also `at`) are
-  optional. Other keys are ignored, so a provider's raw response log can be imported as is.
+  optional; without them the body's own time is the call's (OpenAI's `created`, `created_at`,
+  Ollama's `created_at`, Gemini's `createTime`), else now. Other keys are ignored.
 
 Bad lines are reported by number and skipped; the rest is stored in batches of 10,000 (each batch
 durable as a whole). Re-running an import after a crash is safe for lines with a call_id.
@@ -69,83 +77,23 @@ def _bounded_lines(stream: Any) -> Iterator[bytes | str]:
             while (rest := stream.readline(1 << 16)) and rest[-1:] not in ("\n", b"\n"):
                 pass
         yield line
-
-
-def _count(usage: Mapping[str, Any], key: str, *, required: bool = False) -> int:
-    value = usage.get(key)
-    if value is None:
-        if required:
-            raise ValidationError("is required", f"usage.{key}")
-        return 0
-    return v.count(value, f"usage.{key}")
-
-
-def _cached(usage: Mapping[str, Any], details_key: str) -> int:
-    details = usage.get(details_key)
-    if details is None:
-        return 0
-    if not isinstance(details, Mapping):
-        raise ValidationError("must be an object", f"usage.{details_key}")
-    return _count(details, "cached_tokens")
-
-
-def tokens_of(usage: object) -> dict[str, int]:
-    """input/output/cache tokens from an OpenAI or Anthropic `usage` object."""
-    if not isinstance(usage, Mapping):
-        raise ValidationError("must be an object with the token counts", "usage")
-    openai_chat = "prompt_tokens" in usage or "completion_tokens" in usage
-    other = "input_tokens" in usage or "output_tokens" in usage
-    if openai_chat and other:
-        raise ValidationError(
-            "has both prompt_tokens/completion_tokens and input_tokens/output_tokens", "usage"
-        )
-    if openai_chat:
-        inp = _count(usage, "prompt_tokens", required=True)
-        return {
-            "input_tokens": inp,
-            "output_tokens": _count(usage, "completion_tokens"),
-            "cache_read_tokens": _cached(usage, "prompt_tokens_details"),
-        }
-    if not other:
-        raise ValidationError(
-            "needs prompt_tokens/completion_tokens (OpenAI) or input_tokens/output_tokens "
-            "(Anthropic)",
-            "usage",
-        )
-    base = _count(usage, "input_tokens", required=True)
-    out = _count(usage, "output_tokens", required=True)
-    if "cache_creation_input_tokens" in usage or "cache_read_input_tokens" in usage:
-        write = _count(usage, "cache_creation_input_tokens")
-        read = _count(usage, "cache_read_input_tokens")
-        return {
-            "input_tokens": base + write + read,
-            "output_tokens": out,
-            "cache_read_tokens": read,
-            "cache_write_tokens": write,
-        }
-    # OpenAI Responses: input_tokens already includes the cached part.
-    return {
-        "input_tokens": base,
-        "output_tokens": out,
-        "cache_read_tokens": _cached(usage, "input_tokens_details"),
-    }
-
-
 class _Resolver:
-    """Integration references to ids (`IntegrationRepo.resolve`), once per distinct reference."""
+    """Integration references to (id, default_model) (`IntegrationRepo.resolve`), once per
+    distinct reference."""
 
-    def __init__(self, service: UsageService, tenant_id: str) -> None:
+    def __init__(self, service: UsageService, tenant_id: str, default: str | None) -> None:
         self.service = service
         self.tenant_id = tenant_id
-        self.cache: dict[str, str | None] = {}
+        self.default = default
+        self.cache: dict[str, tuple[str, str | None] | None] = {}
 
-    def __call__(self, ref: str) -> str | None:
+    def __call__(self, ref: str) -> tuple[str, str | None] | None:
         if ref not in self.cache:
             try:
                 doc = self.service.ctx.repo.resolve(self.tenant_id, ref)
             except ValidationError as exc:  # a start of several ids: the line's field is named so
                 raise ValidationError(exc.errors["ref"], "integration") from None
-            self.cache[ref] = doc["id"] if doc is not None else None
+            self.cache[ref] = (doc["id"], doc.get("default_model")) if doc is not None else None
         return self.cache[ref]
 
 
@@ -153,8 +101,16 @@ def _first_error(exc: ValidationError) -> str:
     return "; ".join(f"{k}: {m}" for k, m in exc.errors.items())
 
 
-def import_lines(service: UsageService, tenant_id: str, source: object) -> ImportReport:
-    resolve = _Resolver(service, tenant_id)
+def import_lines(
+    service: UsageService, tenant_id: str, source: object, integration: str | None = None
+) -> ImportReport:
+    """`integration`: the reference of the integration for lines that name none."""
+    if integration is not None and (not isinstance(integration, str) or not integration.strip()):
+        raise ValidationError("must be an integration's name or id", "integration")
+    default = integration.strip() if integration is not None else None
+    resolve = _Resolver(service, tenant_id, default)
+    if default is not None and resolve(default) is None:
+        raise ValidationError(f"{default!r} not found", "integration")
     now_us = service._now_us()
     errors: list[ImportLineError] = []
     error_count = 0
@@ -225,26 +181,31 @@ def import_lines(service: UsageService, tenant_id: str, source: object) -> Impor
 
 
 def _record(resolve: _Resolver, obj: object, now_us: int) -> v.UsageInput:
+    from core.usage.shapes import fields_of  # genai-prices' extractors: loaded by the first line
+
     if not isinstance(obj, Mapping):
         raise ValidationError("must be a JSON object", "line")
-    ref = obj.get("integration", obj.get("integration_id"))
+    ref = obj.get("integration", obj.get("integration_id", resolve.default))
     if not isinstance(ref, str) or not ref.strip():
-        raise ValidationError("is required: the integration's name or id", "integration")
-    iid = resolve(ref.strip())
-    if iid is None:
+        raise ValidationError(
+            "is required: the integration's name or id (or the import's --integration)",
+            "integration",
+        )
+    found = resolve(ref.strip())
+    if found is None:
         raise ValidationError(f"{ref.strip()!r} not found", "integration")
-    fields: dict[str, Any] = tokens_of(obj.get("usage"))
-    fields["model"] = obj.get("model")
-    if "model" not in obj:
-        raise ValidationError("is required", "model")
-    for key in ("cost_cents", "call_id"):
+    iid, default_model = found
+    fields, extra = fields_of(obj)
+    model = fields.get("model", obj.get("model"))
+    fields["model"] = model if model is not None else default_model
+    if fields["model"] is None:
+        raise ValidationError("is required (the line has none, nor its integration a "
+                              "default_model)", "model")
+    for key in ("cost_cents", "call_id", "at", "timestamp"):  # timestamp before at
         if obj.get(key) is not None:
-            fields[key] = obj[key]
-    when = obj.get("timestamp", obj.get("at"))
-    if when is not None:
-        fields["at"] = when
+            fields["at" if key == "timestamp" else key] = obj[key]
     try:
-        return v.UsageInput(iid, fields, now_us)
+        return v.UsageInput(iid, fields, now_us, extra)
     except ValidationError as exc:
         if "at" in exc.errors:
             exc.errors["timestamp"] = exc.errors.pop("at")

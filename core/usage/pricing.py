@@ -8,6 +8,13 @@ event is a handful of integer multiplications. Every derived rate set is checked
 `calc_price` on probe usages; a price set that does not reproduce it exactly (an exotic unit) is
 priced through `calc_price` itself, so the fast path can never silently disagree with the table.
 
+A call may report more than the four counts (`extra`: 1-hour cache writes, web searches, audio
+tokens..., genai-prices usage keys from `core.usage.shapes`). When its price set prices one of
+them, the call is priced by the price set's own `calc_price` on the whole usage; a count the set
+does not price changes nothing (genai-prices leaves it inside its parent count), so the fast path
+stays exact. If genai-prices refuses the usage (counts it cannot decompose), the four counts price
+it.
+
 Money inside byok is integer nano-cents (1e-9 cent): sums are exact, and a total is rounded to a
 whole cent only when shown.
 """
@@ -94,10 +101,23 @@ class _Rates:
     request: Tiered | None
     source: ModelPrice
     exact: bool = True
+    priced: frozenset[str] = frozenset()  # the usage keys beyond the four this set prices
 
-    def cost(self, inp: int, out: int, cache_read: int, cache_write: int) -> int:
+    def cost(
+        self,
+        inp: int,
+        out: int,
+        cache_read: int,
+        cache_write: int,
+        extra: Mapping[str, int] | None = None,
+    ) -> int:
+        if extra and not self.priced.isdisjoint(extra):
+            try:
+                return _slow(self.source, {**extra, **_counts(inp, out, cache_read, cache_write)})
+            except ValueError:  # not decomposable by genai-prices: the four counts price it
+                pass
         if not self.exact:
-            return _slow(self.source, inp, out, cache_read, cache_write)
+            return _slow(self.source, _counts(inp, out, cache_read, cache_write))
         total: Rate = 0
         uncached = inp
         if self.cache_read is not None:
@@ -117,20 +137,32 @@ class _Rates:
         return int(total.to_integral_value(ROUND_HALF_UP))
 
 
-def _slow(price: ModelPrice, inp: int, out: int, cache_read: int, cache_write: int) -> int:
+# The four counts byok prices on its fast path (genai-prices usage keys); the store keeps two.
+BASIC = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+
+def _counts(*values: int) -> dict[str, int]:
+    """The four counts (input, output, cache read, cache write) as genai-prices usage keys."""
+    return dict(zip(BASIC, values, strict=True))
+
+
+def _slow(price: ModelPrice, counts: Mapping[str, int]) -> int:
     from genai_prices import Usage  # beside calc_price's ~130 µs a cached import is nothing
 
-    usage = Usage(
-        input_tokens=inp,
-        output_tokens=out,
-        cache_read_tokens=cache_read,
-        cache_write_tokens=cache_write,
-    )
-    usd = price.calc_price(usage)["total_price"]
+    usd = price.calc_price(Usage(**counts))["total_price"]
     return int((usd * NC_PER_USD).to_integral_value(ROUND_HALF_UP))
 
 
+def _priced_keys(price: ModelPrice) -> frozenset[str]:
+    from genai_prices.data_units import unit_data
+
+    usage_key = {unit.get("price_key", key): key for key, unit in unit_data.items()}
+    keys = {usage_key.get(k) for k, value in vars(price).items() if value is not None}
+    return frozenset(k for k in keys if k is not None) - {*BASIC, "requests"}
+
+
 def _derive(price: ModelPrice) -> _Rates:
+    priced = _priced_keys(price)
     rates = _Rates(
         input=_rate(price.input_mtok, 10**6),
         output=_rate(price.output_mtok, 10**6),
@@ -138,14 +170,17 @@ def _derive(price: ModelPrice) -> _Rates:
         cache_write=_rate(price.cache_write_mtok, 10**6),
         request=_rate(price.requests_kcount, 10**3),
         source=price,
+        priced=priced,
     )
     try:
-        same = all(rates.cost(*p) == _slow(price, *p) for p in _PROBES if p[2] + p[3] <= p[0])
+        same = all(
+            rates.cost(*p) == _slow(price, _counts(*p)) for p in _PROBES if p[2] + p[3] <= p[0]
+        )
     except (ValueError, ArithmeticError):
         same = False
     if same:
         return rates
-    return _Rates(None, None, None, None, None, source=price, exact=False)
+    return _Rates(None, None, None, None, None, source=price, exact=False, priced=priced)
 
 
 class PriceTable:
@@ -207,8 +242,10 @@ class PriceTable:
         cache_read_tokens: int = 0,
         cache_write_tokens: int = 0,
         at_us: int | None = None,
+        extra: Mapping[str, int] | None = None,
     ) -> int | None:
-        """The price of one call in nano-cents, or None when the table has no price for it."""
+        """The price of one call in nano-cents, or None when the table has no price for it.
+        `extra`: the call's other genai-prices usage counts (see the module's docstring)."""
         if provider_id is None:
             return None
         info = self.model(provider_id, model)
@@ -221,7 +258,7 @@ class PriceTable:
             when = from_us(at_us) if at_us is not None else utc_now()
             price = info.get_prices(when)
         return self.rates(price).cost(
-            input_tokens, output_tokens, cache_read_tokens, cache_write_tokens
+            input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, extra
         )
 
 

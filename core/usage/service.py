@@ -194,6 +194,7 @@ class UsageService:
                     rec.cache_read,
                     rec.cache_write,
                     rec.at_us,
+                    rec.extra,
                 )
             events.append(
                 Event(rec.iid, rec.model, rec.at_us, rec.inp, rec.out, cost, rec.call_id)
@@ -324,11 +325,14 @@ class UsageService:
 
     # -- import ---------------------------------------------------------------------------------
 
-    def import_jsonl(self, tenant_id: str, source: object) -> ImportReport:
-        """Import a JSON Lines usage file (a path or a text stream); see `core.usage.importer`."""
+    def import_jsonl(
+        self, tenant_id: str, source: object, integration: str | None = None
+    ) -> ImportReport:
+        """Import a JSON Lines usage file (a path or a text stream); see `core.usage.importer`.
+        `integration`: the integration of lines that name none."""
         from core.usage.importer import import_lines
 
-        return import_lines(self, tenant_id, source)
+        return import_lines(self, tenant_id, source, integration)
 
     # -- lifetime -------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ genai-prices' own calc_price, and a model without a price is unpriced, never a s
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from genai_prices import Usage, calc_price
@@ -149,3 +149,32 @@ async def test_record_usage_prices_through_the_integration(facade: IntegrationsF
     assert r is not None and r.priced and r.cost_cents == 0.25
     status = await facade.get_limits_status(T, local.id)
     assert status is not None and status.unpriced_calls == 1 and status.requests_month == 2
+
+
+def test_extra_counts_price_as_calc_price_for_every_price_set() -> None:
+    """1-hour cache writes, web searches, audio and reasoning tokens beside the four counts: every
+    price set in the table prices them as its own calc_price does, to the nano-cent (or, where
+    genai-prices refuses the usage, as the four counts alone)."""
+    table = PriceTable()
+    extra = {"cache_write_1h_tokens": 300, "cache_write_5m_tokens": 100, "web_searches": 2,
+             "input_audio_tokens": 50, "output_reasoning_tokens": 40}
+    inp, out, cr, cw = 12_345, 678, 1000, 400
+    priced_extra = checked = 0
+    for provider in get_snapshot().providers:
+        for model in provider.models:
+            prices = model.prices
+            for price in [prices] if isinstance(prices, ModelPrice) else [c.prices for c in prices]:
+                got = table.rates(price).cost(inp, out, cr, cw, extra)
+                usage = Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cr,
+                              cache_write_tokens=cw, **extra)
+                try:
+                    usd = price.calc_price(usage)["total_price"]
+                except ValueError:
+                    usd = price.calc_price(Usage(input_tokens=inp, output_tokens=out,
+                                                 cache_read_tokens=cr,
+                                                 cache_write_tokens=cw))["total_price"]
+                want = int((usd * NC_PER_USD).to_integral_value(ROUND_HALF_UP))
+                assert got == want, (provider.id, model.id)
+                priced_extra += got != table.rates(price).cost(inp, out, cr, cw)
+                checked += 1
+    assert checked > 1000 and priced_extra > 100  # many sets price one of them

@@ -66,6 +66,11 @@ def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
         "import a JSON Lines usage file (exit 65 when some lines are bad)",
     )
     p.add_argument("file", metavar="FILE.jsonl", help="a path, or - for standard input")
+    p.add_argument(
+        "--integration",
+        metavar="REF",
+        help="the integration of lines that name none (a provider's raw response log)",
+    )
     json_option(p)
     p.set_defaults(handler=cmd_usage_import)
 
@@ -161,7 +166,7 @@ async def cmd_usage_record(facade: IntegrationsFacade, args: argparse.Namespace)
 
 async def cmd_usage_import(facade: IntegrationsFacade, args: argparse.Namespace) -> int:
     source: Any = sys.stdin if args.file == "-" else args.file
-    report = await facade.import_usage_jsonl(args.tenant, source)
+    report = await facade.import_usage_jsonl(args.tenant, source, integration=args.integration)
     if args.json:
         fmt.print_json(report)
     else:
