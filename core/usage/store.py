@@ -281,6 +281,36 @@ class _MonthCache:
         return self.key
 
 
+def encode_frame(
+    tenant: str, events: Sequence[Event], alerts: Sequence[dict[str, Any]], now_us: int
+) -> bytes:
+    """One log line holding `events` (and the alerts they raised), recorded at `now_us`: what a
+    commit appends, and what a bulk loader (bench/limits_scale.py) writes straight to a segment."""
+    ids: dict[str, int] = {}
+    models: dict[str, int] = {}
+    rows = []
+    for ev in events:
+        ii = ids.setdefault(ev.integration_id, len(ids))
+        mi = models.setdefault(ev.model, len(models))
+        cost = ev.cost_nc
+        rows.append(
+            [
+                ii,
+                mi,
+                ev.at_us,
+                _json_int(ev.input_tokens),
+                _json_int(ev.output_tokens),
+                None if cost is None else _json_int(cost),
+                ev.call_id,
+            ]
+        )
+    body = {"v": FORMAT, "r": now_us, "t": tenant, "i": list(ids), "m": list(models), "e": rows}
+    if alerts:
+        body["a"] = list(alerts)
+    payload = orjson.dumps(body)
+    return b"%08x " % zlib.crc32(payload) + payload + b"\n"
+
+
 def _parse(line: bytes) -> dict[str, Any] | None:
     """The body of a frame line, or None when its checksum or format is not right."""
     if len(line) < 10 or line[8:9] != b" ":
@@ -492,7 +522,7 @@ class UsageStore:
             if keep:
                 agg = self._aggregate(tenant, keep)
                 result.alerts = self._new_alerts(tenant, agg, limits, now_us)
-                frame = self._frame(tenant, keep, result.alerts, now_us)
+                frame = encode_frame(tenant, keep, result.alerts, now_us)
                 segment = self._target_segment(now)
                 try:
                     start = self._append(segment, frame)
@@ -540,34 +570,6 @@ class UsageStore:
                 self.rollups_file.close()
 
     # -- the frame format -----------------------------------------------------------------------
-
-    @staticmethod
-    def _frame(
-        tenant: str, events: Sequence[Event], alerts: list[dict[str, Any]], now_us: int
-    ) -> bytes:
-        ids: dict[str, int] = {}
-        models: dict[str, int] = {}
-        rows = []
-        for ev in events:
-            ii = ids.setdefault(ev.integration_id, len(ids))
-            mi = models.setdefault(ev.model, len(models))
-            cost = ev.cost_nc
-            rows.append(
-                [
-                    ii,
-                    mi,
-                    ev.at_us,
-                    _json_int(ev.input_tokens),
-                    _json_int(ev.output_tokens),
-                    None if cost is None else _json_int(cost),
-                    ev.call_id,
-                ]
-            )
-        body = {"v": FORMAT, "r": now_us, "t": tenant, "i": list(ids), "m": list(models), "e": rows}
-        if alerts:
-            body["a"] = alerts
-        payload = orjson.dumps(body)
-        return b"%08x " % zlib.crc32(payload) + payload + b"\n"
 
     # -- in-memory state ------------------------------------------------------------------------
 
