@@ -1,25 +1,27 @@
 """Usage storage: an append-only event log for the recent past, monthly rollups for the rest.
 
-Two kinds of file sit next to the database (`byok.json`):
+Next to the database (`byok.json`), see docs/architecture.md ("The usage store"):
 
 * `byok.usage.d/YYYY-MM-DD.jsonl`, the event log, one segment per UTC day of *recording*. Each
   line is one frame: `crc32-hex SPACE json NEWLINE`, holding every event of one recorded batch
   (plus the alerts the batch raised). A frame is appended and fdatasync'd before the batch is
   acknowledged, so a batch is stored whole or not at all: a process killed mid-write leaves an
   unterminated line, which readers ignore and the next writer cuts off under the lock. Segments
-  older than the retention (7 days by default) are deleted; while they exist their call_ids are
-  the dedupe set.
+  older than the retention (7 days by default) are deleted.
 * `byok.usage.json`, an AtomicJSONStorage (whole-file atomic replace under flock) holding the
   rollups (per tenant, integration and UTC month: tokens, exact cost in nano-cents as a decimal
-  string, requests, unpriced calls), the alerts, and the watermark: the log position up to which
-  the rollups include the log. Writing it is a checkpoint, done every few seconds or tens of
-  thousands of events, never per request.
+  string, requests, unpriced calls), the alerts, the watermark (the log position up to which
+  the rollups include the log) and the request times of the last minute among what they include.
+  Writing it is a fold, done every few seconds or tens of thousands of events, never per request.
+* `byok.usage.d/.dedupe.sqlite`, the call_id index (core.usage.dedupe): which calls were recorded
+  on which day, on disk. Only writers use it.
 
-The month's totals are the rollup plus the frames after the watermark; each process keeps both
-in memory and tails the log, so a read costs two `stat`s unless another process wrote. Writers
-serialise on `flock` of `byok.usage.d/.lock` and catch up with the log under it, so dedupe and
+The month's totals are the rollup plus the frames after the watermark: a fresh process loads the
+rollups and reads the log from the watermark on (its cost is the tail, not the month); then it
+tails the log, so a read costs two `stat`s unless another process wrote. Writers serialise on
+`flock` of `byok.usage.d/.lock` and catch up with the log and the index under it, so dedupe and
 alert checks see every other process's writes. Acknowledged means fsync'd into the log; the
-rollup file is only a summary of it and is rebuilt from the log after a crash.
+rollups and the index are summaries of it, rebuilt from the log after a crash.
 """
 
 from __future__ import annotations
