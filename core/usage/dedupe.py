@@ -90,6 +90,8 @@ class DedupeIndex:
         con.execute("PRAGMA busy_timeout = 10000")
         con.execute("PRAGMA journal_mode = WAL")
         con.execute("PRAGMA synchronous = NORMAL")
+        # a large catch-up leaves a large -wal file behind; keep at most 4 MB of it
+        con.execute("PRAGMA journal_size_limit = 4194304")
         for statement in _SCHEMA:
             con.execute(statement)
         row = con.execute("SELECT segment, offset, expired FROM pos WHERE id = 1").fetchone()
