@@ -50,11 +50,6 @@ def digest(tenant: str, integration_id: str, call_id: str) -> Digest:
     return int.from_bytes(d[:8], "little", signed=True), int.from_bytes(d[8:], "little")
 
 
-def day_number(segment: str) -> int:
-    """`2026-03-01` -> 20260301."""
-    return int(segment.replace("-", ""))
-
-
 class DedupeIndex:
     """One process's connection to the index. Not thread-safe: the store calls it under its lock."""
 

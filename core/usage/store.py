@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -54,8 +54,10 @@ from core.storage import (
     write_all,
 )
 from core.timeutil import US_PER_S, Clock, month_bounds, to_us
-from core.usage.dedupe import DedupeIndex, Digest, day_number, digest
 from core.usage.pricing import NC_PER_CENT, nc_round_cents
+
+if TYPE_CHECKING:  # imported by the first commit: readers never load SQLite
+    from core.usage.dedupe import DedupeIndex, Digest
 
 WINDOW_US = 60 * US_PER_S
 MAX_JSON_INT = 2**63 - 1
@@ -203,6 +205,11 @@ def _fold_frame(
     for (ii, period), total in sums.items():
         _add(agg, (tenant, ids[ii], period), total)
     return agg, recent, len(rows)
+
+
+def day_number(segment: str) -> int:
+    """A segment's day as the dedupe index stores it: `2026-03-01` -> 20260301."""
+    return int(segment.replace("-", ""))
 
 
 def _doc_totals(doc: Mapping[str, Any]) -> Totals:
@@ -497,6 +504,8 @@ class UsageStore:
 
         Returns only after the frame is fsync'd: what it reports as stored is durable.
         """
+        from core.usage.dedupe import digest
+
         with self._tlock, self._locked():
             self._refresh(locked=True)
             now = self.clock()
@@ -740,6 +749,8 @@ class UsageStore:
 
     def _synced_index(self) -> DedupeIndex:
         """The call_id index, holding every frame of the log (under the lock, after _refresh)."""
+        from core.usage.dedupe import DedupeIndex
+
         index = self._index
         if index is None:
             index = self._index = DedupeIndex(self.log_dir)
@@ -758,6 +769,8 @@ class UsageStore:
     def _catch_up(self, index: DedupeIndex) -> None:
         """Index the frames after the index's position: those of a writer that died between its
         append and its index commit, or the whole retained log for a new index."""
+        from core.usage.dedupe import digest
+
         segment, offset = index.pos
         rows: list[tuple[int, int, int]] = []
         for name in self._segments():
