@@ -580,8 +580,6 @@ class UsageStore:
                     self._index = None
                 self.rollups_file.close()
 
-    # -- the frame format -----------------------------------------------------------------------
-
     # -- in-memory state ------------------------------------------------------------------------
 
     def _aggregate(self, tenant: str, events: Sequence[Event]) -> dict[Key, Totals]:
