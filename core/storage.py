@@ -34,6 +34,7 @@ from tinydb.storages import Storage
 from tinydb.table import Table
 
 from core.errors import StoreError
+from core.gcpause import paused_gc
 
 META_TABLE = "_meta"
 CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -240,7 +241,8 @@ class AtomicJSONStorage(Storage):
         if not raw.strip():
             raise self._damaged(f"is empty ({len(raw)} bytes)")
         try:
-            data = orjson.loads(raw)
+            with paused_gc(len(raw)):
+                data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise self._damaged(f"is not valid JSON ({exc})") from None
         if not isinstance(data, dict) or not all(
@@ -310,7 +312,8 @@ class AtomicJSONStorage(Storage):
             self._acquire()
             try:
                 snap = self._load()
-                data = orjson.loads(snap.raw) if snap is not None else {}
+                with paused_gc():  # the private copy dies at commit: not frozen
+                    data = orjson.loads(snap.raw) if snap is not None else {}
                 stored_version = data.get(META_TABLE, {}).get("1", {}).get("schema")
                 self._txn = self._upgrade(data) if data else self._empty()
                 # A new file, or one just migrated, is written even if the block changes nothing.

@@ -7,9 +7,10 @@ The methods are synchronous; the facade runs them in a worker thread. Storage is
 Rules worth knowing (see README, "Usage and limits"):
 * Money is integer nano-cents inside, so fractional cents add up exactly; totals are rounded to
   whole cents half up (0.5 -> 1) only when reported.
-* A call_id repeated for the same integration counts once. The dedupe set is the raw event log,
-  kept `usage_retention_days` (default 7) full days after the day a call was *recorded*: a
-  repeat within that window is a duplicate, also after a restart and across processes.
+* A call_id repeated for the same integration counts once. The dedupe set is the call_id index
+  of the raw event log (core.usage.dedupe), kept `usage_retention_days` (default 7) full days
+  after the day a call was *recorded*: a repeat within that window is a duplicate, also after a
+  restart and across processes.
 * The period is the calendar month of the call's time `at` (UTC); `at` defaults to now and may be
   at most 5 minutes in the future (clock skew between machines).
 """

@@ -1,25 +1,27 @@
 """Usage storage: an append-only event log for the recent past, monthly rollups for the rest.
 
-Two kinds of file sit next to the database (`byok.json`):
+Next to the database (`byok.json`), see docs/architecture.md ("The usage store"):
 
 * `byok.usage.d/YYYY-MM-DD.jsonl`, the event log, one segment per UTC day of *recording*. Each
   line is one frame: `crc32-hex SPACE json NEWLINE`, holding every event of one recorded batch
   (plus the alerts the batch raised). A frame is appended and fdatasync'd before the batch is
   acknowledged, so a batch is stored whole or not at all: a process killed mid-write leaves an
   unterminated line, which readers ignore and the next writer cuts off under the lock. Segments
-  older than the retention (7 days by default) are deleted; while they exist their call_ids are
-  the dedupe set.
+  older than the retention (7 days by default) are deleted.
 * `byok.usage.json`, an AtomicJSONStorage (whole-file atomic replace under flock) holding the
   rollups (per tenant, integration and UTC month: tokens, exact cost in nano-cents as a decimal
-  string, requests, unpriced calls), the alerts, and the watermark: the log position up to which
-  the rollups include the log. Writing it is a checkpoint, done every few seconds or tens of
-  thousands of events, never per request.
+  string, requests, unpriced calls), the alerts, the watermark (the log position up to which
+  the rollups include the log) and the request times of the last minute among what they include.
+  Writing it is a fold, done every few seconds or tens of thousands of events, never per request.
+* `byok.usage.d/.dedupe.sqlite`, the call_id index (core.usage.dedupe): which calls were recorded
+  on which day, on disk. Only writers use it.
 
-The month's totals are the rollup plus the frames after the watermark; each process keeps both
-in memory and tails the log, so a read costs two `stat`s unless another process wrote. Writers
-serialise on `flock` of `byok.usage.d/.lock` and catch up with the log under it, so dedupe and
+The month's totals are the rollup plus the frames after the watermark: a fresh process loads the
+rollups and reads the log from the watermark on (its cost is the tail, not the month); then it
+tails the log, so a read costs two `stat`s unless another process wrote. Writers serialise on
+`flock` of `byok.usage.d/.lock` and catch up with the log and the index under it, so dedupe and
 alert checks see every other process's writes. Acknowledged means fsync'd into the log; the
-rollup file is only a summary of it and is rebuilt from the log after a crash.
+rollups and the index are summaries of it, rebuilt from the log after a crash.
 """
 
 from __future__ import annotations
@@ -36,11 +38,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from core.errors import StoreError
+from core.gcpause import paused_gc
 from core.options import DEFAULTS
 from core.storage import (
     CLOEXEC,
@@ -53,6 +56,9 @@ from core.storage import (
 from core.timeutil import US_PER_S, Clock, month_bounds, to_us
 from core.usage.pricing import NC_PER_CENT, nc_round_cents
 
+if TYPE_CHECKING:  # imported by the first commit: readers never load SQLite
+    from core.usage.dedupe import DedupeIndex, Digest
+
 WINDOW_US = 60 * US_PER_S
 MAX_JSON_INT = 2**63 - 1
 SEGMENT_SUFFIX = ".jsonl"
@@ -61,6 +67,10 @@ FORMAT = 1
 Totals = list[int]  # [input_tokens, output_tokens, cost_nc, requests, unpriced]
 Key = tuple[str, str, str]  # (tenant, integration id, period "YYYY-MM")
 Pos = tuple[str, int]  # (segment name, byte offset)
+WKey = tuple[str, str]  # (tenant, integration id): a rolling window's key
+Recent = list[tuple[WKey, int]]  # the event times (µs) of a frame that fall in a window
+READ_CHUNK = 1 << 22  # the log is read 4 MB at a time: memory does not grow with the tail
+INDEX_BATCH = 50_000  # call keys per index transaction when the index catches up with the log
 
 
 def _int(value: Any) -> int:
@@ -129,20 +139,36 @@ def check_rollups(data: Mapping[str, Any]) -> str | None:
     for alert_id, alert in data.get("alerts", {}).items():
         if not _alert_ok(alert):
             return f"the alert {alert_id[:40]!r} is not of the expected shape"
+    rows = data.get("recent", {}).get("1", {}).get("rows", [])
+    if type(rows) is not list or not all(_recent_ok(r) for r in rows):
+        return "the last minute's requests (recent) are not of the expected shape"
     return None
 
 
-def _frame_problem(body: Mapping[str, Any]) -> str | None:
-    """What is wrong with a frame whose checksum is right (so written that way), or None."""
-    ids, models, rows = body.get("i"), body.get("m"), body.get("e")
+def _recent_ok(row: object) -> bool:
+    return (
+        type(row) is list and len(row) == 3
+        and type(row[0]) is str and type(row[1]) is str and type(row[2]) is list
+        and all(type(t) is int and 0 <= t < MAX_US for t in row[2])
+    )  # fmt: skip
+
+
+def _fold_frame(
+    body: Mapping[str, Any], month: _MonthCache, recent_after: int
+) -> tuple[dict[Key, Totals], Recent, int] | str:
+    """A frame whose checksum is right, summed: its totals by (tenant, integration, month), the
+    times of its events after `recent_after`, and its event count; or what is wrong with it."""
+    tenant, ids, models, rows = body.get("t"), body.get("i"), body.get("m"), body.get("e")
     if not (
-        type(body.get("t")) is str
+        type(tenant) is str
         and type(ids) is list and all(type(x) is str for x in ids)
         and type(models) is list and all(type(x) is str for x in models)
         and type(rows) is list
     ):  # fmt: skip
         return "no tenant, integration ids, models or events"
     n_ids, n_models = len(ids), len(models)
+    sums: dict[tuple[int, str], Totals] = {}
+    recent: Recent = []
     for row in rows:
         try:
             ii, mi, at_us, inp, outp, cost, cid = row
@@ -159,10 +185,51 @@ def _frame_problem(body: Mapping[str, Any]) -> str | None:
             and (cid is None or type(cid) is str)
         ):  # fmt: skip
             return "an event with an index out of range or a field of the wrong type"
+        key = (ii, month(at_us))
+        total = sums.get(key)
+        if total is None:
+            total = sums[key] = [0, 0, 0, 0, 0]
+        total[0] += inp if type(inp) is int else int(inp)
+        total[1] += outp if type(outp) is int else int(outp)
+        total[3] += 1
+        if cost is None:
+            total[4] += 1
+        else:
+            total[2] += cost if type(cost) is int else int(cost)
+        if at_us > recent_after:
+            recent.append(((tenant, ids[ii]), at_us))
     alerts = body.get("a", [])
     if type(alerts) is not list or not all(_alert_ok(a) for a in alerts):
         return "an alert of the wrong shape"
-    return None
+    agg: dict[Key, Totals] = {}
+    for (ii, period), total in sums.items():
+        _add(agg, (tenant, ids[ii], period), total)
+    return agg, recent, len(rows)
+
+
+def day_number(segment: str) -> int:
+    """A segment's day as the dedupe index stores it: `2026-03-01` -> 20260301."""
+    return int(segment.replace("-", ""))
+
+
+def _doc_totals(doc: Mapping[str, Any]) -> Totals:
+    """A rollup document's counters (stored as ints, or as text beyond 64 bits)."""
+    return [
+        _int(doc["input_tokens"]),
+        _int(doc["output_tokens"]),
+        int(doc["cost_nc"]),
+        _int(doc["requests"]),
+        _int(doc["unpriced"]),
+    ]
+
+
+def _add(into: dict[Key, Totals], key: Key, row: Totals) -> None:
+    have = into.get(key)
+    if have is None:
+        into[key] = list(row)
+    else:
+        for i in range(5):
+            have[i] += row[i]
 
 
 def _json_int(value: int) -> int | str:
@@ -194,9 +261,12 @@ class Limits:
 
 @dataclass(slots=True)
 class _Pending:
+    """A frame after the watermark: what it adds to the rollups and to the rolling windows."""
+
     pos: Pos
     agg: dict[Key, Totals]
     alerts: list[dict[str, Any]]
+    recent: Recent
 
 
 @dataclass
@@ -218,6 +288,93 @@ class _MonthCache:
             return self.key
         self.start, self.end, self.key = month_bounds(us)
         return self.key
+
+
+def encode_frame(
+    tenant: str, events: Sequence[Event], alerts: Sequence[dict[str, Any]], now_us: int
+) -> bytes:
+    """One log line holding `events` (and the alerts they raised), recorded at `now_us`: what a
+    commit appends, and what a bulk loader (bench/limits_scale.py) writes straight to a segment."""
+    ids: dict[str, int] = {}
+    models: dict[str, int] = {}
+    rows = []
+    for ev in events:
+        ii = ids.setdefault(ev.integration_id, len(ids))
+        mi = models.setdefault(ev.model, len(models))
+        cost = ev.cost_nc
+        rows.append(
+            [
+                ii,
+                mi,
+                ev.at_us,
+                _json_int(ev.input_tokens),
+                _json_int(ev.output_tokens),
+                None if cost is None else _json_int(cost),
+                ev.call_id,
+            ]
+        )
+    body = {"v": FORMAT, "r": now_us, "t": tenant, "i": list(ids), "m": list(models), "e": rows}
+    if alerts:
+        body["a"] = list(alerts)
+    payload = orjson.dumps(body)
+    return b"%08x " % zlib.crc32(payload) + payload + b"\n"
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    """The body of a frame line, or None when its checksum or format is not right."""
+    if len(line) < 10 or line[8:9] != b" ":
+        return None
+    payload = line[9:]
+    try:
+        if int(line[:8], 16) != zlib.crc32(payload):
+            return None
+        body = orjson.loads(payload)
+    except (ValueError, orjson.JSONDecodeError):
+        return None
+    return body if isinstance(body, dict) and body.get("v") == FORMAT else None
+
+
+class _Lines:
+    """The frames of a segment from a byte offset, read a chunk at a time: complete lines with
+    a valid checksum, with their positions. After `frames()` is exhausted, `end` is the position
+    after the last complete line, `tail` the length of an unterminated line after it, and
+    `missing` whether the file was not there."""
+
+    def __init__(self, path: Path, start: int) -> None:
+        self.path, self.end = path, start
+        self.tail, self.missing = 0, False
+
+    def frames(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        path = self.path
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 - closed below, also when the consumer stops
+        except FileNotFoundError:
+            self.missing = True
+            return
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror}", str(path)) from None
+        with fh:
+            fh.seek(self.end)
+            carry = b""
+            while True:
+                try:
+                    block = fh.read(READ_CHUNK)
+                except OSError as exc:
+                    raise StoreError(f"cannot read {path}: {exc.strerror}", str(path)) from None
+                if not block:
+                    break
+                data = carry + block if carry else block
+                cut = data.rfind(b"\n") + 1
+                carry = data[cut:]
+                lines = data[:cut].split(b"\n")
+                lines.pop()  # the empty piece after the final newline
+                for line in lines:
+                    line_pos = self.end
+                    self.end += len(line) + 1
+                    body = _parse(line)
+                    if body is not None:  # a damaged complete line is skipped
+                        yield line_pos, body
+            self.tail = len(carry)
 
 
 class UsageStore:
@@ -256,8 +413,8 @@ class UsageStore:
         self._pending: list[_Pending] = []
         self._delta: dict[Key, Totals] = {}
         self._alert_keys: set[str] = set()
-        self._dedupe: dict[tuple[str, str, str], str] = {}
-        self._window: dict[tuple[str, str], list[int]] = {}
+        self._window: dict[WKey, list[int]] = {}
+        self._index: DedupeIndex | None = None  # opened by the first commit: readers never do
         self._pending_events = 0
         self._last_checkpoint = time.monotonic()
         self._retention_checked = ""
@@ -347,41 +504,55 @@ class UsageStore:
 
         Returns only after the frame is fsync'd: what it reports as stored is durable.
         """
+        from core.usage.dedupe import digest
+
         with self._tlock, self._locked():
             self._refresh(locked=True)
             now = self.clock()
             now_us = to_us(now)
-            cutoff = self._cutoff(now)
-            dedupe = self._dedupe
-            seen: set[str] = set()
+            index = self._synced_index()
+            keys = [
+                None if ev.call_id is None else digest(tenant, ev.integration_id, ev.call_id)
+                for ev in events
+            ]
+            stored = index.seen([k for k in keys if k is not None], day_number(self._cutoff(now)))
+            batch: set[Digest] = set()
             flags: list[bool] = []
             keep: list[Event] = []
-            for ev in events:
-                cid = ev.call_id
-                if cid is not None:
-                    ckey = f"{ev.integration_id}\x00{cid}"
-                    seg = dedupe.get((tenant, ev.integration_id, cid))
-                    if ckey in seen or (seg is not None and seg >= cutoff):
+            new_keys: list[Digest] = []
+            for ev, key in zip(events, keys, strict=True):
+                if key is not None:
+                    if key in stored or key in batch:
                         flags.append(True)
                         continue
-                    seen.add(ckey)
+                    batch.add(key)
+                    new_keys.append(key)
                 flags.append(False)
                 keep.append(ev)
             result = CommitResult(duplicate=flags)
             if keep:
                 agg = self._aggregate(tenant, keep)
                 result.alerts = self._new_alerts(tenant, agg, limits, now_us)
-                frame = self._frame(tenant, keep, result.alerts, now_us)
+                frame = encode_frame(tenant, keep, result.alerts, now_us)
                 segment = self._target_segment(now)
                 try:
                     start = self._append(segment, frame)
                 except BaseException:
                     self._alert_keys.difference_update(a["key"] for a in result.alerts)
                     raise
-                self._ingest_frame(
-                    (segment, start), tenant, keep, agg, result.alerts, now_us, segment
-                )
+                recent_after = now_us - WINDOW_US
+                recent = [
+                    ((tenant, ev.integration_id), ev.at_us)
+                    for ev in keep
+                    if ev.at_us > recent_after
+                ]
+                self._ingest_frame((segment, start), agg, recent, result.alerts, len(keep), now_us)
                 self._cursor = (segment, start + len(frame))
+                day = day_number(segment)
+                # The frame is durable, so acknowledged; an index that failed to take it catches
+                # up from the log at the next commit (which fails, storing nothing, if it cannot).
+                with contextlib.suppress(StoreError):
+                    index.add([(h, c, day) for h, c in new_keys], self._cursor)
             self._maintain(now)
             return result
 
@@ -404,50 +575,10 @@ class UsageStore:
                 if self._lock_fd is not None:
                     os.close(self._lock_fd)
                     self._lock_fd = None
+                if self._index is not None:
+                    self._index.close()
+                    self._index = None
                 self.rollups_file.close()
-
-    # -- the frame format -----------------------------------------------------------------------
-
-    @staticmethod
-    def _frame(
-        tenant: str, events: Sequence[Event], alerts: list[dict[str, Any]], now_us: int
-    ) -> bytes:
-        ids: dict[str, int] = {}
-        models: dict[str, int] = {}
-        rows = []
-        for ev in events:
-            ii = ids.setdefault(ev.integration_id, len(ids))
-            mi = models.setdefault(ev.model, len(models))
-            cost = ev.cost_nc
-            rows.append(
-                [
-                    ii,
-                    mi,
-                    ev.at_us,
-                    _json_int(ev.input_tokens),
-                    _json_int(ev.output_tokens),
-                    None if cost is None else _json_int(cost),
-                    ev.call_id,
-                ]
-            )
-        body = {"v": FORMAT, "r": now_us, "t": tenant, "i": list(ids), "m": list(models), "e": rows}
-        if alerts:
-            body["a"] = alerts
-        payload = orjson.dumps(body)
-        return b"%08x " % zlib.crc32(payload) + payload + b"\n"
-
-    @staticmethod
-    def _parse(line: bytes) -> dict[str, Any] | None:
-        if len(line) < 10 or line[8:9] != b" ":
-            return None
-        payload = line[9:]
-        try:
-            if int(line[:8], 16) != zlib.crc32(payload):
-                return None
-            body = orjson.loads(payload)
-        except (ValueError, orjson.JSONDecodeError):
-            return None
-        return body if isinstance(body, dict) and body.get("v") == FORMAT else None
 
     # -- in-memory state ------------------------------------------------------------------------
 
@@ -471,58 +602,36 @@ class UsageStore:
     def _ingest_frame(
         self,
         pos: Pos,
-        tenant: str,
-        events: Sequence[Event],
         agg: dict[Key, Totals],
+        recent: Recent,
         alerts: list[dict[str, Any]],
+        n_events: int,
         now_us: int,
-        segment: str,
     ) -> None:
-        dedupe = self._dedupe
-        recent_after = now_us - WINDOW_US
         window = self._window
-        touched: set[tuple[str, str]] = set()
-        for ev in events:
-            if ev.call_id is not None:
-                dedupe[(tenant, ev.integration_id, ev.call_id)] = segment
-            if ev.at_us > recent_after:
-                wkey = (tenant, ev.integration_id)
-                bisect.insort(window.setdefault(wkey, []), ev.at_us)
-                touched.add(wkey)
-        for wkey in touched:  # keep only the last minute, also for integrations nobody reads
-            times = window[wkey]
-            if times[0] <= recent_after:
-                del times[: bisect.bisect_right(times, recent_after)]
+        touched: set[WKey] = set()
+        for wkey, at_us in recent:
+            bisect.insort(window.setdefault(wkey, []), at_us)
+            touched.add(wkey)
+        self._prune(touched, now_us)
         for alert in alerts:
             self._alert_keys.add(alert["key"])
         if pos >= self._watermark:
-            self._pending.append(_Pending(pos=pos, agg=agg, alerts=alerts))
-            self._pending_events += len(events)
-            delta = self._delta
+            self._pending.append(_Pending(pos=pos, agg=agg, alerts=alerts, recent=recent))
+            self._pending_events += n_events
             for key, row in agg.items():
-                have = delta.get(key)
-                if have is None:
-                    delta[key] = list(row)
-                else:
-                    for i in range(5):
-                        have[i] += row[i]
+                _add(self._delta, key, row)
 
-    def _events_of(self, body: dict[str, Any]) -> list[Event]:
-        ids, models = body["i"], body["m"]
-        out = []
-        for ii, mi, at_us, inp, outp, cost, cid in body["e"]:
-            out.append(
-                Event(
-                    integration_id=ids[ii],
-                    model=models[mi],
-                    at_us=at_us,
-                    input_tokens=_int(inp),
-                    output_tokens=_int(outp),
-                    cost_nc=None if cost is None else _int(cost),
-                    call_id=cid,
-                )
-            )
-        return out
+    def _prune(self, keys: Iterable[WKey], now_us: int) -> None:
+        """Keep only the last minute, also for integrations nobody reads."""
+        recent_after = now_us - WINDOW_US
+        window = self._window
+        for wkey in keys:
+            times = window[wkey]
+            if times and times[0] <= recent_after:
+                del times[: bisect.bisect_right(times, recent_after)]
+            if not times:
+                del window[wkey]
 
     def _refresh(self, *, locked: bool = False) -> None:
         """Pick up another process's checkpoint and every frame appended since we last looked."""
@@ -535,14 +644,7 @@ class UsageStore:
         data = self.rollups_file.snapshot()
         rollups: dict[Key, Totals] = {}
         for doc in data.get("rollups", {}).values():
-            key = (doc["tenant_id"], doc["integration_id"], doc["period"])
-            rollups[key] = [
-                _int(doc["input_tokens"]),
-                _int(doc["output_tokens"]),
-                int(doc["cost_nc"]),
-                _int(doc["requests"]),
-                _int(doc["unpriced"]),
-            ]
+            rollups[(doc["tenant_id"], doc["integration_id"], doc["period"])] = _doc_totals(doc)
         state = data.get("state", {}).get("1", {})
         watermark: Pos = (state.get("segment", ""), state.get("offset", 0))
         self._rollups = rollups
@@ -556,11 +658,23 @@ class UsageStore:
         for pending in self._pending:
             self._pending_events += sum(row[3] for row in pending.agg.values())
             for key, row in pending.agg.items():
-                have = delta.setdefault(key, [0, 0, 0, 0, 0])
-                for i in range(5):
-                    have[i] += row[i]
+                _add(delta, key, row)
         self._delta = delta
         self._alert_keys = {a["key"] for a in self._all_alerts()}
+        recent = data.get("recent")
+        if recent is not None:
+            # The checkpoint holds the last minute of the frames before its watermark: the log
+            # is read from the watermark on, not from its start.
+            window: dict[WKey, list[int]] = {}
+            for tenant, iid, times in recent.get("1", {}).get("rows", ()):
+                window[(tenant, iid)] = sorted(times)
+            for pending in self._pending:
+                for wkey, at_us in pending.recent:
+                    bisect.insort(window.setdefault(wkey, []), at_us)
+            self._window = window
+            self._cursor = max(self._cursor, watermark)
+        # else: a rollups file of an older byok, without the last minute: the log is read from
+        # its start (the window then holds every frame read, as before).
 
     def _segments(self) -> list[str]:
         try:
@@ -599,50 +713,83 @@ class UsageStore:
 
     def _read_segment(self, name: str, start: int, *, locked: bool, last: bool, now_us: int) -> int:
         path = self._seg_path(name)
-        try:
-            with open(path, "rb") as fh:
-                fh.seek(start)
-                data = fh.read()
-        except FileNotFoundError:  # deleted by retention: its frames are in the rollups
-            return 0
-        except OSError as exc:
-            raise StoreError(f"cannot read {path}: {exc.strerror}", str(path)) from None
-        pos = start
-        end_of_complete = data.rfind(b"\n") + 1
-        lines = data[:end_of_complete].split(b"\n")
-        lines.pop()  # the empty piece after the final newline
         # Every frame is checked before any is taken in: a bad one leaves this process's view
         # (and the file) as they were, so nothing is counted twice on the next read.
-        frames: list[tuple[int, dict[str, Any], list[Event]]] = []
-        for line in lines:
-            body = self._parse(line)
-            line_pos = pos
-            pos += len(line) + 1
-            if body is None:
-                continue  # a damaged complete line: skip it, keep the frames after it
-            problem = _frame_problem(body)
-            if problem is not None:
-                raise StoreError(
-                    f"{path}: the frame at byte {line_pos} has a valid checksum but {problem}; "
-                    "the log was left untouched. Move the segment aside to read the rest.",
-                    str(path),
-                )
-            frames.append((line_pos, body, self._events_of(body)))
-        for line_pos, body, events in frames:
-            tenant = body["t"]
-            agg = self._aggregate(tenant, events)
-            self._ingest_frame(
-                (name, line_pos), tenant, events, agg, list(body.get("a", ())), now_us, name
-            )
-        tail = len(data) - end_of_complete
-        if tail and locked:
+        folded: list[tuple[int, dict[Key, Totals], Recent, list[dict[str, Any]], int]] = []
+        recent_after = now_us - WINDOW_US
+        with paused_gc():  # a tail of many frames makes many small objects; none are cycles
+            reader = _Lines(path, start)
+            for line_pos, body in reader.frames():
+                summed = _fold_frame(body, self._month, recent_after)
+                if isinstance(summed, str):
+                    raise StoreError(
+                        f"{path}: the frame at byte {line_pos} has a valid checksum but "
+                        f"{summed}; the log was left untouched. Move the segment aside to read "
+                        "the rest.",
+                        str(path),
+                    )
+                folded.append((line_pos, *summed[:2], list(body.get("a", ())), summed[2]))
+        if reader.missing:  # deleted by retention: its frames are in the rollups
+            return 0
+        for line_pos, agg, recent, alerts, n_events in folded:
+            self._ingest_frame((name, line_pos), agg, recent, alerts, n_events, now_us)
+        pos = reader.end
+        if reader.tail and locked:
             # An unterminated line under the lock is a frame whose writer died mid-append: it was
             # never acknowledged. Cut it off so the next frame starts on a clean line.
             self._truncate(path, pos)
-        elif tail and not last:
+        elif reader.tail and not last:
             # No writer appends to an older segment, so an unterminated tail there is dead too.
-            pos += tail
+            pos += reader.tail
         return pos
+
+    # -- the dedupe index -----------------------------------------------------------------------
+
+    def _synced_index(self) -> DedupeIndex:
+        """The call_id index, holding every frame of the log (under the lock, after _refresh)."""
+        from core.usage.dedupe import DedupeIndex
+
+        index = self._index
+        if index is None:
+            index = self._index = DedupeIndex(self.log_dir)
+        index.open()
+        segment, offset = index.pos
+        try:
+            shrunk = bool(segment) and os.stat(self._seg_path(segment)).st_size < offset
+        except FileNotFoundError:
+            shrunk = False  # expired: the frames after it are in later segments
+        if shrunk or index.pos > self._cursor:
+            index.reset()  # the log is not the one indexed (a segment moved aside): rebuild
+        if index.pos != self._cursor:
+            self._catch_up(index)
+        return index
+
+    def _catch_up(self, index: DedupeIndex) -> None:
+        """Index the frames after the index's position: those of a writer that died between its
+        append and its index commit, or the whole retained log for a new index."""
+        from core.usage.dedupe import digest
+
+        segment, offset = index.pos
+        rows: list[tuple[int, int, int]] = []
+        for name in self._segments():
+            if name < segment:
+                continue
+            day = day_number(name)
+            reader = _Lines(self._seg_path(name), offset if name == segment else 0)
+            for _, body in reader.frames():
+                try:
+                    tenant, ids = body["t"], body["i"]
+                    rows.extend(
+                        (*digest(tenant, ids[row[0]], row[6]), day)
+                        for row in body["e"]
+                        if row[6] is not None
+                    )
+                except (KeyError, IndexError, TypeError):
+                    continue  # a frame of the wrong shape: _refresh refuses it when it counts
+                if len(rows) >= INDEX_BATCH:
+                    index.add(rows, (name, reader.end))
+                    rows = []
+        index.add(rows, self._cursor)
 
     # -- files ----------------------------------------------------------------------------------
 
@@ -729,17 +876,7 @@ class UsageStore:
             for key, row in self._delta.items():
                 doc_id = "/".join(key)
                 doc = table.get(doc_id)
-                base = (
-                    [
-                        _int(doc["input_tokens"]),
-                        _int(doc["output_tokens"]),
-                        int(doc["cost_nc"]),
-                        _int(doc["requests"]),
-                        _int(doc["unpriced"]),
-                    ]
-                    if doc
-                    else [0, 0, 0, 0, 0]
-                )
+                base = _doc_totals(doc) if doc else [0, 0, 0, 0, 0]
                 total = [a + b for a, b in zip(base, row, strict=True)]
                 table[doc_id] = {
                     "tenant_id": key[0],
@@ -756,6 +893,11 @@ class UsageStore:
                 for alert in pending.alerts:
                     alerts[alert["id"]] = alert
             data["state"] = {"1": {"segment": self._cursor[0], "offset": self._cursor[1]}}
+            # the last minute of what the rollups now hold: a fresh reader starts at the
+            # watermark and still counts the rate limit's window right
+            cut = to_us(self.clock()) - WINDOW_US
+            rows = [[t, i, [x for x in times if x > cut]] for (t, i), times in self._window.items()]
+            data["recent"] = {"1": {"rows": [r for r in rows if r[2]]}}
             self.rollups_file.write(data)
         self._last_checkpoint = time.monotonic()
         self._load_checkpoint(self.rollups_file.generation())
@@ -779,7 +921,8 @@ class UsageStore:
                 ) from None
         if removed and self.durable:
             fsync_dir(self.log_dir)
-        self._dedupe = {k: seg for k, seg in self._dedupe.items() if seg >= cutoff}
+        if self._index is not None:
+            self._index.expire(day_number(cutoff))
         self._retention_checked = cutoff
 
     # -- alerts ---------------------------------------------------------------------------------
