@@ -412,27 +412,33 @@ class IntegrationRepo:
         """
         batch = list(outcomes)
         applied: list[Doc | None] = []
-        with self.store.transaction() as db:
-            table = db.table(TABLE)
+        with self.store.transaction():
+            # The transaction's private copy, changed in place and written once: TinyDB's
+            # Table.update rebuilds the whole table on every call (a 125-result commit at 50,000
+            # integrations cost 4.6 s that way).
+            data = self.store.read() or {}
+            table = data.get(TABLE, {})
             for item in batch:
-                iid = item["integration_id"]
-                doc = table.get(doc_id=iid)
+                doc = table.get(item["integration_id"])
                 if doc is None or doc["tenant_id"] != tenant_id:
                     applied.append(None)
                     continue
                 state: HealthState = item["state"]
-                fields: dict[str, Any] = {
-                    "health_state": state.value,
-                    "health_reason": item["reason"],
-                    "health_message": item.get("message"),
-                    "health_latency_ms": item.get("latency_ms"),
-                    "health_checked_at": item["checked_at"],
-                    **(item.get("extra") or {}),
-                }
+                doc.update(
+                    {
+                        "health_state": state.value,
+                        "health_reason": item["reason"],
+                        "health_message": item.get("message"),
+                        "health_latency_ms": item.get("latency_ms"),
+                        "health_checked_at": item["checked_at"],
+                        **(item.get("extra") or {}),
+                    }
+                )
                 if item.get("credential_unusable"):
-                    fields["status"] = IntegrationStatus.ERROR.value
-                table.update(fields, doc_ids=[iid])
-                applied.append({**doc, **fields})
+                    doc["status"] = IntegrationStatus.ERROR.value
+                applied.append(dict(doc))
+            if any(doc is not None for doc in applied):
+                self.store.write(data)
         return applied
 
     @contextlib.contextmanager
