@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpcore
 import httpx
+
+from core.providers.netstream import ProbeBackend
 
 
 class ShardedTransport(httpx.AsyncBaseTransport):
@@ -37,6 +40,15 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             )
             for size in sizes
         ]
+        for shard, size in zip(self._shards, sizes, strict=True):
+            # httpx takes no network backend: its pool, with the same settings and ours
+            shard._pool = httpcore.AsyncConnectionPool(
+                ssl_context=tls,
+                max_connections=size,
+                max_keepalive_connections=size,
+                keepalive_expiry=30.0,
+                network_backend=ProbeBackend(),
+            )
         self._load = [0] * count
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
