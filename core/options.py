@@ -64,8 +64,8 @@ class Options:
     """A successful probe slower than this many milliseconds is degraded (reason `slow`)."""
 
     probe_concurrency: AtLeastOne = 50
-    """Probes at once by default, and the size of the shared connection pool (check_many's
-    `concurrency` is capped by it)."""
+    """Probes at once by default, and the size of the shared connection pool (a larger
+    check_many `concurrency` gets a pool of its own, that wide)."""
 
     probe_trust_env: Flag = True
     """Probes honour HTTP(S)_PROXY and NO_PROXY from the environment."""

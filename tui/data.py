@@ -66,6 +66,8 @@ class ConsoleData:
         ahead: Future[tuple[tuple[Any, ...], list[Row], dict[str, LimitFigures]]] = Future()
 
         def read() -> None:
+            if not ahead.set_running_or_notify_cancel():
+                return
             try:
                 token, items = self._first_rows(None)
                 ids = [r.id for r in items[:first_rows]]
@@ -130,14 +132,19 @@ class ConsoleData:
 
     async def listing(self, search: str | None = None) -> Listing:
         """Every row matching `search` (the core decides what matches), in the core's order."""
-        ahead, self._ahead = self._ahead, None
+        ahead = self._ahead
         if ahead is not None and not search:  # still running: its answer is as fresh as ours
             try:
-                token, items, self._ahead_limits = await asyncio.wrap_future(ahead)
-                self.first_token = self.first_token or token
-                return Listing.of(items)
+                # Shielded: a cancelled reload (the refresh tick cancels its worker) must not
+                # cancel the read-ahead's future under its thread; the next reload takes it.
+                token, items, limits = await asyncio.shield(asyncio.wrap_future(ahead))
             except Exception:
                 pass  # read again below; a lasting error shows from there
+            else:
+                self._ahead, self._ahead_limits = None, limits
+                self.first_token = self.first_token or token
+                return Listing.of(items)
+        self._ahead = None
         if self.first_token is None:
             token, items = await asyncio.to_thread(self._first_rows, search)
             self.first_token = token

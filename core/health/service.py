@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from core import validation as v
 from core.context import CoreContext
@@ -39,6 +40,14 @@ if TYPE_CHECKING:  # httpx costs ~40 ms to import: loaded by the first probe, no
     import httpx
 
 Doc = Mapping[str, Any]
+# httpcore trace events (HTTP/1.1 and 2): the request starts out, its response's headers are read
+_SENT = "send_request_headers.started"
+_ANSWERED = "receive_response_headers.complete"
+
+
+def _host(url: str) -> str:
+    """The host of a probe URL, for messages (parsed only when one is needed)."""
+    return urlsplit(url).hostname or url
 
 
 class HealthService:
@@ -57,32 +66,33 @@ class HealthService:
     # -- the client -----------------------------------------------------------------------------
 
     def _http(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        """The shared client (pool and bound: `probe_concurrency`) and its semaphore."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop or self._client.is_closed:
             # A client belongs to one loop: a new loop (asyncio.run per CLI call) gets its own.
-            import httpx
-
-            from core.providers.transport import ACCEPT_ENCODING, ShardedTransport, cookieless_jar
-
-            opts = self.options
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(
-                    opts.probe_timeout_s,
-                    connect=min(opts.probe_connect_timeout_s, opts.probe_timeout_s),
-                ),
-                transport=ShardedTransport(opts.probe_concurrency, opts.probe_trust_env),
-                follow_redirects=False,
-                trust_env=opts.probe_trust_env,
-                headers={
-                    "user-agent": "byok-console health probe",
-                    "accept-encoding": ACCEPT_ENCODING,
-                },
-                cookies=cookieless_jar(),
-            )
-            self._sem = asyncio.Semaphore(opts.probe_concurrency)
+            self._client = self._new_client(self.options.probe_concurrency)
+            self._sem = asyncio.Semaphore(self.options.probe_concurrency)
             self._loop = loop
         assert self._sem is not None
         return self._client, self._sem
+
+    def _new_client(self, pool: int) -> httpx.AsyncClient:
+        import httpx
+
+        from core.providers.transport import ACCEPT_ENCODING, ShardedTransport, cookieless_jar
+
+        opts = self.options
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                opts.probe_timeout_s,
+                connect=min(opts.probe_connect_timeout_s, opts.probe_timeout_s),
+            ),
+            transport=ShardedTransport(pool, opts.probe_trust_env),
+            follow_redirects=False,
+            trust_env=opts.probe_trust_env,
+            headers={"user-agent": "byok-console health probe", "accept-encoding": ACCEPT_ENCODING},
+            cookies=cookieless_jar(),
+        )
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
@@ -119,17 +129,23 @@ class HealthService:
         return out
 
     async def _probe_doc(
-        self, doc: Doc, *, deep: bool, resolved: str | Exception | bool | None = False
+        self,
+        doc: Doc,
+        *,
+        deep: bool,
+        resolved: str | Exception | bool | None = False,
+        http: tuple[httpx.AsyncClient, asyncio.Semaphore] | None = None,
     ) -> tuple[HealthCheckResult, bool]:
         """Run the probe of one integration; returns the result and whether the key is unusable.
 
-        `resolved` is the credential already resolved by check_many (False: resolve it here).
+        `resolved` is the credential already resolved by check_many (False: resolve it here);
+        `http` the client and bound to probe with (None: the shared ones).
         Whatever the probe raises (a bug, MemoryError, an error from httpx that nobody expected)
         ends it as a failing result with the reason `probe_error`: a probe always ends with a
         result, so check_many never waits for one that died. Cancellation still propagates.
         """
         try:
-            return await self._probe_unguarded(doc, deep=deep, resolved=resolved)
+            return await self._probe_unguarded(doc, deep=deep, resolved=resolved, http=http)
         except Exception as exc:
             return self._result(
                 doc["id"],
@@ -140,7 +156,12 @@ class HealthService:
             ), False
 
     async def _probe_unguarded(
-        self, doc: Doc, *, deep: bool, resolved: str | Exception | bool | None
+        self,
+        doc: Doc,
+        *,
+        deep: bool,
+        resolved: str | Exception | bool | None,
+        http: tuple[httpx.AsyncClient, asyncio.Semaphore] | None,
     ) -> tuple[HealthCheckResult, bool]:
         kind = ProviderType(doc["provider_type"])
         iid = doc["id"]
@@ -160,7 +181,7 @@ class HealthService:
             request = p.build_probe(kind, config, secret)
         except ValueError as exc:
             return self._result(iid, HealthState.FAILING, p.NOT_FOUND, str(exc)), False
-        client, sem = self._http()
+        client, sem = http or self._http()
         async with sem:
             answer = await self._send(client, request, secrets)
             if isinstance(answer, p.Verdict):  # no HTTP answer: timeout or unreachable
@@ -185,14 +206,23 @@ class HealthService:
 
         from core.providers.transport import AnswerTooLarge, Undecodable, read_capped
 
-        host = httpx.URL(request.url).host or request.url
         deadline = self.options.probe_timeout_s
         started = time.perf_counter()
+        stamps: list[float] = []
         status, encoding = 0, ""
+
+        async def trace(event: str, info: Mapping[str, Any]) -> None:
+            if event.endswith((_SENT, _ANSWERED)):
+                stamps.append(time.perf_counter())
+
         try:
             async with asyncio.timeout(deadline):
                 async with client.stream(
-                    request.method, request.url, headers=request.headers, json=request.json
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    json=request.json,
+                    extensions={"trace": trace},
                 ) as response:
                     status = response.status_code
                     encoding = response.headers.get("content-encoding", "")
@@ -202,27 +232,32 @@ class HealthService:
             return p.Verdict(
                 HealthState.FAILING,
                 p.TOO_LARGE,
-                f"{host} answered {status} with more than {exc.limit / 2**20:g} MiB {what}"
-                "(no probe answer is that large): byok stopped reading there",
+                f"{_host(request.url)} answered {status} with more than "
+                f"{exc.limit / 2**20:g} MiB {what}(no probe answer is that large): byok stopped "
+                "reading there",
             )
         except Undecodable:
             return p.Verdict(
                 HealthState.DEGRADED,
                 p.BAD_ANSWER,
-                f"{host} answered {status} with a body that does not decompress as its "
-                f"Content-Encoding ({redact(encoding, secrets, 40)}) says",
+                f"{_host(request.url)} answered {status} with a body that does not decompress as "
+                f"its Content-Encoding ({redact(encoding, secrets, 40)}) says",
             )
         except (TimeoutError, httpx.TimeoutException):
             return p.Verdict(
                 HealthState.FAILING,
                 p.TIMEOUT,
-                f"no answer from {host} within {deadline:g} s",
+                f"no answer from {_host(request.url)} within {deadline:g} s",
             )
         except httpx.TransportError as exc:
             why = redact(str(exc) or type(exc).__name__, secrets, 160)
-            return p.Verdict(HealthState.FAILING, p.UNREACHABLE, f"cannot reach {host}: {why}")
-        latency = round((time.perf_counter() - started) * 1000)
-        return status, response.headers, body, latency
+            return p.Verdict(
+                HealthState.FAILING, p.UNREACHABLE, f"cannot reach {_host(request.url)}: {why}"
+            )
+        # The provider's answer time: from the request going out to its response's headers read;
+        # not the wait for a pooled connection, the connect, nor this process's own CPU before.
+        latency_s = stamps[-1] - stamps[0] if len(stamps) == 2 else time.perf_counter() - started
+        return status, response.headers, body, round(latency_s * 1000)
 
     def _judge(
         self, doc: Doc, kind: ProviderType, verdict: p.Verdict, status: int, latency: int
@@ -406,8 +441,8 @@ class HealthService:
         gather, so 500 probes cost a handful of file rewrites, not 500.
 
         Closing the generator early (break, cancel) cancels the probes still running and stores
-        the results that had completed. `concurrency` above `probe_concurrency` is capped by it:
-        that option sizes the shared connection pool.
+        the results that had completed. `concurrency` above `probe_concurrency` (the size of the
+        shared connection pool) is honoured: this check gets a client of its own, that wide.
         """
         at_once = self.options.probe_concurrency
         if concurrency is not None:
@@ -423,6 +458,9 @@ class HealthService:
         docs = [d for d in docs if self._wanted(d, include_disabled, stale_after_s)]
         if not docs:
             return
+        wide = None  # a concurrency above the shared pool's: a client that wide for this check
+        if at_once > self.options.probe_concurrency:
+            wide = (self._new_client(at_once), asyncio.Semaphore(at_once))
         local = asyncio.Semaphore(at_once)
         done: asyncio.Queue[HealthCheckResult] = asyncio.Queue()
         pending: list[tuple[Doc, HealthCheckResult, bool, bool]] = []
@@ -432,7 +470,9 @@ class HealthService:
 
         async def one(doc: Doc, secret: str | Exception | None) -> None:
             async with local:
-                result, unusable = await self._probe_doc(doc, deep=deep, resolved=secret)
+                result, unusable = await self._probe_doc(
+                    doc, deep=deep, resolved=secret, http=wide
+                )
             pending.append((doc, result, unusable, deep))
             wake.set()
             done.put_nowait(result)
@@ -469,6 +509,8 @@ class HealthService:
             stop.set()
             wake.set()
             await asyncio.shield(writing)  # stores what completed, then ends
+            if wide is not None:
+                await wide[0].aclose()
 
     def _docs(self, tenant_id: str, ids: list[str]) -> list[Doc]:
         return [doc for iid in ids if (doc := self.ctx.repo.get(tenant_id, iid)) is not None]

@@ -458,11 +458,15 @@ class IntegrationRepo:
         """
         batch = list(outcomes)
         applied: list[Doc | None] = []
-        with self.store.transaction() as db:
-            table = db.table(TABLE)
+        with self.store.transaction():
+            # The transaction's private copy, changed in place and written once: TinyDB's
+            # Table.update rebuilds the whole table on every call (a 125-result commit at 50,000
+            # integrations cost 4.6 s that way).
+            data = self.store.read() or {}
+            table = data.get(TABLE, {})
             for item in batch:
                 iid = item["integration_id"]
-                doc = table.get(doc_id=iid)
+                doc = table.get(iid)
                 basis = item.get("basis")
                 if (
                     doc is None
@@ -495,8 +499,10 @@ class IntegrationRepo:
                             else IntegrationStatus.DISABLED
                         )
                     )
-                table.update(fields, doc_ids=[iid])
-                applied.append({**doc, **fields})
+                doc.update(fields)
+                applied.append(dict(doc))
+            if any(doc is not None for doc in applied):
+                self.store.write(data)
         return applied
 
     @contextlib.contextmanager

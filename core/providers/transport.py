@@ -12,7 +12,10 @@ from collections.abc import AsyncIterator
 from http.cookiejar import CookieJar, CookiePolicy
 from typing import Any
 
+import httpcore
 import httpx
+
+from core.providers.netstream import ProbeBackend
 
 # What probes accept: the encodings BoundedDecoder can stop at its cap (httpx would also offer
 # br and zstd when their packages are installed, and decode them without a bound).
@@ -44,6 +47,15 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             )
             for size in sizes
         ]
+        for shard, size in zip(self._shards, sizes, strict=True):
+            # httpx takes no network backend: its pool, with the same settings and ours
+            shard._pool = httpcore.AsyncConnectionPool(
+                ssl_context=tls,
+                max_connections=size,
+                max_keepalive_connections=size,
+                keepalive_expiry=30.0,
+                network_backend=ProbeBackend(),
+            )
         self._load = [0] * count
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

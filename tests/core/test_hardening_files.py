@@ -252,6 +252,8 @@ async def test_an_empty_existing_file_is_a_store_error(
 ) -> None:
     iid = await _populated(db_path, server)
     target = db_path.with_name(name)
+    if name == "byok.health.json":
+        _old_format_health_log(db_path)
     assert target.is_file()
     target.write_bytes(b"")
     with pytest.raises(StoreError) as e:
@@ -260,6 +262,21 @@ async def test_an_empty_existing_file_is_a_store_error(
     with pytest.raises(StoreError):
         await _write_to(db_path, iid, name)
     assert target.read_bytes() == b""
+
+
+def _old_format_health_log(db_path: Path) -> None:
+    """The health log as byok wrote it before segments (one JSON file), as an upgrade finds it:
+    it is migrated on first use."""
+    log: dict[str, dict] = {}
+    for segment in sorted(db_path.with_name("byok.health.d").glob("*.jsonl")):
+        for line in segment.read_bytes().splitlines():
+            entry = orjson.loads(line[9:])
+            doc = log.setdefault(entry["integration_id"], {"tenant_id": entry.pop("tenant_id"),
+                                                           "entries": []})  # fmt: skip
+            entry.pop("tenant_id", None)
+            doc["entries"].append(entry)
+        segment.unlink()
+    db_path.with_name("byok.health.json").write_bytes(orjson.dumps({"log": log}))
 
 
 def _rewrite(path: Path, change) -> bytes:  # type: ignore[no-untyped-def]
@@ -298,6 +315,8 @@ async def test_side_files_of_the_wrong_shape_are_store_errors(
 ) -> None:  # type: ignore[no-untyped-def]
     iid = await _populated(db_path, server)
     target = db_path.with_name(name)
+    if name == "byok.health.json":
+        _old_format_health_log(db_path)
     raw = _rewrite(target, change)
     with pytest.raises(StoreError) as e:
         await _read_everything(db_path, iid)
@@ -346,6 +365,27 @@ async def test_a_log_frame_with_a_valid_checksum_and_a_bad_shape(
     finally:
         await g.aclose()
     assert segment.read_bytes() == raw
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [{"nope": 1}, {"health_state": "odd"}, {"tenant_id": 5}, {"checked_at": None}, [1, 2]],
+)
+async def test_a_health_log_line_with_a_valid_checksum_and_a_bad_shape(
+    db_path: Path, server: FakeProviderServer, entry: object
+) -> None:
+    iid = await _populated(db_path, server)
+    [segment] = db_path.with_name("byok.health.d").glob("*.jsonl")
+    first = orjson.loads(segment.read_bytes()[9:])
+    bad = {**first, **entry} if isinstance(entry, dict) and "nope" not in entry else entry
+    with open(segment, "ab") as fh:
+        fh.write(_frame(bad))  # type: ignore[arg-type]
+    raw = segment.read_bytes()
+    with pytest.raises(StoreError) as e:
+        await _read_everything(db_path, iid)
+    assert str(segment) in str(e.value)
+    await _write_to(db_path, iid, "byok.health.json")  # an append does not read the history
+    assert segment.read_bytes().startswith(raw)  # and repairs nothing
 
 
 # -- item 13: nothing non-finite ------------------------------------------------------------------

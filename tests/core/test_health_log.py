@@ -63,6 +63,8 @@ async def test_retention_is_bounded_per_integration(
     db_path: Path, fake_server: FakeProviderServer, open_facade: OpenFacade
 ) -> None:
     f = open_facade(health_log_retention=3)
+    log = f._health.log
+    log.segment_bytes, log.compact_bytes = 2048, 4096  # small files: compaction runs here
     a = await make(f, fake_server, "openai", key_for("ok"))
     b = await make(f, fake_server, "openai", key_for("ok"))
     for _ in range(5):
@@ -70,10 +72,19 @@ async def test_retention_is_bounded_per_integration(
     await f.test_credentials("t1", b)
     assert len(await f.get_health_log("t1", a)) == 3
     assert len(await f.get_health_log("t1")) == 4
-    size = (db_path.parent / "byok.health.json").stat().st_size
-    for _ in range(10):
+
+    def on_disk() -> int:
+        return sum(p.stat().st_size for p in (db_path.parent / "byok.health.d").iterdir())
+
+    sizes = []
+    for _ in range(60):
         await f.test_credentials("t1", a)
-    assert (db_path.parent / "byok.health.json").stat().st_size <= size + 64
+        sizes.append(on_disk())
+    # compaction drops what retention hides: the files stop growing with the history
+    assert max(sizes) <= 2 * log.compact_bytes + 2 * log.segment_bytes
+    assert min(sizes[30:]) < max(sizes[:30])
+    assert len(await f.get_health_log("t1", a)) == 3
+    assert len(await f.get_health_log("t1")) == 4
 
 
 async def test_log_of_a_deleted_integration_stays_readable(
@@ -92,15 +103,20 @@ async def test_one_commit_per_file_per_probe(
 ) -> None:
     iid = await make(facade, fake_server, "openai", key_for("ok"))
     commits: list[str] = []
-    for store in (facade.context.store, facade._health.log.store):
-        original = store._commit
-        monkeypatch.setattr(
-            store,
-            "_commit",
-            lambda data, s=store, o=original: (commits.append(s.path.name), o(data))[1],
-        )
+    store, log = facade.context.store, facade._health.log
+    commit, append = store._commit, log._append
+    monkeypatch.setattr(
+        store, "_commit", lambda data: (commits.append(store.path.name), commit(data))[1]
+    )
+    monkeypatch.setattr(
+        log,
+        "_append",
+        lambda path, data, created: (commits.append(path.parent.name), append(path, data, created))[
+            1
+        ],
+    )
     await facade.test_credentials("t1", iid)
-    assert sorted(commits) == ["byok.health.json", "byok.json"]
+    assert sorted(commits) == ["byok.health.d", "byok.json"]
 
 
 async def test_files_private_and_reopened_by_a_new_facade(
@@ -110,8 +126,11 @@ async def test_files_private_and_reopened_by_a_new_facade(
     iid = await make(f, fake_server, "openai", key_for("ok"))
     await f.test_credentials("t1", iid)
     await f.aclose()
-    path = db_path.parent / "byok.health.json"
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    logdir = db_path.parent / "byok.health.d"
+    assert stat.S_IMODE(os.stat(logdir).st_mode) == 0o700
+    files = list(logdir.iterdir())
+    assert sorted(p.name for p in files if p.suffix != ".jsonl") == [".lock"] and len(files) == 2
+    assert all(stat.S_IMODE(os.stat(p).st_mode) == 0o600 for p in files)
     g = open_facade()
     assert [e.reason for e in await g.get_health_log("t1", iid)] == ["ok"]
 
