@@ -27,7 +27,7 @@ from core.enums import HealthState, IntegrationStatus, ProviderType
 from core.errors import CredentialError
 from core.health.log import HealthLog
 from core.health.models_seen import ModelLists
-from core.integrations.redaction import redact
+from core.integrations.redaction import redact, scrub_value
 from core.models import HealthCheckResult
 from core.providers import probes as p
 from core.timeutil import from_iso, to_iso
@@ -115,27 +115,33 @@ class HealthService:
 
         `resolved` is the credential already resolved by check_many (False: resolve it here).
         """
-        kind = ProviderType(doc["provider_type"])
-        iid = doc["id"]
         if resolved is False:
             resolved = (await asyncio.to_thread(self._secrets, [doc]))[0]
         if isinstance(resolved, CredentialError):
             # The message names the variable or file, never the secret.
-            return self._result(
-                iid, HealthState.FAILING, p.CREDENTIAL_ERROR, f"credential unusable: {resolved}"
-            ), True
+            why = f"credential unusable: {resolved}"
+            failed = self._result(doc["id"], HealthState.FAILING, p.CREDENTIAL_ERROR, why)
+            return scrubbed(failed, ()), True
         secret = resolved if isinstance(resolved, str) else None
         secrets = (secret,) if secret else ()
+        return scrubbed(await self._probe(doc, secret, secrets, deep=deep), secrets), False
+
+    async def _probe(
+        self, doc: Doc, secret: str | None, secrets: tuple[str, ...], *, deep: bool
+    ) -> HealthCheckResult:
+        """The probe itself (and the deep one), its result not yet scrubbed."""
+        kind = ProviderType(doc["provider_type"])
+        iid = doc["id"]
         config: Mapping[str, Any] = doc.get("config") or {}
         try:
             request = p.build_probe(kind, config, secret)
         except ValueError as exc:
-            return self._result(iid, HealthState.FAILING, p.NOT_FOUND, str(exc)), False
+            return self._result(iid, HealthState.FAILING, p.NOT_FOUND, str(exc))
         client, sem = self._http()
         async with sem:
             answer = await self._send(client, request, secrets)
             if isinstance(answer, p.Verdict):  # no HTTP answer: timeout or unreachable
-                return self._result(iid, answer.state, answer.reason, answer.message), False
+                return self._result(iid, answer.state, answer.reason, answer.message)
             status, headers, body, latency = answer
             verdict = p.read_answer(kind, status, headers, body, secrets)
             model = doc.get("default_model")
@@ -147,7 +153,7 @@ class HealthService:
             result = self._judge(doc, kind, verdict, status, latency)
             if deep and result.health_state is not HealthState.FAILING:
                 result = await self._deep(client, doc, kind, config, secret, secrets, result)
-        return result, False
+        return result
 
     async def _send(
         self, client: httpx.AsyncClient, request: p.ProbeRequest, secrets: tuple[str, ...]
@@ -412,3 +418,18 @@ class HealthService:
             return True
         checked = from_iso(doc.get("health_checked_at"))
         return checked is None or checked <= self.ctx.clock() - timedelta(seconds=stale_after_s)
+
+
+def scrubbed(result: HealthCheckResult, secrets: tuple[str, ...]) -> HealthCheckResult:
+    """`result` with every string field scrubbed (core.integrations.redaction): the one boundary
+    all provider text (messages, model ids, headers, ids) passes before it is stored, logged or
+    returned. A model id that held a secret or a control character is no model id: dropped."""
+    update: dict[str, Any] = {}
+    for name in type(result).model_fields:
+        value = getattr(result, name)
+        clean = scrub_value(value, secrets)
+        if name == "models":
+            clean = [m for m, c in zip(value, clean, strict=True) if m == c]
+        if clean != value:
+            update[name] = clean
+    return result.model_copy(update=update) if update else result
