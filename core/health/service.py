@@ -18,7 +18,6 @@ import itertools
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from core import validation as v
@@ -30,7 +29,7 @@ from core.health.models_seen import ModelLists
 from core.integrations.redaction import redact, scrub_value
 from core.models import HealthCheckResult
 from core.providers import probes as p
-from core.timeutil import from_iso, to_iso
+from core.timeutil import from_iso, seconds_before, to_iso
 
 if TYPE_CHECKING:  # httpx costs ~40 ms to import: loaded by the first probe, not at start
     import httpx
@@ -417,7 +416,7 @@ class HealthService:
         if stale_after_s is None:
             return True
         checked = from_iso(doc.get("health_checked_at"))
-        return checked is None or checked <= self.ctx.clock() - timedelta(seconds=stale_after_s)
+        return checked is None or checked <= seconds_before(self.ctx.clock(), stale_after_s)
 
 
 def scrubbed(result: HealthCheckResult, secrets: tuple[str, ...]) -> HealthCheckResult:
