@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime
 
+from rich.markup import escape
 from rich.text import Text
 
 from core.enums import HealthState, IntegrationStatus
@@ -63,6 +64,12 @@ def safe(content: str | Text) -> Text:
             if span.start <= start and end <= span.end:
                 out.stylize(span.style, at, len(out))
     return out
+
+
+def cell(content: str | Text) -> str | Text:
+    """A DataTable cell: a str escaped for the table's own markup parsing (so it renders as the
+    table renders text), a Text made `safe`."""
+    return escape(lines(content)) if isinstance(content, str) else safe(content)
 
 
 def value(enum_or_text: object) -> str:

@@ -91,7 +91,7 @@ class HealthLogScreen(DataScreen):
                 entry.reason or "",
                 entry.message or "",
             )
-            table.add_row(*map(fmt.safe, cells))
+            table.add_row(*map(fmt.cell, cells))
         bits = [f"{shown:,} of {len(self.entries):,} probes", f"state: {state or 'all'} (f)"]
         if needle:
             bits.append(f"integration: {needle!r}")
