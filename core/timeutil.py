@@ -16,10 +16,22 @@ Clock = Callable[[], datetime]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US_PER_S = 1_000_000
 _US = timedelta(microseconds=1)
+# What a datetime can hold in UTC: a time outside (0001-01-01T00:00+01:00 is in the year 0 UTC)
+# has microseconds but no date, and `from_us` or `month_bounds` would overflow on it.
+FIRST_US = (datetime.min.replace(tzinfo=UTC) - EPOCH) // _US
+END_US = (datetime.max.replace(tzinfo=UTC) - EPOCH) // _US + 1
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def seconds_before(moment: datetime, seconds: float) -> datetime:
+    """`seconds` before `moment`, or the first representable instant when that is earlier."""
+    try:
+        return moment - timedelta(seconds=seconds)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def to_iso(moment: datetime) -> str:

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from core.enums import HealthState, IntegrationStatus, ProviderType
 from core.errors import ValidationError
-from core.timeutil import US_PER_S, to_us
+from core.timeutil import END_US, FIRST_US, US_PER_S, to_us
 from core.usage.pricing import NC_PER_CENT
 
 E = TypeVar("E", bound=StrEnum)
@@ -341,7 +341,7 @@ def time_us(value: object, field: str = "at") -> int:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValidationError("must be timezone-aware (UTC)", field)
-        return to_us(value)
+        return _dated(to_us(value), field)
     if isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.strip())
@@ -351,12 +351,18 @@ def time_us(value: object, field: str = "at") -> int:
             ) from None
         if moment.tzinfo is None:
             raise ValidationError("must carry a UTC offset, e.g. 2026-01-31T12:00:00Z", field)
-        return to_us(moment)
+        return _dated(to_us(moment), field)
     if isinstance(value, int | float) and not isinstance(value, bool):
         if not math.isfinite(value) or not 0 <= value < LAST_UNIX_S:
             raise ValidationError("must be Unix seconds between 1970 and 9999", field)
         return round(value * US_PER_S) if isinstance(value, float) else value * US_PER_S
     raise ValidationError("must be a datetime, ISO-8601 text or Unix seconds", field)
+
+
+def _dated(us: int, field: str) -> int:
+    if not FIRST_US <= us < END_US:
+        raise ValidationError("must be a time between the years 1 and 9999 (UTC)", field)
+    return us
 
 
 # -- credentials --------------------------------------------------------------------------------

@@ -156,6 +156,22 @@ class ByokApp(App[int]):
         if self._owns_files:
             await self.data.aclose()
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification is plain text, whatever `markup` says: messages and titles carry
+        data (names, provider messages, errors), which is shown literally (tui.format.safe)."""
+        super().notify(
+            fmt.lines(message), title=fmt.lines(title), severity=severity, timeout=timeout,
+            markup=False,
+        )  # fmt: skip
+
     # -- errors, in one place -------------------------------------------------------------------
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

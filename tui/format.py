@@ -2,15 +2,22 @@
 
 Kept apart from the widgets so the home table, the detail screen and the limits screen say the same
 thing the same way, and so every state reads without colour (NO_COLOR, 16-colour terminals).
+
+Data (a name, a provider's message, a model id) reaches a widget through `safe`: shown literally,
+never read as Rich/Textual markup (`[/x]`, `[@click=app.quit]`), with control characters made
+visible, so neither a database written by an older version nor a provider can attack the terminal.
 """
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 
+from rich.markup import escape
 from rich.text import Text
 
 from core.enums import HealthState, IntegrationStatus
+from core.integrations.redaction import visible
 
 # The order the console lists health states in (header counts, the health log's filter).
 HEALTH_ORDER = (HealthState.HEALTHY, HealthState.DEGRADED, HealthState.FAILING, HealthState.UNKNOWN)
@@ -32,6 +39,37 @@ STATUS_STYLE: dict[str, str] = {
     IntegrationStatus.DISABLED: "dim",
     IntegrationStatus.ERROR: "bold red",
 }
+
+
+def lines(text: str) -> str:
+    """`text` with control characters made visible, line ends kept."""
+    return "\n".join(visible(line) for line in text.split("\n"))
+
+
+def safe(content: str | Text) -> Text:
+    """What a widget may show: a str as literal text (no markup); a Text with its styles kept;
+    in both, control characters other than line ends shown as escapes (`\x1b`)."""
+    if isinstance(content, str):
+        return Text(lines(content))
+    plain = content.plain
+    if lines(plain) == plain:
+        return content
+    out = content.blank_copy()
+    edges = {0, len(plain)} | {i for s in content.spans for i in (s.start, s.end) if i < len(plain)}
+    cuts = sorted(edges)
+    for start, end in itertools.pairwise(cuts):
+        at = len(out)
+        out.append(lines(plain[start:end]))
+        for span in content.spans:
+            if span.start <= start and end <= span.end:
+                out.stylize(span.style, at, len(out))
+    return out
+
+
+def cell(content: str | Text) -> str | Text:
+    """A DataTable cell: a str escaped for the table's own markup parsing (so it renders as the
+    table renders text), a Text made `safe`."""
+    return escape(lines(content)) if isinstance(content, str) else safe(content)
 
 
 def value(enum_or_text: object) -> str:

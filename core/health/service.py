@@ -18,7 +18,6 @@ import itertools
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -29,12 +28,12 @@ from core.errors import CredentialError
 from core.health.log import HealthLog
 from core.health.models_seen import ModelLists
 from core.integrations.credentials import FILE_LIMIT, file_refs
-from core.integrations.redaction import redact
+from core.integrations.redaction import redact, scrub_value
 from core.integrations.repository import probe_basis
 from core.models import HealthCheckResult
 from core.providers import probes as p
 from core.smallfile import reading_ahead
-from core.timeutil import from_iso, to_iso
+from core.timeutil import from_iso, seconds_before, to_iso
 
 if TYPE_CHECKING:  # httpx costs ~40 ms to import: loaded by the first probe, not at start
     import httpx
@@ -163,29 +162,42 @@ class HealthService:
         resolved: str | Exception | bool | None,
         http: tuple[httpx.AsyncClient, asyncio.Semaphore] | None,
     ) -> tuple[HealthCheckResult, bool]:
-        kind = ProviderType(doc["provider_type"])
-        iid = doc["id"]
         if resolved is False:
             resolved = (await asyncio.to_thread(self._secrets, [doc]))[0]
         if isinstance(resolved, CredentialError):
             # The message names the variable or file, never the secret.
-            return self._result(
-                iid, HealthState.FAILING, p.CREDENTIAL_ERROR, f"credential unusable: {resolved}"
-            ), True
+            why = f"credential unusable: {resolved}"
+            failed = self._result(doc["id"], HealthState.FAILING, p.CREDENTIAL_ERROR, why)
+            return scrubbed(failed, ()), True
         if isinstance(resolved, Exception):
             raise resolved  # an unexpected one: the guard in _probe_doc makes it a result
         secret = resolved if isinstance(resolved, str) else None
         secrets = (secret,) if secret else ()
+        result = await self._probe(doc, secret, secrets, deep=deep, http=http)
+        return scrubbed(result, secrets), False
+
+    async def _probe(
+        self,
+        doc: Doc,
+        secret: str | None,
+        secrets: tuple[str, ...],
+        *,
+        deep: bool,
+        http: tuple[httpx.AsyncClient, asyncio.Semaphore] | None,
+    ) -> HealthCheckResult:
+        """The probe itself (and the deep one), its result not yet scrubbed."""
+        kind = ProviderType(doc["provider_type"])
+        iid = doc["id"]
         config: Mapping[str, Any] = doc.get("config") or {}
         try:
             request = p.build_probe(kind, config, secret)
         except ValueError as exc:
-            return self._result(iid, HealthState.FAILING, p.NOT_FOUND, str(exc)), False
+            return self._result(iid, HealthState.FAILING, p.NOT_FOUND, str(exc))
         client, sem = http or self._http()
         async with sem:
             answer = await self._send(client, request, secrets)
             if isinstance(answer, p.Verdict):  # no HTTP answer: timeout or unreachable
-                return self._result(iid, answer.state, answer.reason, answer.message), False
+                return self._result(iid, answer.state, answer.reason, answer.message)
             status, headers, body, latency = answer
             verdict = p.read_answer(kind, status, headers, body, secrets)
             model = doc.get("default_model")
@@ -197,7 +209,7 @@ class HealthService:
             result = self._judge(doc, kind, verdict, status, latency)
             if deep and result.health_state is not HealthState.FAILING:
                 result = await self._deep(client, doc, kind, config, secret, secrets, result)
-        return result, False
+        return result
 
     async def _send(
         self, client: httpx.AsyncClient, request: p.ProbeRequest, secrets: tuple[str, ...]
@@ -521,7 +533,7 @@ class HealthService:
         if stale_after_s is None:
             return True
         checked = from_iso(doc.get("health_checked_at"))
-        return checked is None or checked <= self.ctx.clock() - timedelta(seconds=stale_after_s)
+        return checked is None or checked <= seconds_before(self.ctx.clock(), stale_after_s)
 
 
 def _in_service(doc: Doc) -> bool:
@@ -532,3 +544,18 @@ def _in_service(doc: Doc) -> bool:
     return status == enabled or (
         status == IntegrationStatus.ERROR.value and doc.get("status_before_error") == enabled
     )
+
+
+def scrubbed(result: HealthCheckResult, secrets: tuple[str, ...]) -> HealthCheckResult:
+    """`result` with every string field scrubbed (core.integrations.redaction): the one boundary
+    all provider text (messages, model ids, headers, ids) passes before it is stored, logged or
+    returned. A model id that held a secret or a control character is no model id: dropped."""
+    update: dict[str, Any] = {}
+    for name in type(result).model_fields:
+        value = getattr(result, name)
+        clean = scrub_value(value, secrets)
+        if name == "models":
+            clean = [m for m, c in zip(value, clean, strict=True) if m == c]
+        if clean != value:
+            update[name] = clean
+    return result.model_copy(update=update) if update else result

@@ -82,6 +82,31 @@ def test_time_us_from_every_accepted_form() -> None:
     assert list(_refused(v.time_us, "soon", "timestamp")) == ["timestamp"]
 
 
+def test_time_us_refuses_a_time_outside_the_years_1_to_9999_utc() -> None:
+    """An offset can push a time out of what a datetime holds (0001-01-01T00:00+01:00 is in the
+    year 0 UTC): a ValidationError, never an OverflowError later when the month is computed."""
+    early = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1)))
+    late = datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-1)))
+    for bad in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", early, late):
+        assert "between the years 1 and 9999" in _refused(v.time_us, bad)["at"]
+    assert v.time_us("0001-01-01T00:00:00+00:00") == to_us(datetime(1, 1, 1, tzinfo=UTC))
+
+
+async def test_record_usage_with_an_extreme_timestamp_is_a_validation_error(
+    db_path: Path,
+) -> None:
+    facade = IntegrationsFacade(db_path, durable=False)
+    try:
+        made = await facade.create_integration(T, name="o", provider_type="ollama")
+        for at in ("0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00+00:30"):
+            with pytest.raises(ValidationError) as err:
+                await facade.record_usage(T, made.id, model="m", input_tokens=1,
+                                          output_tokens=1, at=at)  # fmt: skip
+            assert list(err.value.errors) == ["at"]
+    finally:
+        await facade.aclose()
+
+
 def test_integration_ids_refuse_a_lone_string_and_drop_repeats() -> None:
     assert v.integration_ids(["b", "a", "b"]) == ["b", "a"]
     assert v.integration_ids(iter(("x",))) == ["x"]
@@ -161,3 +186,23 @@ async def test_unknown_probe_options_are_validation_errors(db_path: Path) -> Non
                 pass
         assert list(err.value.errors) == [field]
     await f.aclose()
+
+
+async def test_an_extreme_staleness_probes_only_the_never_checked(
+    db_path: Path, fake_server
+) -> None:  # type: ignore[no-untyped-def]
+    """stale_after_s reaching before the year 1 is no OverflowError: nothing checked is stale."""
+    facade = IntegrationsFacade(db_path, durable=False)
+    try:
+        base = {"config": {"base_url": fake_server.base_url_for("ollama")}}
+        checked = await facade.create_integration(T, name="a", provider_type="ollama", **base)
+        await facade.test_credentials(T, checked.id)
+        for i, stale in enumerate((1e20, 10**30, 1e300)):
+            never = await facade.create_integration(
+                T, name=f"b{i}", provider_type="ollama", **base
+            )
+            seen = [r.integration_id async for r in facade.check_many(
+                T, stale_after_s=stale, include_disabled=True)]  # fmt: skip
+            assert seen == [never.id]
+    finally:
+        await facade.aclose()

@@ -238,7 +238,7 @@ async def cmd_edit(facade: IntegrationsFacade, args: argparse.Namespace) -> int:
 
 
 def _confirm(question: str) -> bool:
-    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.write(fmt.visible(f"{question} [y/N] "))
     sys.stderr.flush()
     answer = sys.stdin.readline()
     return answer.strip().lower() in {"y", "yes"}
@@ -256,9 +256,9 @@ async def cmd_rm(facade: IntegrationsFacade, args: argparse.Namespace) -> int:
     if args.json:
         fmt.print_json(result)
     elif result.deleted:
-        print(f"deleted {current.name} ({current.id})")
+        fmt.say(f"deleted {current.name} ({current.id})")
     else:
-        print(f"{current.name} was already gone")
+        fmt.say(f"{current.name} was already gone")
     return EX_OK
 
 
@@ -271,7 +271,7 @@ async def _lifecycle(
     if args.json:
         fmt.print_json(result)
     else:
-        print(result.message)
+        fmt.say(result.message)
     return EX_OK
 
 

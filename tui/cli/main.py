@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from core import __version__
 from core.errors import IntegrationError
 from tui.cli import console, health, integrations, usage
+from tui.cli import output as fmt
 from tui.cli.args import ByokArgumentParser, global_options
 from tui.cli.errors import CommandError, UsageError
 from tui.errors import EX_INTERRUPTED, EX_IOERR, EX_USAGE, SHOWN, UNEXPECTED, sentence
@@ -62,7 +63,7 @@ def _fail(exc: BaseException, debug: bool, code: int, prefix: str = "", text: st
     if debug:
         traceback.print_exception(exc, file=sys.stderr)
     line = " ".join((text or str(exc)).split()) or type(exc).__name__
-    sys.stderr.write(f"byok: {prefix}{line}\n")
+    fmt.say(f"byok: {prefix}{line}", sys.stderr)
     return code
 
 

@@ -4,6 +4,10 @@ Tables are whitespace-aligned columns (no box drawing) so that `grep`, `awk` and
 them, and they are fitted to the terminal width (80 columns when the output is not a terminal)
 by shortening the widest free-text column. Colour is used only on a terminal and never when
 NO_COLOR is set (https://no-color.org), so logs and pipes stay clean.
+
+Every value is written through `visible` (core.integrations.redaction): a control character a
+database holds (one written by an older version) is shown as an escape, never sent to the
+terminal, in tables, fields, JSON and messages alike.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
+
+from core.integrations.redaction import scrub_value, visible
 
 _COLOURS = {
     "healthy": "32",
@@ -71,8 +77,14 @@ def print_json(value: Any, stream: TextIO | None = None) -> None:
     """Strict JSON (RFC 8259): a NaN or an infinity is a bug to report (ValueError), never
     `NaN` on stdout for a JSON parser to choke on. Nothing is written then."""
     out = stream or sys.stdout
-    text = json.dumps(to_jsonable(value), indent=2, ensure_ascii=False, allow_nan=False)
+    value = scrub_value(to_jsonable(value))
+    text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
     out.write(text + "\n")
+
+
+def say(text: str, stream: TextIO | None = None) -> None:
+    """One line of a message (which may name stored values) on stdout, or on `stream`."""
+    (stream or sys.stdout).write(visible(text) + "\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +168,7 @@ def table(
     """
     out = stream or sys.stdout
     colour = use_colour(out)
-    body = [[str(cell) for cell in row] for row in rows]
+    body = [[visible(str(cell)) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in body:
         for i, cell in enumerate(row):
@@ -194,5 +206,6 @@ def fields(pairs: Sequence[tuple[str, str]], stream: TextIO | None = None) -> No
     colour = use_colour(out)
     pad = max(len(k) for k, _ in pairs)
     limit = width(out) - pad - 2
-    for key, value in pairs:
+    for key, raw in pairs:
+        value = visible(raw)
         out.write(f"{key.ljust(pad)}  {paint(shorten(value, limit), value, colour)}\n")

@@ -176,7 +176,7 @@ async def cmd_usage_import(facade: IntegrationsFacade, args: argparse.Namespace)
             f"cost {report.cost_cents:.2f} cents"
         )
         for err in report.errors[:20]:
-            sys.stderr.write(f"byok: {args.file}:{err.line}: {err.message}\n")
+            fmt.say(f"byok: {args.file}:{err.line}: {err.message}", sys.stderr)
         if report.error_count > 20:
             sys.stderr.write(f"byok: ... and {report.error_count - 20} more bad lines\n")
     return EX_DATAERR if report.error_count else EX_OK
@@ -196,9 +196,9 @@ async def cmd_check(facade: IntegrationsFacade, args: argparse.Namespace) -> int
         line = f"{current.name}: {decision.decision.value}"
         if decision.retry_after_s is not None:
             line += f" (retry after {decision.retry_after_s:.1f} s)"
-        print(fmt.paint(line, decision.decision.value, fmt.use_colour(sys.stdout)))
+        print(fmt.paint(fmt.visible(line), decision.decision.value, fmt.use_colour(sys.stdout)))
         for reason in decision.reasons:
-            print(f"  - {reason}")
+            fmt.say(f"  - {reason}")
     return DECISION_EXIT[decision.decision]
 
 

@@ -115,7 +115,7 @@ class DetailScreen(IntegrationScreen):
             t.append(f"{key:<19}", style="dim")
             t.append_text(value if isinstance(value, Text) else Text(str(value)))
             t.append("\n")
-        self.query_one("#detail-fields", Static).update(t)
+        self.query_one("#detail-fields", Static).update(fmt.safe(t))
 
     def _render_limits(self, lim: LimitFigures | None, unavailable: str | None) -> None:
         note = self.query_one("#limits-note", Static)
@@ -125,7 +125,7 @@ class DetailScreen(IntegrationScreen):
         if lim is None:
             for gauge in (budget, tokens, rpm):
                 gauge.show(None, 0, "", "")
-            note.update(unavailable or "No limits status.")
+            note.update(fmt.safe(unavailable or "No limits status."))
             return
         budget.show(
             lim.budget_percent,
@@ -156,8 +156,8 @@ class DetailScreen(IntegrationScreen):
         box = self.query_one("#detail-log", Static)
         if unavailable:
             spark.data = []
-            note.update(unavailable)
-            box.update(unavailable)
+            note.update(fmt.safe(unavailable))
+            box.update(fmt.safe(unavailable))
             return
         latencies = [e.latency_ms for e in reversed(log) if e.latency_ms is not None]
         spark.data = latencies
@@ -180,12 +180,12 @@ class DetailScreen(IntegrationScreen):
             t.append_text(fmt.health_text(entry.health_state))
             t.append(f"  {fmt.latency(entry.latency_ms):>7}  ")
             t.append(f"{entry.reason or ''}: {entry.message or ''}\n")
-        box.update(t)
+        box.update(fmt.safe(t))
 
     def _render_alerts(self, alerts: list[Alert], unavailable: str | None) -> None:
         box = self.query_one("#detail-alerts", Static)
         if unavailable:
-            box.update(unavailable)
+            box.update(fmt.safe(unavailable))
             return
         if not alerts:
             box.update(Text("No alert this period.", style="dim"))
@@ -197,7 +197,7 @@ class DetailScreen(IntegrationScreen):
             t.append(f"{fmt.ago(alert.created_at, now):>9}  ")
             t.append(f"{alert.threshold}% {alert.kind}", style=style)
             t.append(f"  {alert.message}\n")
-        box.update(t)
+        box.update(fmt.safe(t))
 
     def target(self) -> tuple[str, str]:
         return self.integration_id, self.detail.name if self.detail else self.integration_id

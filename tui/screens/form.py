@@ -82,7 +82,7 @@ class FormScreen(ByokModal[str | None]):
         ex = self.existing
         title = f"Edit {ex.name}" if ex else "New integration"
         with VerticalScroll(id="form-box"):
-            yield Static(title, id="form-title")
+            yield Static(fmt.safe(title), id="form-title")
             yield Static("", id="form-error", classes="error")
             yield from self._text_field(
                 "name", "Name", ex.name if ex else "", placeholder="e.g. openai-prod"
@@ -119,7 +119,7 @@ class FormScreen(ByokModal[str | None]):
                     "model_select",
                     "Models",
                     Select(
-                        [(m, m) for m in self.probed_models],
+                        [(fmt.safe(m), m) for m in self.probed_models],
                         prompt="from the last probe",
                         id="model_select",
                         value=ex.default_model
@@ -262,11 +262,11 @@ class FormScreen(ByokModal[str | None]):
                 general.append(f"{field}: {message}")
                 continue
             label = self.query_one(f"#err-{widget_key}", Label)
-            label.update(f"↑ {message}")
+            label.update(fmt.safe(f"↑ {message}"))
             label.display = True
             first = first or widget_key
         box = self.query_one("#form-error", Static)
-        box.update("\n".join(general))
+        box.update(fmt.safe("\n".join(general)))
         box.display = bool(general)
         if first is not None:
             widget = self.query_one(f"#{first}")

@@ -83,7 +83,7 @@ class HealthLogScreen(DataScreen):
             if state is not None and entry.health_state != state:
                 continue
             shown += 1
-            table.add_row(
+            cells = (
                 fmt.ago(entry.checked_at, now),
                 name,
                 fmt.health_text(entry.health_state),
@@ -91,12 +91,13 @@ class HealthLogScreen(DataScreen):
                 entry.reason or "",
                 entry.message or "",
             )
+            table.add_row(*map(fmt.cell, cells))
         bits = [f"{shown:,} of {len(self.entries):,} probes", f"state: {state or 'all'} (f)"]
         if needle:
             bits.append(f"integration: {needle!r}")
         if not self.entries:
             bits = ["No probe yet: press t on the list to test one, T to test all."]
-        self.query_one("#log-status", Static).update("  ·  ".join(bits))
+        self.query_one("#log-status", Static).update(fmt.safe("  ·  ".join(bits)))
 
     def action_filter(self) -> None:
         box = self.query_one("#log-filter", Input)

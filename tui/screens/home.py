@@ -328,7 +328,7 @@ class HomeScreen(IntegrationScreen):
         probes = app.probe_state
         if probes:
             text.append(f"  ·  {probes}", style="dim")
-        self.query_one("#header-bar", Static).update(text)
+        self.query_one("#header-bar", Static).update(fmt.safe(text))
 
     def _update_status(self) -> None:
         n = self.total_rows
@@ -343,7 +343,7 @@ class HomeScreen(IntegrationScreen):
             bits.append(f"filter: {self.filter_text!r}")
         if not self.limits_available:
             bits.append("usage & limits: not available in this build")
-        self.query_one("#status-line", Static).update(Text("  ·  ".join(bits)))
+        self.query_one("#status-line", Static).update(fmt.safe("  ·  ".join(bits)))
 
     def _update_panel(self) -> None:
         panel = self.query_one("#panel", Static)
@@ -353,7 +353,7 @@ class HomeScreen(IntegrationScreen):
                 "No integration matches the filter." if self.filter_text else "Nothing selected."
             )
             return
-        panel.update(self._panel_text(item))
+        panel.update(fmt.safe(self._panel_text(item)))
         # After the paint: the key line needs the full facade, which no paint waits for.
         self.call_after_refresh(self.load_panel_detail, item.id)
 
@@ -413,7 +413,7 @@ class HomeScreen(IntegrationScreen):
         item = self.current()
         if detail is None or item is None or item.id != integration_id:
             return
-        self.query_one("#panel", Static).update(self._panel_text(item, detail))
+        self.query_one("#panel", Static).update(fmt.safe(self._panel_text(item, detail)))
 
     # -- selection ------------------------------------------------------------------------------
 

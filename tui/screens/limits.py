@@ -81,7 +81,7 @@ class LimitsScreen(DataScreen):
         table.clear()
         for name, lim in rows[:MAX_ROWS]:
             table.add_row(
-                name,
+                fmt.cell(name),
                 gauge_cell(lim.budget_percent, lim.budget_limit_cents),
                 gauge_cell(lim.token_percent, lim.token_limit_month),
                 gauge_cell(lim.rate_percent, lim.rate_limit_rpm),

@@ -23,6 +23,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tui import format as fmt
+
 Cell = str | Text
 PADDING = 1  # spaces on each side of a cell
 
@@ -126,7 +128,7 @@ class RowTable(ScrollView, can_focus=True):
         """Replace every row at once (one width pass, one repaint) and put the cursor on row
         `cursor` (clamped). Posts RowHighlighted when there is a row."""
         self._keys = [key for key, _ in rows]
-        self._cells = [[c if isinstance(c, Text) else Text(c) for c in cells] for _, cells in rows]
+        self._cells = [[fmt.safe(c) for c in cells] for _, cells in rows]
         widths = [cell_len(c.label) for c in self.columns]
         for cells in self._cells:
             for i, cell in enumerate(cells):

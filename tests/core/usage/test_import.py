@@ -148,3 +148,14 @@ async def test_other_tenants_integration_is_not_found(two) -> None:  # type: ign
     assert report.imported == 0 and report.error_count == 2
     s = await f.get_limits_status(T, oa)
     assert s is not None and s.requests_month == 0
+
+
+async def test_an_extreme_timestamp_is_one_bad_line(two) -> None:  # type: ignore[no-untyped-def]
+    f, oa, _ = two
+    line = {"integration": oa, "model": "m", "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
+    text = _jsonl({**line, "timestamp": "0001-01-01T00:00:00+01:00"}, line,
+                  {**line, "at": "9999-12-31T23:59:59-01:00"})  # fmt: skip
+    report = await f.import_usage_jsonl(T, io.StringIO(text))
+    assert (report.imported, report.error_count) == (1, 2)
+    assert [e.line for e in report.errors] == [1, 3]
+    assert all("between the years 1 and 9999" in e.message for e in report.errors)
