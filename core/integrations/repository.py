@@ -465,40 +465,11 @@ class IntegrationRepo:
             data = self.store.read() or {}
             table = data.get(TABLE, {})
             for item in batch:
-                iid = item["integration_id"]
-                doc = table.get(iid)
-                basis = item.get("basis")
-                if (
-                    doc is None
-                    or doc["tenant_id"] != tenant_id
-                    or (basis is not None and probe_basis(doc) != basis)
-                ):
+                doc = table.get(item["integration_id"])
+                fields = health_fields(doc, tenant_id, item)
+                if doc is None or fields is None:
                     applied.append(None)
                     continue
-                state: HealthState = item["state"]
-                fields: dict[str, Any] = {
-                    "health_state": state.value,
-                    "health_reason": item["reason"],
-                    "health_message": item.get("message"),
-                    "health_latency_ms": item.get("latency_ms"),
-                    "health_checked_at": item["checked_at"],
-                    **(item.get("extra") or {}),
-                }
-                status = doc["status"]
-                if item.get("credential_unusable"):
-                    fields["error_message"] = item.get("message")
-                    if status != IntegrationStatus.ERROR.value:
-                        fields["status"] = IntegrationStatus.ERROR.value
-                        fields["status_before_error"] = status
-                elif status == IntegrationStatus.ERROR.value:
-                    before = doc.get("status_before_error")
-                    fields.update(
-                        _error_cleared(
-                            IntegrationStatus(before)
-                            if before in _STATUS_VALUES and before != status
-                            else IntegrationStatus.DISABLED
-                        )
-                    )
                 doc.update(fields)
                 applied.append(dict(doc))
             if any(doc is not None for doc in applied):
@@ -529,6 +500,45 @@ def _collect(errors: dict[str, str], out: dict[str, Any], field: str, check: Any
         return None
     out[field] = value
     return value
+
+
+def health_fields(
+    doc: Doc | None, tenant_id: str, item: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The fields one probe outcome sets on its integration's document (see apply_health_many),
+    or None when it does not apply: no such integration of the tenant, or a stale outcome."""
+    basis = item.get("basis")
+    if (
+        doc is None
+        or doc["tenant_id"] != tenant_id
+        or (basis is not None and probe_basis(doc) != basis)
+    ):
+        return None
+    state: HealthState = item["state"]
+    fields: dict[str, Any] = {
+        "health_state": state.value,
+        "health_reason": item["reason"],
+        "health_message": item.get("message"),
+        "health_latency_ms": item.get("latency_ms"),
+        "health_checked_at": item["checked_at"],
+        **(item.get("extra") or {}),
+    }
+    status = doc["status"]
+    if item.get("credential_unusable"):
+        fields["error_message"] = item.get("message")
+        if status != IntegrationStatus.ERROR.value:
+            fields["status"] = IntegrationStatus.ERROR.value
+            fields["status_before_error"] = status
+    elif status == IntegrationStatus.ERROR.value:
+        before = doc.get("status_before_error")
+        fields.update(
+            _error_cleared(
+                IntegrationStatus(before)
+                if before in _STATUS_VALUES and before != status
+                else IntegrationStatus.DISABLED
+            )
+        )
+    return fields
 
 
 def probe_basis(doc: Doc) -> str:
