@@ -350,7 +350,7 @@ async def test_many_hung_credential_files_share_one_timeout(
         took = time.monotonic() - started
     finally:
         release.set()
-    assert took < 6, took  # one 2 s timeout and a grace each, not 5 x 2 s
+    assert took < 6, took  # one 2 s timeout in all, not 5 x 2 s
     assert results[fine].health_state is HealthState.HEALTHY
     assert all(results[i].reason == p.CREDENTIAL_ERROR for i in hung)
     assert all("did not answer within" in results[i].message for i in hung)
@@ -390,7 +390,7 @@ async def _probe_watching_rss(facade: IntegrationsFacade, iid: str) -> tuple[Any
 
 @pytest.fixture
 async def quick(open_facade: Any) -> AsyncIterator[IntegrationsFacade]:
-    yield open_facade(probe_timeout_s=8.0, durable=False)
+    yield open_facade(probe_timeout_s=20.0, durable=False)
 
 
 async def test_an_endless_answer_stops_at_the_cap(
@@ -400,7 +400,7 @@ async def test_an_endless_answer_stops_at_the_cap(
     result, took, grew = await _probe_watching_rss(quick, iid)
     assert result.health_state is HealthState.FAILING and result.reason == p.TOO_LARGE
     assert "MiB" in result.message and KEY_A not in result.message
-    assert took < 4, took  # the cap, not the 8 s deadline, ended it
+    assert took < 8, took  # the cap, not the 20 s deadline, ended it (most is TLS setup)
     assert grew < 60, grew
 
 
@@ -412,7 +412,7 @@ async def test_a_gzip_bomb_stops_at_the_cap(
     result, took, grew = await _probe_watching_rss(quick, iid)
     assert result.health_state is HealthState.FAILING and result.reason == p.TOO_LARGE
     assert "decompressed" in result.message
-    assert took < 4, took
+    assert took < 8, took
     assert grew < 60, grew
 
 
