@@ -4,21 +4,16 @@ that stored raw control characters (issue 12, item 6: defence in depth on output
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.clirun import Run, byok, copy_db
+from support.text import unsafe
 
 from tui.demo.fakeprovider import FakeProviderServer
 
 ATTACK = "\x1b]52;c;c2VjcmV0\x07\x1b]0;owned\x07\x1b[2J\x9b31m\u202eevil\u2066\x00\u2028"
-
-
-def unsafe(text: str) -> list[str]:
-    # \n ends lines and \t is not used: both are the output's own; nothing else may pass.
-    return [c for c in text if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") and c != "\n"]
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +54,8 @@ def poisoned(template: Path, tmp_path: Path) -> Path:
 
 def assert_safe(run: Run) -> None:
     assert "Traceback" not in run.err, run.err
-    assert unsafe(run.out) == [], repr(run.out)
-    assert unsafe(run.err) == [], repr(run.err)
+    assert unsafe(run.out, keep="\n") == [], repr(run.out)
+    assert unsafe(run.err, keep="\n") == [], repr(run.err)
 
 
 @pytest.mark.parametrize("as_json", [(), ("--json",)], ids=["text", "json"])

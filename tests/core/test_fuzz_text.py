@@ -9,7 +9,6 @@ import asyncio
 import io
 import itertools
 import json
-import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.rawserver import Answer, RawServer
+from support.text import NO_SECRET, assert_clean, assert_files_clean, unsafe
 
 from core import DuplicateNameError, IntegrationsFacade, ValidationError
 from tui import format as console_fmt
@@ -31,9 +31,7 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-NO_SECRET = "\x00"  # where the text is data (a name, a model), not a credential
 SEQ = itertools.count()
-OWN_FIELDS = frozenset({"search_text"})  # byok's own index: its parts joined by \x1f
 
 # Characters that attack terminals or hide a key, and markup that would act in the console.
 NASTY = st.sampled_from(
@@ -46,45 +44,6 @@ SPREAD = st.sampled_from(["", " ", "\u200b", "\u2060", "\ufeff", "\x1b", "\u00ad
 )
 piece = st.one_of(st.text(max_size=12), NASTY, SPREAD, st.just(SECRET), st.just(SECRET[-10:]))
 nasty_text = st.lists(piece, max_size=6).map("".join)
-
-
-def unsafe(text: str, keep: str = "") -> list[str]:
-    return [
-        c for c in text
-        if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") and c not in keep
-    ]  # fmt: skip
-
-
-def strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from strings(k)
-            if k not in OWN_FIELDS:
-                yield from strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from strings(v)
-
-
-def assert_clean(value: Any, secret: str = SECRET) -> None:
-    for text in strings(value):
-        assert unsafe(text) == [], repr(text)
-        assert secret not in "".join(c for c in text if c.isalnum() or c == "-"), repr(text)
-
-
-def assert_files_clean(root: Path, secret: str = SECRET) -> None:
-    for path in root.rglob("*"):
-        if not path.is_file():
-            continue
-        raw = path.read_bytes()
-        assert secret.encode() not in raw, path
-        if path.suffix == ".json" and raw:
-            assert_clean(json.loads(raw), secret)
-        elif path.suffix == ".jsonl":  # usage segments: `crc32-hex SPACE json` a line
-            for line in raw.splitlines():
-                assert_clean(json.loads(line.partition(b" ")[2]), secret)
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str, secret: str = SECRET) -> int:
@@ -198,13 +157,13 @@ def test_any_provider_answer_reaches_results_cli_and_files_clean(
             await f.aclose()
 
     iid, result, log, models = asyncio.run(probe())
-    assert_clean(result.model_dump(mode="json"))
-    assert_clean([e.model_dump(mode="json") for e in log])
-    assert_clean(models)
+    assert_clean(result.model_dump(mode="json"), SECRET)
+    assert_clean([e.model_dump(mode="json") for e in log], SECRET)
+    assert_clean(models, SECRET)
     run_cli(capsys, "--db", str(db), "test", iid, "--json")
     for args in (("show", iid), ("log",), ("list",)):
         run_cli(capsys, "--db", str(db), *args)
-    assert_files_clean(db.parent)
+    assert_files_clean(db.parent, SECRET)
 
 
 # -- JSON Lines usage ---------------------------------------------------------------------------

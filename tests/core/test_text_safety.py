@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import text as checks
 from support.facade import OpenFacade
 from support.rawserver import Answer, RawServer
+from support.text import unsafe
 
 from core.integrations import redaction as r
 
@@ -28,12 +30,6 @@ ATTACKS = (
     "\u2066x\u2069",
     "a\u2028b",
 )
-
-
-def unsafe(text: str) -> list[str]:
-    """The characters of `text` a terminal may act on: controls (C0, DEL, C1), format characters
-    (bidi overrides, zero-width), line and paragraph separators."""
-    return [c for c in text if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")]
 
 
 # -- the functions ------------------------------------------------------------------------------
@@ -111,36 +107,12 @@ def raw() -> Iterator[RawServer]:
         yield server
 
 
-OWN_FIELDS = frozenset({"search_text"})  # byok's own index: its parts joined by \x1f
-
-
-def strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from strings(k)
-            if k not in OWN_FIELDS:
-                yield from strings(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from strings(v)
-
-
-def assert_clean(value: Any, secret: str = SECRET) -> None:
-    """No secret (also with its letters spread apart) and no control character in any string."""
-    for text in strings(value):
-        assert unsafe(text) == [], repr(text)
-        squeezed = "".join(c for c in text if not c.isspace())
-        assert secret not in squeezed and secret[8:] not in squeezed, repr(text)
-
-
 def assert_files_clean(db: Path) -> None:
-    for path in db.parent.rglob("*"):
-        if path.is_file() and path.suffix == ".json":
-            assert_clean(json.loads(path.read_bytes()))
-        elif path.is_file():
-            assert SECRET.encode() not in path.read_bytes(), path
+    checks.assert_files_clean(db.parent, SECRET)
+
+
+def assert_clean(value: Any) -> None:
+    checks.assert_clean(value, SECRET)
 
 
 async def _integration(facade: Any, raw: RawServer, provider: str, **extra: Any) -> str:

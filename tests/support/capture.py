@@ -10,7 +10,7 @@ import re
 import ssl
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -55,6 +55,22 @@ class Captured:
         }
 
 
+@dataclass
+class RawAnswer:
+    """An answer sent byte for byte (status, raw header lines, raw body): what no well-behaved
+    server would send (escape sequences, bidi overrides, a key where a model id belongs)."""
+
+    status: int = 200
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytes = b"{}"
+
+    def encode(self) -> bytes:
+        head = [b"HTTP/1.1 %d answer" % self.status, b"connection: close"]
+        head.append(b"content-length: %d" % len(self.body))
+        head += [name + b": " + value for name, value in self.headers]
+        return b"\r\n".join(head) + b"\r\n\r\n" + self.body
+
+
 def stable_headers(headers: dict[str, str]) -> dict[str, str]:
     """The headers that carry meaning: lower-cased, without telemetry and connection headers."""
     return {
@@ -82,7 +98,8 @@ def default_answer(path: str) -> tuple[int, Any]:
 
 
 class CaptureServer:
-    """`with CaptureServer() as srv: ... srv.url ... srv.take()`; `headers` go on every answer."""
+    """`with CaptureServer() as srv: ... srv.url ... srv.take()`; `headers` go on every answer
+    (an `answer` that is a RawAnswer is sent as it is, without them)."""
 
     def __init__(
         self,
@@ -120,6 +137,10 @@ class CaptureServer:
                 with outer._lock:
                     outer.requests.append(seen)
                 status, answer = outer._answer(url.path)
+                if isinstance(answer, RawAnswer):
+                    self.wfile.write(answer.encode())
+                    self.close_connection = True
+                    return
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
