@@ -303,11 +303,15 @@ async def test_navigation_keys_and_pages(tfacade, fake_server, fixed_ids):
         assert home.current().name == f"n{PAGE_SIZE:04d}"
 
 
+# The other process runs on the console's (fixed) clock: the rolling minute of what a process
+# folds is the minute of its clock, and processes sharing a database share the time.
 WRITER = """
 import asyncio, sys
+from datetime import datetime
 from core import IntegrationsFacade
 async def main():
-    f = IntegrationsFacade(sys.argv[1])
+    now = datetime.fromisoformat(sys.argv[2])
+    f = IntegrationsFacade(sys.argv[1], clock=lambda: now)
     page = await f.list_integrations("default")
     target = [i for i in page.items if i.name == "watched"][0]
     await f.update_integration("default", target.id, rate_limit_rpm=10)
