@@ -423,19 +423,7 @@ class IntegrationRepo:
                 if doc is None or doc["tenant_id"] != tenant_id:
                     applied.append(None)
                     continue
-                state: HealthState = item["state"]
-                doc.update(
-                    {
-                        "health_state": state.value,
-                        "health_reason": item["reason"],
-                        "health_message": item.get("message"),
-                        "health_latency_ms": item.get("latency_ms"),
-                        "health_checked_at": item["checked_at"],
-                        **(item.get("extra") or {}),
-                    }
-                )
-                if item.get("credential_unusable"):
-                    doc["status"] = IntegrationStatus.ERROR.value
+                doc.update(health_fields(item))
                 applied.append(dict(doc))
             if any(doc is not None for doc in applied):
                 self.store.write(data)
@@ -455,6 +443,22 @@ class IntegrationRepo:
         for doc_id, doc in (self.store.read() or {}).get(TABLE, {}).items():
             if doc["tenant_id"] == tenant_id and doc["name_key"] == key and doc_id != own_id:
                 raise DuplicateNameError(shown)
+
+
+def health_fields(outcome: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields one probe outcome (apply_health's arguments) sets on its integration."""
+    state: HealthState = outcome["state"]
+    fields: dict[str, Any] = {
+        "health_state": state.value,
+        "health_reason": outcome["reason"],
+        "health_message": outcome.get("message"),
+        "health_latency_ms": outcome.get("latency_ms"),
+        "health_checked_at": outcome["checked_at"],
+        **(outcome.get("extra") or {}),
+    }
+    if outcome.get("credential_unusable"):
+        fields["status"] = IntegrationStatus.ERROR.value
+    return fields
 
 
 def _collect(errors: dict[str, str], out: dict[str, Any], field: str, check: Any) -> Any:

@@ -1,5 +1,5 @@
 """apply_health_many: the same documents and return values as TinyDB's per-result Table.update
-(what it did before), in one change of the table and one commit per batch."""
+of the same fields (what it did before), in one change of the table and one commit per batch."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from core import IntegrationsFacade
-from core.enums import HealthState, IntegrationStatus
-from core.integrations.repository import TABLE, IntegrationRepo
+from core.enums import HealthState
+from core.integrations.repository import TABLE, IntegrationRepo, health_fields
 from core.storage import StrIdTable
 
 
@@ -28,16 +28,7 @@ def _reference(repo: IntegrationRepo, tenant: str, outcomes: Iterable[Mapping[st
             if doc is None or doc["tenant_id"] != tenant:
                 applied.append(None)
                 continue
-            fields: dict[str, Any] = {
-                "health_state": item["state"].value,
-                "health_reason": item["reason"],
-                "health_message": item.get("message"),
-                "health_latency_ms": item.get("latency_ms"),
-                "health_checked_at": item["checked_at"],
-                **(item.get("extra") or {}),
-            }
-            if item.get("credential_unusable"):
-                fields["status"] = IntegrationStatus.ERROR.value
+            fields = health_fields(item)
             table.update(fields, doc_ids=[iid])
             applied.append({**doc, **fields})
     return applied
