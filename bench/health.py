@@ -21,6 +21,7 @@ import json
 import math
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -88,15 +89,23 @@ async def run(args: argparse.Namespace) -> int:
         facade = IntegrationsFacade(
             db, probe_concurrency=args.concurrency, durable=not args.no_fsync
         )
-        commits = {"byok.json": 0, "byok.health.json": 0}
-        for store in (facade.context.store, facade._health.log.store):
-            original = store._commit
+        commits = {"byok.json": 0, "byok.health.d": 0}
+        store = facade.context.store
+        original = store._commit
 
-            def counted(data: object, _s=store, _o=original) -> None:
-                commits[_s.path.name] += 1
-                _o(data)
+        def counted(data: object) -> None:
+            commits["byok.json"] += 1
+            original(data)
 
-            store._commit = counted  # type: ignore[method-assign]
+        store._commit = counted  # type: ignore[method-assign]
+        log = facade._health.log
+        append = log._append
+
+        def appended(path: Path, data: bytes, created: bool) -> None:
+            commits["byok.health.d"] += 1
+            append(path, data, created)
+
+        log._append = appended  # type: ignore[method-assign]
         ideal = math.ceil(args.n / args.concurrency) * args.delay_ms / 1000
         rss0 = rss_mb()
         walls: list[float] = []
@@ -113,7 +122,7 @@ async def run(args: argparse.Namespace) -> int:
                 f"= {wall / ideal:.2f} x ideal; server max open connections so far "
                 f"{s['max_open_connections']}; commits integrations "
                 f"{commits['byok.json'] - before['byok.json']}, health log "
-                f"{commits['byok.health.json'] - before['byok.health.json']}",
+                f"{commits['byok.health.d'] - before['byok.health.d']}",
                 flush=True,
             )
             if healthy != args.n:
@@ -150,9 +159,7 @@ async def run(args: argparse.Namespace) -> int:
         proc.terminate()
         proc.wait(timeout=10)
         if not args.keep:
-            for p in workdir.iterdir():
-                p.unlink()
-            workdir.rmdir()
+            shutil.rmtree(workdir)
 
 
 def main() -> int:

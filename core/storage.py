@@ -93,6 +93,21 @@ def fsync_dir(directory: Path) -> None:
         os.close(dfd)
 
 
+def replace_file(path: Path, data: bytes, tmp: Path, *, durable: bool) -> None:
+    """Write `data` to the new file `tmp` (0600), fsync it, rename it over `path` and fsync the
+    directory: a reader or a crash sees the old file or the new one, never half of one."""
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | CLOEXEC, 0o600)
+    try:
+        write_all(fd, data)
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    if durable:
+        fsync_dir(path.parent)
+
+
 def open_lock(path: Path, where: str) -> int:
     """Open (creating it 0600) the side file that writers `flock`; `where` names the store."""
     try:
@@ -349,16 +364,7 @@ class AtomicJSONStorage(Storage):
         self._remove_stale_temps()
         tmp = directory / f".{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | CLOEXEC, 0o600)
-            try:
-                write_all(fd, raw)
-                if self.durable:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-            if self.durable:
-                fsync_dir(directory)
+            replace_file(self.path, raw, tmp, durable=self.durable)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()

@@ -46,6 +46,7 @@ from core.storage import (
     ensure_private_dir,
     fsync_dir,
     open_lock,
+    replace_file,
     write_all,
 )
 
@@ -202,27 +203,22 @@ class HealthLog:
         kept = self._live(blobs)
         first, last = sealed[0][0], sealed[-1][1]
         out = self.dir / _name(first, last)
-        tmp = self.dir / f".compact.{os.getpid()}.{os.urandom(4).hex()}.tmp"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | CLOEXEC, 0o600)
-            try:
-                write_all(fd, b"".join(kept))
-                if self.durable:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, out)
-            if self.durable:
-                fsync_dir(self.dir)
+            self._put(out, b"".join(kept))
             for _, _, name in sealed:
                 if name != out.name:
                     os.unlink(self.dir / name)
             if self.durable:
                 fsync_dir(self.dir)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise StoreError(f"cannot compact {self.dir}: {exc.strerror}", str(self.dir)) from None
+
+    def _put(self, path: Path, data: bytes) -> None:
+        """Under the lock: a whole new file, written aside, fsync'd and renamed in."""
+        for entry in os.scandir(self.dir):  # a writer killed mid-_put left its temp file
+            if entry.name.endswith(".tmp"):
+                os.unlink(entry.path)
+        replace_file(path, data, self.dir / f".{path.name}.tmp", durable=self.durable)
 
     def _live(self, blobs: list[bytes]) -> list[bytes]:
         """The lines of every blob but the last that a read can still return, in order: the
@@ -267,17 +263,7 @@ class HealthLog:
                 for doc in table.values():
                     rows.extend({"tenant_id": doc["tenant_id"], **e} for e in doc["entries"])
                 rows.sort(key=lambda e: (e["checked_at"], e.get("seq", 0)))
-                tmp = self.dir / f".migrate.{os.getpid()}.tmp"
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | CLOEXEC, 0o600)
-                try:
-                    write_all(fd, b"".join(encode(e) for e in rows))
-                    if self.durable:
-                        os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.replace(tmp, target)
-                if self.durable:
-                    fsync_dir(self.dir)
+                self._put(target, b"".join(encode(e) for e in rows))
             for leftover in (self.legacy, self.legacy.with_name(self.legacy.name + ".lock")):
                 with contextlib.suppress(FileNotFoundError):
                     leftover.unlink()

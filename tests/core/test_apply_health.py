@@ -1,6 +1,5 @@
 """apply_health_many: the same documents and return values as TinyDB's per-result Table.update
-(what it did before, with the same fields per outcome), in one change of the table and one commit
-per batch."""
+of the same fields (what it did before), in one change of the table and one commit per batch."""
 
 from __future__ import annotations
 

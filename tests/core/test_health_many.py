@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from support.clock import Clock
 from support.facade import OpenFacade
-from support.providers import key_for, make
+from support.providers import drained, enabled_fleet, key_for, make
 
 from core import HealthState, IntegrationsFacade, ValidationError
 from tui.demo.fakeprovider import FakeProviderServer
@@ -90,21 +90,9 @@ async def test_concurrency_bound_seen_by_the_server(
     # check_many(concurrency=...) bounds probes in flight, while idle keep-alive connections of
     # the pool's shards may outnumber it.
     facade = IntegrationsFacade(db_path, probe_concurrency=4)
-    items = [
-        {"name": f"n{i}", "provider_type": "openai", "credential": key_for("slow:150"),
-         "config": {"base_url": own_fake_server.base_url_for("openai")}}
-        for i in range(24)
-    ]  # fmt: skip
-    docs = await facade.create_integrations("t1", items)
-    for d in docs:
-        await facade.enable_integration("t1", d.id)
+    await enabled_fleet(facade, own_fake_server, 24, "slow:150")
+    await drained(own_fake_server)
     loop = asyncio.get_running_loop()
-    # Connections of earlier tests' clients may still be closing on the server side (slowly on a
-    # loaded machine); reset() would count them, so let them drain first.
-    deadline = loop.time() + 10
-    while own_fake_server.stats()["open_connections"] and loop.time() < deadline:
-        await asyncio.sleep(0.05)
-    own_fake_server.reset()
     started = loop.time()
     results = [r async for r in facade.check_many("t1")]
     elapsed = loop.time() - started

@@ -3,13 +3,12 @@ asked, also above the shared pool's size."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.providers import key_for, make
+from support.providers import drained, enabled_fleet, key_for, make
 
 from core import HealthState, IntegrationsFacade
 from core.providers.transport import ShardedTransport
@@ -39,18 +38,8 @@ async def test_a_concurrency_above_the_pool_is_honoured(
     db_path: Path, own_fake_server: FakeProviderServer
 ) -> None:
     f = IntegrationsFacade(db_path, probe_concurrency=2)
-    items = [
-        {"name": f"n{i}", "provider_type": "openai", "credential": key_for("slow:400"),
-         "config": {"base_url": own_fake_server.base_url_for("openai")}}
-        for i in range(8)
-    ]  # fmt: skip
-    for d in await f.create_integrations("t1", items):
-        await f.enable_integration("t1", d.id)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while own_fake_server.stats()["open_connections"] and loop.time() < deadline:
-        await asyncio.sleep(0.05)
-    own_fake_server.reset()
+    await enabled_fleet(f, own_fake_server, 8, "slow:400")
+    await drained(own_fake_server)
     results = [r async for r in f.check_many("t1", concurrency=8)]
     assert len(results) == 8 and all(r.health_state is HealthState.HEALTHY for r in results)
     assert own_fake_server.stats()["max_open_connections"] > 2  # not capped at the pool's 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets as pysecrets
 from pathlib import Path
 
@@ -62,3 +63,26 @@ def files_containing(roots: list[Path], needle: bytes) -> list[Path]:
             if path.is_file() and needle in path.read_bytes():
                 hits.append(path)
     return hits
+
+
+async def enabled_fleet(
+    facade: IntegrationsFacade, server: FakeProviderServer, n: int, outcome: str
+) -> None:
+    """`n` enabled openai integrations of t1 on `server`, each playing `outcome`."""
+    items = [
+        {"name": f"n{i}", "provider_type": "openai", "credential": key_for(outcome),
+         "config": {"base_url": server.base_url_for("openai")}}
+        for i in range(n)
+    ]  # fmt: skip
+    for d in await facade.create_integrations("t1", items):
+        await facade.enable_integration("t1", d.id)
+
+
+async def drained(server: FakeProviderServer) -> None:
+    """Reset the server's counters once earlier clients' connections have closed on its side
+    (slowly on a loaded machine): reset() would count them."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while server.stats()["open_connections"] and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    server.reset()

@@ -1,0 +1,173 @@
+"""Benchmark: what a health check costs as the database, the health log and the concurrency grow.
+
+Against the fake provider (a child process) answering after `--delay-ms`, on real durable files:
+
+    python bench/health_scale.py db      [--sizes 500,5000,50000] [--n 500]
+    python bench/health_scale.py log     [--entries 0,50,200] [--n 2000]
+    python bench/health_scale.py conc    [--concurrency 50,200] [--n 2000]
+
+Rows, one per size:
+- `db`: checking the same `n` integrations in a database of each size (the others disabled).
+  Bar (issue 14): at 50,000 within 1.5x of the same at 500.
+- `log`: checking `n` integrations whose health log already holds each number of entries per
+  integration. Bar: at 200 entries within 1.3x of an empty log.
+- `conc`: `n` integrations at each concurrency (above probe_concurrency's 50 it is honoured with
+  a pool that wide). Bar: no result `slow`, wall time within 2x of ceil(n/c) x delay.
+Each row also gives the prober's CPU per probe (process time / probes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import collections
+import math
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from health import start_server
+
+from core import HealthState, IntegrationsFacade
+from core.health.log import HealthLog
+from core.timeutil import to_iso, utc_now
+
+T = "bench"
+
+
+async def populate(db: Path, base: str, probed: int, filler: int) -> None:
+    """`probed` enabled openai integrations on the fake provider, `filler` disabled others."""
+    setup = IntegrationsFacade(db, durable=False)
+    items = [
+        {"name": f"p{i}", "provider_type": "openai", "credential": f"sk-{secrets.token_hex(16)}",
+         "default_model": "gpt-4o", "config": {"base_url": base}}
+        for i in range(probed)
+    ]  # fmt: skip
+    docs = await setup.create_integrations(T, items)
+    for start in range(0, filler, 5000):
+        await setup.create_integrations(
+            T,
+            [{"name": f"f{i}", "provider_type": "ollama"}
+             for i in range(start, min(filler, start + 5000))],
+        )  # fmt: skip
+    for d in docs:
+        await setup.enable_integration(T, d.id)
+    await setup.aclose()
+
+
+def fill_log(db: Path, per_integration: int) -> None:
+    """`per_integration` old entries for every probed integration, appended in batches."""
+    f = IntegrationsFacade(db, durable=False)
+    ids = [d["id"] for d in f.context.repo.tenant_docs(T) if d["provider_type"] == "openai"]
+    log = HealthLog(f.context.side_path("health"), durable=False)
+    now = to_iso(utc_now())
+    seq = 0
+    for _ in range(per_integration):
+        batch = []
+        for iid in ids:
+            seq += 1
+            batch.append(
+                {"tenant_id": T, "integration_id": iid, "integration_name": "p",
+                 "provider_type": "openai", "health_state": "healthy", "reason": "ok",
+                 "message": "key works; 12 models", "latency_ms": 100, "http_status": 200,
+                 "checked_at": now, "deep": False, "seq": seq}
+            )  # fmt: skip
+        log.append_many(batch)
+    log.close()
+
+
+async def check(db: Path, concurrency: int, reps: int) -> dict[str, Any]:
+    facade = IntegrationsFacade(db)
+    walls, cpus, slow, bad = [], [], 0, collections.Counter()
+    n = 0
+    for _ in range(reps):
+        t, c = time.perf_counter(), time.process_time()
+        results = [r async for r in facade.check_many(T, concurrency=concurrency)]
+        walls.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+        n = len(results)
+        slow += sum(r.reason == "slow" for r in results)
+        bad.update(r.reason for r in results if r.health_state is not HealthState.HEALTHY)
+    await facade.aclose()
+    best = min(range(reps), key=walls.__getitem__)
+    return {"n": n, "wall": walls[best], "cpu_ms": cpus[best] / n * 1000, "slow": slow,
+            "other": dict(bad)}  # fmt: skip
+
+
+async def main(args: argparse.Namespace) -> int:
+    os.environ.setdefault("BYOK_MASTER_KEY", base64.b64encode(secrets.token_bytes(32)).decode())
+    proc, port = start_server(args.delay_ms)
+    base = f"http://127.0.0.1:{port}/openai/v1"
+    rows: list[tuple[int, dict[str, Any]]] = []
+    try:
+        sizes = [int(x) for x in args.sizes.split(",")]
+        for size in sizes:
+            work = Path(tempfile.mkdtemp(prefix="byok-bench-scale-"))
+            db = work / "byok.json"
+            try:
+                if args.what == "db":
+                    await populate(db, base, args.n, size - args.n)
+                    row = await check(db, 50, args.reps)
+                elif args.what == "log":
+                    await populate(db, base, args.n, 0)
+                    fill_log(db, size)
+                    row = await check(db, 50, args.reps)
+                else:
+                    await populate(db, base, args.n, 0)
+                    row = await check(db, size, args.reps)
+                    row["ideal"] = math.ceil(args.n / size) * args.delay_ms / 1000
+                rows.append((size, row))
+                extra = f" ideal {row['ideal']:.2f} s" if "ideal" in row else ""
+                print(
+                    f"{args.what}={size}: {row['n']} probes in {row['wall']:.2f} s{extra}; "
+                    f"{row['cpu_ms']:.2f} ms CPU/probe; slow {row['slow']}; other {row['other']}",
+                    flush=True,
+                )
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    first = rows[0][1]["wall"]
+    ok = True
+    print(f"\n| {args.what} | probes | wall s | x first | CPU ms/probe | slow |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for size, row in rows:
+        ratio = row["wall"] / first
+        print(f"| {size} | {row['n']} | {row['wall']:.2f} | {ratio:.2f} | {row['cpu_ms']:.2f} "
+              f"| {row['slow']} |")  # fmt: skip
+        if args.what == "conc":
+            ok = ok and row["slow"] == 0 and row["wall"] <= 2 * row["ideal"]
+    if args.what == "db":
+        ok = rows[-1][1]["wall"] <= 1.5 * first
+    elif args.what == "log":
+        ok = rows[-1][1]["wall"] <= 1.3 * first
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+def parse() -> argparse.Namespace:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=("db", "log", "conc"))
+    ap.add_argument("--sizes", help="database sizes, entries per integration or concurrencies")
+    ap.add_argument("--n", type=int)
+    ap.add_argument("--delay-ms", type=int, default=100)
+    ap.add_argument("--reps", type=int, default=3)
+    args = ap.parse_args()
+    defaults = {"db": ("500,5000,50000", 500), "log": ("0,50,200", 2000), "conc": ("50,200", 2000)}
+    args.sizes = args.sizes or defaults[args.what][0]
+    args.n = args.n or defaults[args.what][1]
+    return args
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse())))
