@@ -121,7 +121,9 @@ async def test_every_screen_shows_a_markup_name_literally(
         app.pop_screen()
         app.edit_integration(iid)
         await wait_for(pilot, lambda: isinstance(app.screen, FormScreen))
-        await wait_for(pilot, lambda: has(app, "#model_select"))
+        # the select's own label is mounted after it: closing the form sooner races Textual
+        await wait_for(pilot, lambda: has(app, "#model_select #label"))
+        await pilot.pause()
         assert EVIL in shown(app.screen.query_one("#form-title"))
         app.pop_screen()
         await pilot.pause(0.3)
