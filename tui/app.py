@@ -74,7 +74,9 @@ class ByokApp(App[int]):
         db_path: str | os.PathLike[str] | None = None,
         dashboard: Dashboard | None = None,
     ) -> None:
-        super().__init__()
+        # NO_COLOR: Textual strips every colour (its NoColor filter) only when it starts in ANSI
+        # mode; otherwise it greys them (Monochrome), which paints black on near-black.
+        super().__init__(ansi_color=True if os.environ.get("NO_COLOR") else None)
         # Given neither, the app owns the files: it opens the light Dashboard now, builds the
         # facade over it on first need (after the first paint) and closes them at the end.
         self._owns_files = facade is None and dashboard is None
@@ -138,6 +140,8 @@ class ByokApp(App[int]):
         if name == self.theme:
             return
         self.set_reactive(App.theme, name)
+        # The stylesheet took the default theme's variables when App.__init__ built it.
+        self.stylesheet.set_variables(self.get_css_variables())
         dark = self.current_theme.dark
         self.set_class(dark, "-dark-mode", update=False)
         self.set_class(not dark, "-light-mode", update=False)

@@ -86,7 +86,7 @@ class HealthLogScreen(DataScreen):
             table.add_row(
                 fmt.ago(entry.checked_at, now),
                 name,
-                fmt.health_text(entry.health_state),
+                fmt.health_text(entry.health_state, self.look),
                 fmt.latency(entry.latency_ms),
                 entry.reason or "",
                 entry.message or "",

@@ -60,17 +60,19 @@ def _sort_keys() -> list[tuple[str, Callable[[Row], Any] | None, bool]]:
 
 
 SORTS = _sort_keys()
+# At 80 columns: health, name, budget %, tokens % and requests against the rpm limit; wider
+# terminals add the others in priority order (`w`: every column, scrolling sideways).
 COLUMNS = (
     Column("health", "Health"),
-    Column("name", "Name"),
-    Column("provider", "Provider"),
-    Column("status", "Status"),
-    Column("model", "Model"),
+    Column("name", "Name", flex=True, min_width=12),
+    Column("provider", "Provider", priority=1, max_width=14),
+    Column("status", "Status", priority=2),
+    Column("model", "Model", priority=3, max_width=28),
     Column("budget", "Budget", "right"),
     Column("tokens", "Tokens", "right"),
     Column("rpm", "RPM", "right"),
-    Column("latency", "Latency", "right"),
-    Column("checked", "Checked"),
+    Column("latency", "Latency", "right", priority=4),
+    Column("checked", "Checked", priority=5),
 )
 
 
@@ -286,23 +288,24 @@ class HomeScreen(IntegrationScreen):
 
     def _cells(self, s: Row, now: datetime) -> list[Any]:
         lim = self.limits.get(s.id)
+        look = self.look
         if lim is None:
             usage: list[Any] = [Text("n/a", style="dim", justify="right")] * 3
         else:
             usage = [
-                fmt.percent_text(lim.budget_percent, lim.budget_limit_cents),
-                fmt.percent_text(lim.token_percent, lim.token_limit_month),
+                fmt.percent_text(lim.budget_percent, lim.budget_limit_cents, look),
+                fmt.percent_text(lim.token_percent, lim.token_limit_month, look),
                 Text(
                     f"{lim.requests_this_minute}/{lim.rate_limit_rpm or '∞'}",
-                    style=fmt.level_style(lim.rate_percent, lim.rate_limit_rpm),
+                    style=look(fmt.level_style(lim.rate_percent, lim.rate_limit_rpm)),
                     justify="right",
                 ),
             ]
         return [
-            fmt.health_text(s.health_state),
+            fmt.health_text(s.health_state, look),
             s.name,
             fmt.value(s.provider_type),
-            fmt.status_text(s.status),
+            fmt.status_text(s.status, look),
             s.default_model or "–",
             *usage,
             Text(fmt.latency(s.health_latency_ms), justify="right"),
@@ -323,7 +326,7 @@ class HomeScreen(IntegrationScreen):
             text.append("  ")
             text.append(
                 f"{fmt.HEALTH_SYMBOL[state]} {counts.get(state, 0):,} {state}",
-                style=fmt.HEALTH_STYLE[state] if counts.get(state) else "",
+                style=self.look(fmt.HEALTH_STYLE[state] if counts.get(state) else ""),
             )
         probes = app.probe_state
         if probes:
@@ -362,7 +365,7 @@ class HomeScreen(IntegrationScreen):
         text = Text()
         text.append(f"{s.name}\n", style="bold")
         text.append(f"{fmt.value(s.provider_type)} · {fmt.value(s.status)} · ")
-        text.append_text(fmt.health_text(s.health_state))
+        text.append_text(fmt.health_text(s.health_state, self.look))
         text.append(f"\nmodel    {s.default_model or '–'}\n")
         if detail is not None:
             src = fmt.value(detail.credential_source)
@@ -400,7 +403,7 @@ class HomeScreen(IntegrationScreen):
                 ),
             ):
                 text.append(f"{label:<8} ")
-                text.append(fmt.bar(pct, limit, 10), style=fmt.level_style(pct, limit))
+                text.append(fmt.bar(pct, limit, 10), style=self.look(fmt.level_style(pct, limit)))
                 shown = fmt.percent(pct, limit)
                 text.append(f" {shown:>5} {used} / {cap if limit else 'unlimited'}\n")
         return text
