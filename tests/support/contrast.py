@@ -128,9 +128,7 @@ def parse_screen(captured: str) -> list[Cell]:
             char = line[pos]
             pos += 1
             if not char.isspace():
-                cells.append(
-                    Cell(row, col, char, attrs.fg, attrs.bg, attrs.dim, attrs.reverse)
-                )
+                cells.append(Cell(row, col, char, attrs.fg, attrs.bg, attrs.dim, attrs.reverse))
             col += 1
     return cells
 

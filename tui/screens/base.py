@@ -64,6 +64,11 @@ class DataScreen(Screen[None]):
     def refresh_data(self) -> None:
         self.reload()
 
+    def tick(self) -> None:
+        """Time passed with nothing changed on disk: repaint what depends on time (ages, the
+        rolling minute). A reload, unless a screen has a cheaper way."""
+        self.reload()
+
     def action_refresh(self) -> None:
         self.reload()
 

@@ -108,6 +108,14 @@ class HomeScreen(IntegrationScreen):
         Binding("r", "refresh", "Refresh", show=False, id="home.refresh", tooltip="Reload now"),
         Binding("s", "sort", "Sort", show=False, id="home.sort", tooltip="Sort by the next column"),
         Binding(
+            "w",
+            "wide",
+            "Wide",
+            show=False,
+            id="home.wide",
+            tooltip="Every column at full width (scrolls sideways); again: the columns that fit",
+        ),
+        Binding(
             "right_square_bracket",
             "page(1)",
             "Next page",
@@ -166,6 +174,7 @@ class HomeScreen(IntegrationScreen):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE, "-wide")
+        self.update_header()
 
     @property
     def table(self) -> RowTable:
@@ -197,6 +206,16 @@ class HomeScreen(IntegrationScreen):
         if filter_only:
             limits = {**self.limits, **limits}
         self._show(listing, view, page, limits, available)
+
+    @work(exclusive=True, group="home-tick", exit_on_error=False)
+    async def tick(self) -> None:
+        """Time passed, nothing changed on disk: re-read the limits of the page on screen (the
+        rolling minute) and repaint its rows (the ages). The listing itself has not changed."""
+        if not self.loaded or not self.view:
+            return
+        fresh = await self.app.data.limits(s.id for s in self.view)
+        self.limits = {**self.limits, **fresh}
+        self._render_rows()
 
     def _show_read_ahead(self) -> bool:
         """Render the app's read-ahead (started before Textual was up) if it has finished: then
@@ -313,24 +332,38 @@ class HomeScreen(IntegrationScreen):
         ]
 
     def update_header(self) -> None:
+        """Two lines that fit the width: who and which database (its path cut from the left),
+        then the counts by health and the probes (symbols without words when the line is narrow)."""
         app = self.app
         counts = self.listing.counts if self.listing else {}
         total = self.listing.total if self.listing else 0
-        text = Text()
-        text.append("byok", style="bold")
-        text.append("  tenant ")
-        text.append(app.data.tenant_id, style="bold")
-        text.append(f"  ·  db {app.data.db_label}\n")
-        text.append(f"{total:,} integrations")
-        for state in fmt.HEALTH_ORDER:
-            text.append("  ")
-            text.append(
-                f"{fmt.HEALTH_SYMBOL[state]} {counts.get(state, 0):,} {state}",
-                style=self.look(fmt.HEALTH_STYLE[state] if counts.get(state) else ""),
-            )
+        room = max(20, self.size.width - 2)
+        top = Text()
+        top.append("byok", style="bold")
+        top.append("  tenant ")
+        top.append(app.data.tenant_id, style="bold")
+        top.append("  ·  db ")
+        label = app.data.db_label
+        left = room - top.cell_len
+        if len(label) > left:
+            label = "…" + label[-max(1, left - 1) :]
+        top.append(label)
         probes = app.probe_state
-        if probes:
-            text.append(f"  ·  {probes}", style="dim")
+        lines = []
+        for words in (True, False):
+            line = Text(f"{total:,} integrations" if words else f"{total:,}:")
+            for state in fmt.HEALTH_ORDER:
+                n = counts.get(state, 0)
+                line.append("  ")
+                shown = f"{fmt.HEALTH_SYMBOL[state]} {n:,}" + (f" {state}" if words else "")
+                line.append(shown, style=self.look(fmt.HEALTH_STYLE[state] if n else ""))
+            if probes:
+                line.append(f"  ·  {probes}", style="dim")
+            lines.append(line)
+            if line.cell_len <= room:
+                break
+        text = Text("\n").join([top, lines[-1]])
+        text.no_wrap, text.overflow = True, "ellipsis"
         self.query_one("#header-bar", Static).update(text)
 
     def _update_status(self) -> None:
@@ -342,6 +375,8 @@ class HomeScreen(IntegrationScreen):
         if pages > 1:
             bits.append(f"page {self.page + 1}/{pages} ([ ])")
         bits.append(f"sort: {SORTS[self.sort_index][0]} (s)")
+        if self.table.wide:
+            bits.append("wide (w)")
         if self.filter_text:
             bits.append(f"filter: {self.filter_text!r}")
         if not self.limits_available:
@@ -512,6 +547,10 @@ class HomeScreen(IntegrationScreen):
 
     def action_refresh(self) -> None:
         self.reload()
+
+    def action_wide(self) -> None:
+        self.table.set_wide(not self.table.wide)
+        self._update_status()
 
     # -- actions on the highlighted integration -------------------------------------------------
 

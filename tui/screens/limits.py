@@ -81,7 +81,7 @@ class LimitsScreen(DataScreen):
         table.clear()
         for name, lim in rows[:MAX_ROWS]:
             table.add_row(
-                name,
+                Text(name),  # data, not markup
                 gauge_cell(lim.budget_percent, lim.budget_limit_cents, self.look),
                 gauge_cell(lim.token_percent, lim.token_limit_month, self.look),
                 gauge_cell(lim.rate_percent, lim.rate_limit_rpm, self.look),
