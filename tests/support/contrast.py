@@ -177,16 +177,22 @@ def cell_contrast(cell: Cell, palette: Palette) -> float:
 
 
 def illegible(captured: str, palette: Palette, minimum: float = 3.0) -> list[str]:
-    """One line per character below `minimum` contrast on `palette`: where, what, how much."""
+    """One line per character below `minimum` contrast on `palette` (the first of each colour
+    pair; the rest are counted): where, what, how much."""
     lines = captured.split("\n")
     out = []
+    seen: dict[tuple[object, ...], int] = {}
     for cell in parse_screen(captured):
         value = cell_contrast(cell, palette)
+        pair = (cell.fg, cell.bg, cell.dim, cell.reverse)
         if value < minimum:
+            seen[pair] = seen.get(pair, 0) + 1
+            if seen[pair] > 1:
+                continue
             text = SGR.sub("", lines[cell.row])
             out.append(
                 f"{palette.name} row {cell.row} col {cell.col} {cell.char!r} {value:.2f}:1"
                 f" fg={cell.fg} bg={cell.bg} dim={cell.dim} reverse={cell.reverse}"
                 f" | {text.strip()[:60]}"
             )
-    return out
+    return out + [f"{palette.name}: {n - 1} more of {pair}" for pair, n in seen.items() if n > 1]

@@ -29,7 +29,7 @@ def worst(lim: LimitFigures) -> float:
 
 def gauge_cell(pct: float, limit: int, look: fmt.Look, width: int = 10) -> Text:
     if not limit:
-        return Text("unlimited", style="dim")
+        return Text("unlimited")  # plain: faint text is illegible on the cursor row
     text = Text(fmt.bar(pct, limit, width), style=look(fmt.level_style(pct, limit)))
     text.append(f" {fmt.percent(pct, limit):>5}")
     if pct >= 100:
