@@ -64,7 +64,7 @@ SORTS = _sort_keys()
 # terminals add the others in priority order (`w`: every column, scrolling sideways).
 COLUMNS = (
     Column("health", "Health"),
-    Column("name", "Name", flex=True, min_width=12),
+    Column("name", "Name", flex=True, min_width=20),
     Column("provider", "Provider", priority=1, max_width=14),
     Column("status", "Status", priority=2),
     Column("model", "Model", priority=3, max_width=28),
