@@ -124,7 +124,6 @@ class RowTable(ScrollView, can_focus=True):
     def set_wide(self, wide: bool) -> None:
         """Every column at its full width (scrolling sideways), or only those that fit."""
         self.wide = wide
-        self.set_class(not wide, "-fit")
         self._fit()
 
     # -- data -------------------------------------------------------------------------------------
@@ -219,9 +218,6 @@ class RowTable(ScrollView, can_focus=True):
 
     def _on_blur(self, event: events.Blur) -> None:
         self.refresh()
-
-    def _on_mount(self, event: events.Mount) -> None:
-        self.set_class(not self.wide, "-fit")
 
     def _on_resize(self, event: events.Resize) -> None:
         self._fit()
