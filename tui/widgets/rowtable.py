@@ -227,7 +227,7 @@ class RowTable(ScrollView, can_focus=True):
         """Choose the columns shown and their widths for the current width; repaint."""
         columns, natural = self.columns, self._widths
         if self.wide or not self.size.width:
-            shown = [(i, w) for i, w in enumerate(natural)]
+            shown = list(enumerate(natural))
         else:
             room = self.size.width
             if len(self._keys) + 1 > self.size.height:  # the vertical scrollbar takes its part
