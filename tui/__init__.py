@@ -15,10 +15,13 @@ Console API (used by `tui.cli.main`):
         clock               a callable returning an aware UTC datetime ("3m ago" is relative
                             to it; snapshots pin it).
         refresh_interval_s  how often the live refresh checks the database for changes by any
-                            process (a few stat calls); None/0 = off.
+                            process (a few stat calls); None/0 = off. It also drives the
+                            console's own clock: with nothing changed for 5 s, the ages and
+                            the rolling minute of requests repaint.
         cursor_blink        False for stable snapshots.
         theme               a Textual theme name; default textual-dark, or ansi-dark in a
-                            16-colour terminal or with NO_COLOR. $BYOK_THEME also sets it.
+                            16-colour terminal or with NO_COLOR (ansi-light if
+                            $COLORFGBG says the background is light). $BYOK_THEME also sets it.
 
     run_console(db_path=None, tenant_id="default", *, dashboard=None, **opts) -> int
         Opens the database as a Dashboard unless one is given (a StoreError propagates to the

@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from core import IntegrationsFacade
 
 Clock = Callable[[], datetime]
+CLOCK_S = 5.0  # ages and the rolling minute repaint this often on a database nobody writes to
 ANSI_COLOR_SYSTEMS = {"standard", "windows"}
 HEALTH_SEVERITY: dict[HealthState, SeverityLevel] = {
     HealthState.FAILING: "error",
@@ -74,7 +77,9 @@ class ByokApp(App[int]):
         db_path: str | os.PathLike[str] | None = None,
         dashboard: Dashboard | None = None,
     ) -> None:
-        super().__init__()
+        # NO_COLOR: Textual strips every colour (its NoColor filter) only when it starts in ANSI
+        # mode; otherwise it greys them (Monochrome), which paints black on near-black.
+        super().__init__(ansi_color=True if os.environ.get("NO_COLOR") else None)
         # Given neither, the app owns the files: it opens the light Dashboard now, builds the
         # facade over it on first need (after the first paint) and closes them at the end.
         self._owns_files = facade is None and dashboard is None
@@ -88,13 +93,18 @@ class ByokApp(App[int]):
         self.probe_interval_s = probe_interval_s if probe_interval_s else None
         self.refresh_interval_s = refresh_interval_s if refresh_interval_s else None
         self.cursor_blink = cursor_blink
-        self.probe_state = "" if self.probe_interval_s else "background probes off"
+        self.probe_state = (
+            f"probes every {fmt.ago_interval(self.probe_interval_s)}"
+            if self.probe_interval_s
+            else "background probes off"
+        )
         self._requested_theme = theme or os.environ.get("BYOK_THEME") or None
         self._set_first_theme(self._pick_theme())
         self._token: tuple[Any, ...] | None = None
         self._last_health: dict[str, tuple[HealthState, str]] | None = None
         self._seen_alerts: set[str] | None = None
         self._watch_timer: Timer | None = None
+        self._repainted = time.monotonic()
         self._probe_timer: Timer | None = None
         self.testing_all = False
 
@@ -110,6 +120,7 @@ class ByokApp(App[int]):
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())
+        self.call_after_refresh(lambda: self._check_size(self.size))  # over the home screen
         if self.refresh_interval_s:
             self._watch_timer = self.set_timer(self.refresh_interval_s, self._watch)
         if self.probe_interval_s:
@@ -138,6 +149,8 @@ class ByokApp(App[int]):
         if name == self.theme:
             return
         self.set_reactive(App.theme, name)
+        # The stylesheet took the default theme's variables when App.__init__ built it.
+        self.stylesheet.set_variables(self.get_css_variables())
         dark = self.current_theme.dark
         self.set_class(dark, "-dark-mode", update=False)
         self.set_class(not dark, "-light-mode", update=False)
@@ -149,8 +162,26 @@ class ByokApp(App[int]):
         if requested is not None and requested in self.available_themes:
             return requested
         if self.console.color_system in ANSI_COLOR_SYSTEMS or os.environ.get("NO_COLOR"):
-            return "ansi-dark"
+            return "ansi-light" if _light_terminal() else "ansi-dark"
         return "textual-dark"
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size)
+
+    def _check_size(self, size: Size) -> None:
+        """Below the size the console reads in, say so over everything until it grows."""
+        from tui.screens.toosmall import TooSmallScreen, too_small
+
+        if self.home() is None:  # before the first screen: on_mount checks once it is up
+            return
+        on_top = self.screen if isinstance(self.screen, TooSmallScreen) else None
+        if not too_small(size):
+            if on_top is not None:
+                self.pop_screen()
+        elif on_top is not None:
+            on_top.show(size)
+        else:
+            self.push_screen(TooSmallScreen())
 
     async def on_unmount(self) -> None:
         if self._owns_files:
@@ -200,6 +231,8 @@ class ByokApp(App[int]):
                 self._token = token
                 self.refresh_screens()
                 self.check_alerts()
+            elif time.monotonic() - self._repainted >= CLOCK_S:
+                self.tick_screens()
         finally:
             if self.refresh_interval_s and self.is_running:
                 self._watch_timer = self.set_timer(self.refresh_interval_s, self._watch)
@@ -207,9 +240,18 @@ class ByokApp(App[int]):
     def refresh_screens(self) -> None:
         """Ask every screen in the stack that shows data to reload it (they keep their cursor):
         when the database changed, and right after our own writes."""
+        self._repainted = time.monotonic()
         for screen in self.screen_stack:
             if isinstance(screen, DataScreen):
                 screen.refresh_data()
+
+    def tick_screens(self) -> None:
+        """The console's own clock: nothing changed on disk, but time passed (the ages, the
+        rolling minute of requests). Each screen re-reads what depends on time, cheaply."""
+        self._repainted = time.monotonic()
+        for screen in self.screen_stack:
+            if isinstance(screen, DataScreen):
+                screen.tick()
 
     def observe_listing(self, listing: Listing) -> None:
         """Notify the health changes between two listings (probes by us, cron or the CLI)."""
@@ -403,7 +445,7 @@ class ByokApp(App[int]):
                 done += 1
                 failing += result.health_state == HealthState.FAILING
                 total = max(total, done)
-                if home is not None and (done % 10 == 0 or done == total):
+                if home is not None:
                     home.show_progress(done, total, failing)
             self.notify(f"Tested {done:,}: {failing:,} failing.", title="Test all", timeout=6)
         finally:
@@ -417,6 +459,13 @@ class ByokApp(App[int]):
             if isinstance(screen, HomeScreen):
                 return screen
         return None
+
+
+def _light_terminal() -> bool:
+    """Whether the terminal says its background is light ($COLORFGBG, "fg;bg" in ANSI colour
+    numbers, set by rxvt, Konsole and others): 7 and 15 are white, 9-14 light colours."""
+    background = os.environ.get("COLORFGBG", "").rpartition(";")[2]
+    return background.isdigit() and int(background) in (7, *range(9, 16))
 
 
 def _collect_and_freeze() -> None:

@@ -11,9 +11,11 @@ visible, so neither a database written by an older version nor a provider can at
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import datetime
 
 from rich.markup import escape
+from rich.style import Style
 from rich.text import Text
 
 from core.enums import HealthState, IntegrationStatus
@@ -27,18 +29,22 @@ HEALTH_SYMBOL: dict[str, str] = {
     HealthState.FAILING: "✖",
     HealthState.UNKNOWN: "?",
 }
+# The style of each state is a name; its look is the component class `state--<name>` of the
+# console's screens (app.tcss), so every theme, 16-colour terminal and NO_COLOR gets its own.
 HEALTH_STYLE: dict[str, str] = {
-    HealthState.HEALTHY: "green",
-    HealthState.DEGRADED: "yellow",
-    HealthState.FAILING: "bold red",
-    HealthState.UNKNOWN: "dim",
+    HealthState.HEALTHY: "healthy",
+    HealthState.DEGRADED: "degraded",
+    HealthState.FAILING: "failing",
+    HealthState.UNKNOWN: "unknown",
 }
 STATUS_STYLE: dict[str, str] = {
     IntegrationStatus.ENABLED: "",
-    IntegrationStatus.CREATED: "dim",
-    IntegrationStatus.DISABLED: "dim",
-    IntegrationStatus.ERROR: "bold red",
+    IntegrationStatus.CREATED: "muted",
+    IntegrationStatus.DISABLED: "muted",
+    IntegrationStatus.ERROR: "failing",
 }
+STYLE_NAMES = ("healthy", "degraded", "failing", "unknown", "muted", "warn", "over")
+Look = Callable[[str], Style]  # a style name -> its Rich style (DataScreen.look); "" -> none
 
 
 def lines(text: str) -> str:
@@ -77,9 +83,9 @@ def value(enum_or_text: object) -> str:
     return str(getattr(enum_or_text, "value", enum_or_text))
 
 
-def health_text(state: object) -> Text:
+def health_text(state: object, look: Look) -> Text:
     word = value(state)
-    return Text(f"{HEALTH_SYMBOL.get(word, '?')} {word}", style=HEALTH_STYLE.get(word, ""))
+    return Text(f"{HEALTH_SYMBOL.get(word, '?')} {word}", style=look(HEALTH_STYLE.get(word, "")))
 
 
 def health_plain(state: object) -> str:
@@ -87,9 +93,9 @@ def health_plain(state: object) -> str:
     return f"{HEALTH_SYMBOL.get(word, '?')} {word}"
 
 
-def status_text(status: object) -> Text:
+def status_text(status: object, look: Look) -> Text:
     word = value(status)
-    return Text(word, style=STATUS_STYLE.get(word, ""))
+    return Text(word, style=look(STATUS_STYLE.get(word, "")))
 
 
 def ago(moment: datetime | None, now: datetime) -> str:
@@ -124,21 +130,21 @@ def percent(pct: float | None, limit: int) -> str:
 
 
 def level_style(pct: float | None, limit: int) -> str:
-    """The colour thresholds of the issue: 80% warns, 100% is over."""
+    """The style name of a limit's level: 80% warns, 100% is over."""
     if pct is None or not limit:
         return ""
     if pct >= 100:
-        return "bold red"
+        return "over"
     if pct >= 80:
-        return "yellow"
+        return "warn"
     return ""
 
 
-def percent_text(pct: float | None, limit: int) -> Text:
+def percent_text(pct: float | None, limit: int, look: Look) -> Text:
     text = percent(pct, limit)
     if limit and pct is not None and pct >= 100:
         text += "!"  # over the limit reads without colour too
-    return Text(text, style=level_style(pct, limit), justify="right")
+    return Text(text, style=look(level_style(pct, limit)), justify="right")
 
 
 def dollars(cents: int) -> str:

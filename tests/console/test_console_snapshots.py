@@ -1,4 +1,5 @@
-"""Snapshot tests of every screen at 80x24 and 120x40 (pytest-textual-snapshot).
+"""Snapshot tests of every screen at 80x24, 120x40 and 200x50 (pytest-textual-snapshot), and of
+the main screens under NO_COLOR and in a light theme.
 
 Deterministic: a fixed clock for the facade and the console, fixed integration ids, the sample
 tenant of `tui.demo.sample`, cursor blink off, the database in the working directory (so the header
@@ -25,14 +26,17 @@ from tui.screens.form import FormScreen
 from tui.screens.healthlog import HealthLogScreen
 from tui.screens.help import HelpScreen
 from tui.screens.limits import LimitsScreen
+from tui.screens.toosmall import TooSmallScreen
 
-SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+SIZES = [
+    pytest.param((80, 24), id="80x24"),
+    pytest.param((120, 40), id="120x40"),
+    pytest.param((200, 50), id="200x50"),
+]
 TYPED_SECRET = "sk-test-typed-in-the-form-9Zx1"
 
 
-@pytest.fixture
-def sample_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixed_ids: None) -> ByokApp:
-    monkeypatch.chdir(tmp_path)
+def _app(tmp_path: Path, theme: str | None) -> ByokApp:
     facade = IntegrationsFacade(tmp_path / "byok.json", clock=fixed_clock, durable=False)
     return ByokApp(
         facade,
@@ -40,8 +44,29 @@ def sample_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixed_ids: None)
         probe_interval_s=None,
         refresh_interval_s=None,
         cursor_blink=False,
-        theme="textual-dark",
+        theme=theme,
     )
+
+
+@pytest.fixture
+def sample_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixed_ids: None) -> ByokApp:
+    monkeypatch.chdir(tmp_path)
+    return _app(tmp_path, "textual-dark")
+
+
+@pytest.fixture(params=["no_color", "light_theme"])
+def look_app(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fixed_ids: None,
+) -> ByokApp:
+    """The sample app under NO_COLOR (the theme it picks itself), or in textual-light."""
+    monkeypatch.chdir(tmp_path)
+    if request.param == "no_color":
+        monkeypatch.setenv("NO_COLOR", "1")
+        return _app(tmp_path, None)
+    return _app(tmp_path, "textual-light")
 
 
 def _busy(app: ByokApp) -> bool:
@@ -155,3 +180,30 @@ OPENED_BY_A_KEY = [
 def test_opened_by_a_key(snap_compare, sample_app, key, screen, size):
     run_before = _settled_after((key,), opens=screen)
     assert snap_compare(sample_app, terminal_size=size, run_before=run_before)
+
+
+# Columns that fit the width, the wide mode, the header at 80 columns, a too small terminal.
+@pytest.mark.parametrize("size", SIZES)
+def test_home_wide_mode(snap_compare, sample_app, size):
+    assert snap_compare(sample_app, terminal_size=size, run_before=_settled_after(("w",)))
+
+
+def test_terminal_too_small(snap_compare, sample_app):
+    run_before = _settled_after(opens=TooSmallScreen)
+    assert snap_compare(sample_app, terminal_size=(40, 12), run_before=run_before)
+
+
+# NO_COLOR and a light theme: the main screens at 80x24.
+LOOK_SCREENS = [
+    pytest.param((), object, id="home"),
+    pytest.param(("enter",), DetailScreen, id="detail"),
+    pytest.param(("L",), LimitsScreen, id="limits"),
+    pytest.param(("H",), HealthLogScreen, id="health_log"),
+    pytest.param(("e",), FormScreen, id="edit_form"),
+]
+
+
+@pytest.mark.parametrize(("keys", "screen"), LOOK_SCREENS)
+def test_look(snap_compare, look_app, keys, screen):
+    run_before = _settled_after(keys, opens=screen)
+    assert snap_compare(look_app, terminal_size=(80, 24), run_before=run_before)

@@ -5,7 +5,8 @@ the built-in fake provider (`tui.demo.fakeprovider`) listens on 127.0.0.1 and an
 integration's probes as scripted: some succeed, some are slow, rate limited, refuse the key or
 have run out of credit. Usage from earlier in the month is seeded so the gauges start at telling
 levels (one near its budget, one over), and a background thread keeps recording calls every
-second so they move. Then the ordinary console opens on all of it. Nothing touches the user's
+second so they move. Then the ordinary console opens on all of it at once, while another thread
+probes every sample: health fills in as the probes land. Nothing touches the user's
 own database, key file or the internet.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import random
 import shutil
@@ -261,8 +263,28 @@ class _Hangup:
 
 
 async def probe_all(facade: IntegrationsFacade, ids: dict[str, str]) -> None:
-    """Probe every sample once, so the console opens with health already shown."""
+    """Probe every sample once, all at the same time."""
     await asyncio.gather(*(facade.test_credentials(TENANT, iid) for iid in ids.values()))
+
+
+def probe_in_background(db_path: Path, ids: dict[str, str]) -> threading.Thread:
+    """Probe every sample once on a thread of its own, while the console paints its list: each
+    result lands in the database as it comes, and the console's live refresh shows it."""
+
+    async def probe() -> None:
+        facade = IntegrationsFacade(db_path)
+        try:
+            await probe_all(facade, ids)
+        finally:
+            await facade.aclose()
+
+    def run() -> None:
+        with contextlib.suppress(Exception):  # the demo goes on without health rather than die
+            asyncio.run(probe())
+
+    thread = threading.Thread(target=run, name="byok-demo-probes", daemon=True)
+    thread.start()
+    return thread
 
 
 def start_fake_provider() -> Any:
@@ -290,13 +312,12 @@ def run_demo(**console_options: Any) -> int:
             async def setup() -> dict[str, str]:
                 facade = IntegrationsFacade(db_path)
                 try:
-                    ids = await seed(facade, server.base_url_for)
-                    await probe_all(facade, ids)
-                    return ids
+                    return await seed(facade, server.base_url_for)
                 finally:
                     await facade.aclose()
 
             ids = asyncio.run(setup())
+            probes = probe_in_background(db_path, ids)
             simulator = UsageSimulator(db_path, ids)
             simulator.start()
             facade = IntegrationsFacade(db_path)
@@ -310,4 +331,5 @@ def run_demo(**console_options: Any) -> int:
         finally:
             if simulator is not None:
                 simulator.stop()
+                probes.join(timeout=5)
             server.stop()

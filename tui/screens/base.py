@@ -6,10 +6,14 @@ declares its `App` one): at run time nothing here imports tui.app, which imports
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
+from rich.style import Style
 from textual import work
 from textual.screen import ModalScreen, Screen
+from textual.theme import Theme
+
+from tui.format import STYLE_NAMES
 
 if TYPE_CHECKING:
     from textual import getters
@@ -17,6 +21,7 @@ if TYPE_CHECKING:
     from tui.app import ByokApp
 
 ResultT = TypeVar("ResultT")
+NO_STYLE = Style()
 
 
 class ByokModal(ModalScreen[ResultT]):
@@ -34,15 +39,34 @@ class DataScreen(Screen[None]):
     if TYPE_CHECKING:
         app = getters.app(ByokApp)
 
+    # The looks of the states the screens write (tui.format's style names), set in app.tcss.
+    COMPONENT_CLASSES: ClassVar[set[str]] = {f"state--{name}" for name in STYLE_NAMES}
+
     def on_mount(self) -> None:
         # Textual runs the on_mount of every class of the screen, the subclass's first: a
         # subclass's on_mount adds to this one; `first_load` is what a subclass changes.
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
         self.first_load()
+
+    def _theme_changed(self, theme: Theme) -> None:
+        self.refresh_data()  # the cells hold the old theme's styles
+
+    def look(self, name: str) -> Style:
+        """The Rich style of a state's style name (tui.format), from app.tcss; "" is none.
+        Partial, so that a row's zebra or cursor shows through where the state sets nothing."""
+        if not name:
+            return NO_STYLE
+        return self.get_component_rich_style(f"state--{name}", partial=True)
 
     def first_load(self) -> None:
         self.reload()
 
     def refresh_data(self) -> None:
+        self.reload()
+
+    def tick(self) -> None:
+        """Time passed with nothing changed on disk: repaint what depends on time (ages, the
+        rolling minute). A reload, unless a screen has a cheaper way."""
         self.reload()
 
     def action_refresh(self) -> None:

@@ -83,8 +83,8 @@ class DetailScreen(IntegrationScreen):
         t.append(f"{d.name}\n", style="bold")
         rows: list[tuple[str, Any]] = [
             ("provider", fmt.value(d.provider_type)),
-            ("status", fmt.status_text(d.status)),
-            ("health", fmt.health_text(d.health_state)),
+            ("status", fmt.status_text(d.status, self.look)),
+            ("health", fmt.health_text(d.health_state, self.look)),
             ("  message", d.health_message or "–"),
             ("  reason", d.health_reason or "–"),
             ("  latency", fmt.latency(d.health_latency_ms)),
@@ -177,7 +177,7 @@ class DetailScreen(IntegrationScreen):
         t = Text()
         for entry in log[:8]:
             t.append(f"{fmt.ago(entry.checked_at, now):>9}  ")
-            t.append_text(fmt.health_text(entry.health_state))
+            t.append_text(fmt.health_text(entry.health_state, self.look))
             t.append(f"  {fmt.latency(entry.latency_ms):>7}  ")
             t.append(f"{entry.reason or ''}: {entry.message or ''}\n")
         box.update(fmt.safe(t))
@@ -193,7 +193,7 @@ class DetailScreen(IntegrationScreen):
         now = self.app.now()
         t = Text()
         for alert in alerts:
-            style = "bold red" if alert.threshold >= 100 else "yellow"
+            style = self.look("over" if alert.threshold >= 100 else "warn")
             t.append(f"{fmt.ago(alert.created_at, now):>9}  ")
             t.append(f"{alert.threshold}% {alert.kind}", style=style)
             t.append(f"  {alert.message}\n")

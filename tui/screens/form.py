@@ -29,6 +29,7 @@ from core import (
 )
 from tui import format as fmt
 from tui.screens.base import ByokModal
+from tui.widgets.keybar import KeyBar
 
 # core field name -> the widget whose error label shows its message
 FIELD_WIDGET = {
@@ -43,6 +44,13 @@ FIELD_WIDGET = {
     "budget_limit_cents": "budget",
     "token_limit_month": "tokens",
     "rate_limit_rpm": "rpm",
+}
+# Where a provider's base URL and model mean something else than an API root and a model name.
+PLACEHOLDERS: dict[ProviderType, tuple[str, str]] = {
+    ProviderType.AZURE_OPENAI: (
+        "required: https://{resource}.openai.azure.com",
+        "your deployment's name, e.g. gpt-4o-prod",
+    ),
 }
 FIELDS = (
     "name",
@@ -151,6 +159,7 @@ class FormScreen(ByokModal[str | None]):
             with Horizontal(id="form-buttons"):
                 yield Button("Save (ctrl+s)", variant="primary", id="form-save")
                 yield Button("Cancel (esc)", id="form-cancel")
+        yield KeyBar()
 
     def _text_field(
         self, key: str, label: str, value: str, placeholder: str = "", *, password: bool = False
@@ -172,7 +181,12 @@ class FormScreen(ByokModal[str | None]):
             box.cursor_blink = self.app.cursor_blink
         self._provider_changed()
         self._opened = self.values()
+        self._untouched = self._typed()
         self.query_one("#name", Input).focus()
+
+    def _typed(self) -> tuple[object, ...]:
+        """What the form holds now: every field and select (to tell whether anything was typed)."""
+        return (*(box.value for box in self.query(Input)), *(s.value for s in self.query(Select)))
 
     @on(Select.Changed, "#provider")
     def _provider_changed(self) -> None:
@@ -190,6 +204,8 @@ class FormScreen(ByokModal[str | None]):
         model.suggester = SuggestFromList(list(info.suggested_models), case_sensitive=False)
         if info.suggested_models and not self.probed_models:
             model.placeholder = "e.g. " + ", ".join(info.suggested_models[:2])
+        if kind in PLACEHOLDERS:
+            base.placeholder, model.placeholder = PLACEHOLDERS[kind]
 
     @on(Select.Changed, "#model_select")
     def _model_picked(self, event: Select.Changed) -> None:
@@ -280,7 +296,20 @@ class FormScreen(ByokModal[str | None]):
 
     @on(Button.Pressed, "#form-cancel")
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        """Close without saving; asks first when something was typed."""
+        if self._typed() == self._untouched:
+            self.dismiss(None)
+            return
+        from tui.screens.confirm import ConfirmScreen
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(
+            ConfirmScreen("Discard what you typed?", "Nothing is saved.", yes="Discard"),
+            answered,
+        )
 
     @work(exclusive=True, group="form-save", exit_on_error=False)
     async def save(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -37,6 +38,7 @@ class HealthLogScreen(DataScreen):
         self.state_index = 0
         self.entries: list[HealthLogEntry] = []
         self.names: dict[str, str] = {}
+        self.shown: list[tuple[str, HealthLogEntry]] = []  # (name, entry) of each row, in order
 
     def compose(self) -> ComposeResult:
         yield Static("Health log, newest first", id="log-title")
@@ -52,6 +54,7 @@ class HealthLogScreen(DataScreen):
         ):
             table.add_column(label, key=key)
         yield table
+        yield Static("", id="log-message")  # the highlighted probe's message, in full
         yield Static("", id="log-status")
         yield KeyBar()
 
@@ -74,7 +77,7 @@ class HealthLogScreen(DataScreen):
         now = self.app.now()
         table = self.query_one("#log-table", DataTable)
         table.clear()
-        shown = 0
+        self.shown = []
         for entry in self.entries:
             iid = entry.integration_id
             name = self.names.get(iid) or entry.integration_name or f"{iid} (deleted)"
@@ -82,22 +85,39 @@ class HealthLogScreen(DataScreen):
                 continue
             if state is not None and entry.health_state != state:
                 continue
-            shown += 1
+            self.shown.append((name, entry))
             cells = (
                 fmt.ago(entry.checked_at, now),
-                name,
-                fmt.health_text(entry.health_state),
+                Text(name),
+                fmt.health_text(entry.health_state, self.look),
                 fmt.latency(entry.latency_ms),
-                entry.reason or "",
-                entry.message or "",
+                Text(entry.reason or ""),
+                Text(entry.message or ""),
             )
             table.add_row(*map(fmt.cell, cells))
+        shown = len(self.shown)
+        self._show_message(table.cursor_row)
         bits = [f"{shown:,} of {len(self.entries):,} probes", f"state: {state or 'all'} (f)"]
         if needle:
             bits.append(f"integration: {needle!r}")
         if not self.entries:
             bits = ["No probe yet: press t on the list to test one, T to test all."]
         self.query_one("#log-status", Static).update(fmt.safe("  ·  ".join(bits)))
+
+    @on(DataTable.RowHighlighted, "#log-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_message(event.cursor_row)
+
+    def _show_message(self, row: int) -> None:
+        """The whole message of the probe on `row`, wrapped: the table's column cuts it."""
+        box = self.query_one("#log-message", Static)
+        if not 0 <= row < len(self.shown):
+            box.update("")
+            return
+        name, entry = self.shown[row]
+        text = Text(f"{name}: ", style="bold")
+        text.append(f"{entry.reason or '–'} · {entry.message or 'no message'}")
+        box.update(text)
 
     def action_filter(self) -> None:
         box = self.query_one("#log-filter", Input)

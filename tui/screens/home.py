@@ -60,17 +60,19 @@ def _sort_keys() -> list[tuple[str, Callable[[Row], Any] | None, bool]]:
 
 
 SORTS = _sort_keys()
+# At 80 columns: health, name, budget %, tokens % and requests against the rpm limit; wider
+# terminals add the others in priority order (`w`: every column, scrolling sideways).
 COLUMNS = (
     Column("health", "Health"),
-    Column("name", "Name"),
-    Column("provider", "Provider"),
-    Column("status", "Status"),
-    Column("model", "Model"),
+    Column("name", "Name", flex=True, min_width=20),
+    Column("provider", "Provider", priority=1, max_width=14),
+    Column("status", "Status", priority=2),
+    Column("model", "Model", priority=3, max_width=28),
     Column("budget", "Budget", "right"),
     Column("tokens", "Tokens", "right"),
     Column("rpm", "RPM", "right"),
-    Column("latency", "Latency", "right"),
-    Column("checked", "Checked"),
+    Column("latency", "Latency", "right", priority=4),
+    Column("checked", "Checked", priority=5),
 )
 
 
@@ -105,6 +107,14 @@ class HomeScreen(IntegrationScreen):
         ),
         Binding("r", "refresh", "Refresh", show=False, id="home.refresh", tooltip="Reload now"),
         Binding("s", "sort", "Sort", show=False, id="home.sort", tooltip="Sort by the next column"),
+        Binding(
+            "w",
+            "wide",
+            "Wide",
+            show=False,
+            id="home.wide",
+            tooltip="Every column at full width (scrolls sideways); again: the columns that fit",
+        ),
         Binding(
             "right_square_bracket",
             "page(1)",
@@ -164,6 +174,7 @@ class HomeScreen(IntegrationScreen):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE, "-wide")
+        self.update_header()
 
     @property
     def table(self) -> RowTable:
@@ -195,6 +206,16 @@ class HomeScreen(IntegrationScreen):
         if filter_only:
             limits = {**self.limits, **limits}
         self._show(listing, view, page, limits, available)
+
+    @work(exclusive=True, group="home-tick", exit_on_error=False)
+    async def tick(self) -> None:
+        """Time passed, nothing changed on disk: re-read the limits of the page on screen (the
+        rolling minute) and repaint its rows (the ages). The listing itself has not changed."""
+        if not self.loaded or not self.view:
+            return
+        fresh = await self.app.data.limits(s.id for s in self.view)
+        self.limits = {**self.limits, **fresh}
+        self._render_rows()
 
     def _show_read_ahead(self) -> bool:
         """Render the app's read-ahead (started before Textual was up) if it has finished: then
@@ -286,23 +307,24 @@ class HomeScreen(IntegrationScreen):
 
     def _cells(self, s: Row, now: datetime) -> list[Any]:
         lim = self.limits.get(s.id)
+        look = self.look
         if lim is None:
             usage: list[Any] = [Text("n/a", style="dim", justify="right")] * 3
         else:
             usage = [
-                fmt.percent_text(lim.budget_percent, lim.budget_limit_cents),
-                fmt.percent_text(lim.token_percent, lim.token_limit_month),
+                fmt.percent_text(lim.budget_percent, lim.budget_limit_cents, look),
+                fmt.percent_text(lim.token_percent, lim.token_limit_month, look),
                 Text(
                     f"{lim.requests_this_minute}/{lim.rate_limit_rpm or '∞'}",
-                    style=fmt.level_style(lim.rate_percent, lim.rate_limit_rpm),
+                    style=look(fmt.level_style(lim.rate_percent, lim.rate_limit_rpm)),
                     justify="right",
                 ),
             ]
         return [
-            fmt.health_text(s.health_state),
+            fmt.health_text(s.health_state, look),
             s.name,
             fmt.value(s.provider_type),
-            fmt.status_text(s.status),
+            fmt.status_text(s.status, look),
             s.default_model or "–",
             *usage,
             Text(fmt.latency(s.health_latency_ms), justify="right"),
@@ -310,24 +332,38 @@ class HomeScreen(IntegrationScreen):
         ]
 
     def update_header(self) -> None:
+        """Two lines that fit the width: who and which database (its path cut from the left),
+        then the counts by health and the probes (symbols without words when the line is narrow)."""
         app = self.app
         counts = self.listing.counts if self.listing else {}
         total = self.listing.total if self.listing else 0
-        text = Text()
-        text.append("byok", style="bold")
-        text.append("  tenant ")
-        text.append(app.data.tenant_id, style="bold")
-        text.append(f"  ·  db {app.data.db_label}\n")
-        text.append(f"{total:,} integrations")
-        for state in fmt.HEALTH_ORDER:
-            text.append("  ")
-            text.append(
-                f"{fmt.HEALTH_SYMBOL[state]} {counts.get(state, 0):,} {state}",
-                style=fmt.HEALTH_STYLE[state] if counts.get(state) else "",
-            )
+        room = max(20, self.size.width - 2)
+        top = Text()
+        top.append("byok", style="bold")
+        top.append("  tenant ")
+        top.append(app.data.tenant_id, style="bold")
+        top.append("  ·  db ")
+        label = app.data.db_label
+        left = room - top.cell_len
+        if len(label) > left:
+            label = "…" + label[-max(1, left - 1) :]
+        top.append(label)
         probes = app.probe_state
-        if probes:
-            text.append(f"  ·  {probes}", style="dim")
+        lines = []
+        for words in (True, False):
+            line = Text(f"{total:,} integrations" if words else f"{total:,}:")
+            for state in fmt.HEALTH_ORDER:
+                n = counts.get(state, 0)
+                line.append("  ")
+                shown = f"{fmt.HEALTH_SYMBOL[state]} {n:,}" + (f" {state}" if words else "")
+                line.append(shown, style=self.look(fmt.HEALTH_STYLE[state] if n else ""))
+            if probes:
+                line.append(f"  ·  {probes}", style="dim")
+            lines.append(line)
+            if line.cell_len <= room:
+                break
+        text = Text("\n").join([top, lines[-1]])
+        text.no_wrap, text.overflow = True, "ellipsis"
         self.query_one("#header-bar", Static).update(fmt.safe(text))
 
     def _update_status(self) -> None:
@@ -339,6 +375,8 @@ class HomeScreen(IntegrationScreen):
         if pages > 1:
             bits.append(f"page {self.page + 1}/{pages} ([ ])")
         bits.append(f"sort: {SORTS[self.sort_index][0]} (s)")
+        if self.table.wide:
+            bits.append("wide (w)")
         if self.filter_text:
             bits.append(f"filter: {self.filter_text!r}")
         if not self.limits_available:
@@ -362,7 +400,7 @@ class HomeScreen(IntegrationScreen):
         text = Text()
         text.append(f"{s.name}\n", style="bold")
         text.append(f"{fmt.value(s.provider_type)} · {fmt.value(s.status)} · ")
-        text.append_text(fmt.health_text(s.health_state))
+        text.append_text(fmt.health_text(s.health_state, self.look))
         text.append(f"\nmodel    {s.default_model or '–'}\n")
         if detail is not None:
             src = fmt.value(detail.credential_source)
@@ -400,7 +438,7 @@ class HomeScreen(IntegrationScreen):
                 ),
             ):
                 text.append(f"{label:<8} ")
-                text.append(fmt.bar(pct, limit, 10), style=fmt.level_style(pct, limit))
+                text.append(fmt.bar(pct, limit, 10), style=self.look(fmt.level_style(pct, limit)))
                 shown = fmt.percent(pct, limit)
                 text.append(f" {shown:>5} {used} / {cap if limit else 'unlimited'}\n")
         return text
@@ -509,6 +547,10 @@ class HomeScreen(IntegrationScreen):
 
     def action_refresh(self) -> None:
         self.reload()
+
+    def action_wide(self) -> None:
+        self.table.set_wide(not self.table.wide)
+        self._update_status()
 
     # -- actions on the highlighted integration -------------------------------------------------
 

@@ -27,13 +27,13 @@ def worst(lim: LimitFigures) -> float:
     return max((pct for pct, limit in pairs if limit), default=0.0)
 
 
-def gauge_cell(pct: float, limit: int, width: int = 10) -> Text:
+def gauge_cell(pct: float, limit: int, look: fmt.Look, width: int = 10) -> Text:
     if not limit:
-        return Text("unlimited", style="dim")
-    text = Text(fmt.bar(pct, limit, width), style=fmt.level_style(pct, limit))
+        return Text("unlimited")  # plain: faint text is illegible on the cursor row
+    text = Text(fmt.bar(pct, limit, width), style=look(fmt.level_style(pct, limit)))
     text.append(f" {fmt.percent(pct, limit):>5}")
     if pct >= 100:
-        text.append("!", style="bold red")
+        text.append("!", style=look("over"))
     return text
 
 
@@ -82,9 +82,9 @@ class LimitsScreen(DataScreen):
         for name, lim in rows[:MAX_ROWS]:
             table.add_row(
                 fmt.cell(name),
-                gauge_cell(lim.budget_percent, lim.budget_limit_cents),
-                gauge_cell(lim.token_percent, lim.token_limit_month),
-                gauge_cell(lim.rate_percent, lim.rate_limit_rpm),
+                gauge_cell(lim.budget_percent, lim.budget_limit_cents, self.look),
+                gauge_cell(lim.token_percent, lim.token_limit_month, self.look),
+                gauge_cell(lim.rate_percent, lim.rate_limit_rpm, self.look),
                 f"{fmt.dollars(lim.budget_used_cents)} · {fmt.count(lim.tokens_used_month)} tok"
                 f" · {lim.requests_this_minute}/min",
                 key=lim.integration_id,

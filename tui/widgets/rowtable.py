@@ -4,6 +4,10 @@ Why not Textual's DataTable: at start-up its first paint of one page of rows cos
 project's machine (per-cell rendering and style lookups), a third of the console's whole start-up
 budget. Here a row becomes one strip of segments the first time it is shown, and that strip is
 cached until the rows, the column widths or the styles change. The header stays on the top line.
+
+Columns fit the width: the required ones (priority 0) always show, the others join in priority
+order while they fit, and a flexible column (the name) takes the room left, its cells cut with
+"…". In wide mode every column shows at its full width, scrolling sideways if it must.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.console import JustifyMethod
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -34,6 +39,10 @@ class Column:
     key: str
     label: str
     justify: JustifyMethod = "left"
+    priority: int = 0  # 0: always shown; else shown when it fits, lower numbers first
+    flex: bool = False  # takes the room left over (at least min_width), cut with "…"
+    min_width: int = 8
+    max_width: int | None = None  # wider cells are cut with "…" (not in wide mode)
 
 
 class RowTable(ScrollView, can_focus=True):
@@ -106,6 +115,18 @@ class RowTable(ScrollView, can_focus=True):
         self._widths = [cell_len(c.label) for c in self.columns]
         self._cursor = 0
         self._strips: dict[tuple[int, bool, bool], Strip] = {}
+        self._shown: list[tuple[int, int]] = []  # (column index, width) of each column shown
+        self.wide = False
+
+    @property
+    def shown_columns(self) -> list[str]:
+        """The keys of the columns on screen, in order."""
+        return [self.columns[i].key for i, _ in self._shown]
+
+    def set_wide(self, wide: bool) -> None:
+        """Every column at its full width (scrolling sideways), or only those that fit."""
+        self.wide = wide
+        self._fit()
 
     # -- data -------------------------------------------------------------------------------------
 
@@ -135,8 +156,7 @@ class RowTable(ScrollView, can_focus=True):
                 if cell.cell_len > widths[i]:
                     widths[i] = cell.cell_len
         self._widths = widths
-        self._strips.clear()
-        self.virtual_size = Size(self._line_width(), len(self._keys) + 1)
+        self._fit()
         self._cursor = -1  # so that move_cursor always announces the row
         self.move_cursor(cursor)
         self.refresh()
@@ -202,7 +222,48 @@ class RowTable(ScrollView, can_focus=True):
         self.refresh()
 
     def _on_resize(self, event: events.Resize) -> None:
+        self._fit()
         self._scroll_to_cursor()
+
+    def _fit(self) -> None:
+        """Choose the columns shown and their widths for the current width; repaint."""
+        columns, natural = self.columns, self._widths
+        if self.wide or not self.size.width:
+            shown = list(enumerate(natural))
+        else:
+            room = self.size.width
+            if len(self._keys) + 1 > self.size.height:  # the vertical scrollbar takes its part
+                room -= self.styles.scrollbar_size_vertical
+            pad = 2 * PADDING
+
+            def fixed(i: int) -> int:
+                cap = columns[i].max_width
+                return min(natural[i], cap) if cap else natural[i]
+
+            chosen = {i for i, c in enumerate(columns) if not c.priority}
+            flex = [i for i in chosen if columns[i].flex]
+            used = sum(fixed(i) + pad for i in chosen if i not in flex)
+            used += sum(min(natural[i], columns[i].min_width) + pad for i in flex)
+            optional = sorted((c.priority, i) for i, c in enumerate(columns) if c.priority)
+            for _, i in optional:
+                if used + fixed(i) + pad > room:
+                    break
+                chosen.add(i)
+                used += fixed(i) + pad
+            left = room - used
+            shown = []
+            for i in sorted(chosen):
+                if i in flex:
+                    least = min(natural[i], columns[i].min_width)
+                    width = min(natural[i], least + max(0, left))
+                    left -= width - least
+                else:
+                    width = fixed(i)
+                shown.append((i, width))
+        self._shown = shown
+        self._strips.clear()
+        self.virtual_size = Size(self._line_width(), len(self._keys) + 1)
+        self.refresh()
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -223,6 +284,7 @@ class RowTable(ScrollView, can_focus=True):
         key = (index, cursor, focused and cursor)
         strip = self._strips.get(key)
         if strip is None:
+            over: Style | None = None
             if index < 0:
                 cells = [Text(c.label) for c in self.columns]
                 style = base + self.get_component_rich_style("rowtable--header")
@@ -232,38 +294,47 @@ class RowTable(ScrollView, can_focus=True):
                 if self.zebra_stripes and index % 2 == 0:
                     style += self.get_component_rich_style("rowtable--even-row")
                 if cursor:  # chosen here, not by a :focus rule, so it follows has_focus
-                    style += self.get_component_rich_style(
+                    over = self.get_component_rich_style(
                         "rowtable--cursor" if focused else "rowtable--cursor-blurred"
                     )
-            strip = self._render_row(cells, style)
+            strip = self._render_row(cells, style, over)
             self._strips[key] = strip
         return strip
 
-    def _render_row(self, cells: Sequence[Text], style: Style) -> Strip:
+    def _render_row(self, cells: Sequence[Text], style: Style, over: Style | None = None) -> Strip:
+        """One line of cells on `style`; `over` (the cursor) wins over the cells' own colours,
+        so that no state colour lands on the cursor's background."""
         line = Text(no_wrap=True, overflow="crop")
         pad = " " * PADDING
-        for column, width, cell in zip(self.columns, self._widths, cells, strict=False):
-            shown = cell.copy()
+        columns = self.columns
+        for index, width in self._shown:
+            if index >= len(cells):
+                break
+            shown = cells[index].copy()
             shown.no_wrap, shown.overflow = True, "ellipsis"
-            shown.align(column.justify, width)
+            shown.align(columns[index].justify, width)
             line.append(pad)
             line.append_text(shown)
             line.append(pad)
         segments = list(line.render(self.app.console))
+        if over is not None:
+            segments = list(Segment.apply_style(segments, style, post_style=over))
+            return Strip(segments, line.cell_len)
         return Strip(segments, line.cell_len).apply_style(style)
 
     def _line_width(self) -> int:
-        return sum(self._widths) + 2 * PADDING * len(self._widths)
+        return sum(width for _, width in self._shown) + 2 * PADDING * len(self._shown)
 
     def _refresh_row(self, index: int) -> None:
         if 0 <= index < len(self._keys):
             self.refresh_line(index + 1)  # virtual line: the header is line 0
 
     def _page_rows(self) -> int:
-        return max(1, self.size.height - 2)
+        return max(1, self.scrollable_content_region.height - 2)
 
     def _scroll_to_cursor(self) -> None:
-        visible = max(1, self.size.height - 1)
+        # the rows under the header and above a horizontal scrollbar, if there is one
+        visible = max(1, self.scrollable_content_region.height - 1)
         top = int(self.scroll_offset.y)
         row = self._cursor
         if row < top:
