@@ -117,7 +117,7 @@ class HealthLogScreen(DataScreen):
         name, entry = self.shown[row]
         text = Text(f"{name}: ", style="bold")
         text.append(f"{entry.reason or '–'} · {entry.message or 'no message'}")
-        box.update(text)
+        box.update(fmt.safe(text))
 
     def action_filter(self) -> None:
         box = self.query_one("#log-filter", Input)
