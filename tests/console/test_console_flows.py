@@ -168,15 +168,24 @@ async def test_delete_cancelled_then_confirmed(tfacade, fake_server, fixed_ids):
         assert names == ["keep-me"]
 
 
-async def test_space_toggles_enabled_and_disabled(tfacade, fake_server):
+async def test_enable_and_disable_ask_then_act(tfacade, fake_server):
+    """+ enables, - disables (space marks now); each asks first, naming the integration."""
     created = await add(tfacade, fake_server, "flip")
     async with loaded_app(tfacade) as (app, pilot):
-        await pilot.press("space")
+        question = await open_screen(pilot, "plus", ConfirmScreen)
+        assert question.question == "Enable flip?"
+        await pilot.press("y")
         await wait_for(
             pilot, lambda: str(app.screen.query_one("#table").get_row_at(0)[3]) == "enabled"
         )
         assert (await tfacade.get_integration("default", created.id)).status == "enabled"
-        await pilot.press("space")
+        await open_screen(pilot, "minus", ConfirmScreen)
+        await pilot.press("n")  # asked, refused: nothing changes
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await pilot.pause(0.3)
+        assert (await tfacade.get_integration("default", created.id)).status == "enabled"
+        await open_screen(pilot, "minus", ConfirmScreen)
+        await pilot.press("y")
         await wait_for(
             pilot, lambda: str(app.screen.query_one("#table").get_row_at(0)[3]) == "disabled"
         )
@@ -434,7 +443,8 @@ async def test_help_lists_every_binding_with_its_id(tfacade):
         for binding_id in (
             "home.filter",
             "home.test_all",
-            "home.toggle",
+            "home.mark",
+            "home.enable",
             "app.quit",
             "home.limits",
             "home.health_log",

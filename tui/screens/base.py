@@ -59,24 +59,41 @@ class DataScreen(Screen[None]):
 
 class IntegrationScreen(DataScreen):
     """A screen about one integration at a time (the list's highlighted one, the detail's):
-    the keys that act on it, each done by the app."""
+    the keys that act on it, each done by the app (tui/bulk.py: they ask first)."""
 
     def target(self) -> tuple[str, str] | None:
         """The (id, name) of the integration the keys act on, or None."""
         raise NotImplementedError
+
+    def targets(self) -> list[tuple[str, str]]:
+        """What delete, enable, disable and test act on: the target (the list: or its marks)."""
+        target = self.target()
+        return [] if target is None else [target]
 
     def action_edit(self) -> None:
         if (target := self.target()) is not None:
             self.app.edit_integration(target[0])
 
     def action_delete(self) -> None:
-        if (target := self.target()) is not None:
-            self.app.delete_integration(*target)
+        from tui import bulk
 
-    def action_toggle_enabled(self) -> None:  # not `toggle`: DOMNode has that action
-        if (target := self.target()) is not None:
-            self.app.toggle_integration(target[0])
+        bulk.delete(self.app, self.targets())
+
+    def action_enable(self) -> None:
+        from tui import bulk
+
+        bulk.set_enabled(self.app, self.targets(), True)
+
+    def action_disable(self) -> None:
+        from tui import bulk
+
+        bulk.set_enabled(self.app, self.targets(), False)
 
     def action_test(self) -> None:
-        if (target := self.target()) is not None:
-            self.app.test_one(target[0])
+        from tui import bulk
+
+        targets = self.targets()
+        if len(targets) == 1:  # one: at once, with its full result
+            self.app.test_one(targets[0][0])
+        else:
+            bulk.test(self.app, targets)

@@ -24,7 +24,7 @@ LOG_LIMIT = 1000
 class HealthLogScreen(DataScreen):
     AUTO_FOCUS = "#log-table"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="log.back", tooltip="Clear the filter, then go back"),
+        Binding("escape,q", "back", "Back", id="log.back", tooltip="Clear the filter, else back"),
         Binding("slash", "filter", "Filter", id="log.filter", tooltip="Filter by integration"),
         Binding("f", "state", "State", id="log.state", tooltip="Cycle the state filter"),
         Binding("j", "cursor(1)", "Down", show=False, id="log.down", tooltip="Move down"),
