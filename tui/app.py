@@ -157,6 +157,8 @@ class ByokApp(App[int]):
         if keymap:
             self.key_overrides = keymap
             self.set_keymap(keymap)
+            count = f"{len(keymap)} binding{'s' * (len(keymap) != 1)}"
+            self.notify(f"{count} from {path}", title="Keymap applied", timeout=4)
 
     @work(exclusive=True, group="warm-up", exit_on_error=False)
     async def warm_up(self) -> None:

@@ -33,12 +33,13 @@ class Command:
     args: tuple[tuple[str, ...], ...] = ()  # per position: the words it takes (completion)
     required: int = 0  # how many of `args` must be given
     aliases: tuple[str, ...] = ()
+    arg_names: tuple[str, ...] = ()  # per position, for the usage line; else its words
 
     @property
     def usage(self) -> str:
         words = [self.name]
         for index, choices in enumerate(self.args):
-            shown = "|".join(choices) if len(choices) <= 3 else choices[0] + "|…"
+            shown = self.arg_names[index] if index < len(self.arg_names) else "|".join(choices)
             words.append(shown if index < self.required else f"[{shown}]")
         return ":" + " ".join(words)
 
@@ -49,7 +50,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("log", "the health log"),
     Command("new", "add an integration"),
     Command("test", "probe the marked or highlighted; all: every one", (("all",),)),
-    Command("sort", "sort the list by a column", (SORT_NAMES, DIRECTIONS), required=1),
+    Command("sort", "sort the list", (SORT_NAMES, DIRECTIONS), 1, arg_names=("COLUMN", "asc|desc")),
     Command("enable", "enable the marked or highlighted (asks)"),
     Command("disable", "disable the marked or highlighted (asks)"),
     Command("delete", "delete the marked or highlighted (asks)"),
@@ -111,19 +112,24 @@ def completions(line: str) -> list[str]:
 
 
 def describe(line: str) -> str:
-    """The hint under the command line: the candidates, or the one command's usage and help."""
+    """The hint under the command line: the commands that fit what is typed; once one is
+    chosen, its usage and the words its next argument takes."""
     candidates = completions(line)
     words = line.strip().removeprefix(":").split()
-    if words:
+    in_args = len(words) > 1 or (bool(words) and line.endswith(" "))
+    if words and (in_args or len(candidates) <= 1):
         try:
             command = find(words[0].casefold())
         except CommandError:
             command = None
-        if command is not None and (len(words) > 1 or line.endswith(" ") or not candidates[1:]):
+        if command is not None:
+            if in_args and candidates:
+                return f"{command.usage}  " + "  ".join(c.rsplit(" ", 1)[-1] for c in candidates)
             return f"{command.usage}  {command.help}"
     if not candidates:
         return "no such command: Tab completes, esc cancels"
-    return "  ".join(candidates)
+    word = words[0].casefold() if words else ""
+    return "  ".join(c.name for c in COMMANDS if any(n.startswith(word) for n in _names(c)))
 
 
 def run_command(app: ByokApp, line: str) -> None:

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from inspect import isclass
 from pathlib import Path
 
 from support.clock import fixed_clock
 from support.console import notifications, open_screen, table_names, wait_for
+from support.consoleapp import SECRET, add, loaded, loaded_app, make_app
 from textual.pilot import Pilot
 from textual.widgets import Input, Label, Select
 
 from core import IntegrationsFacade
 from tui.app import ByokApp
-from tui.demo.fakeprovider import FakeProviderServer
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.form import FormScreen
@@ -26,40 +24,6 @@ from tui.screens.help import HelpScreen
 from tui.screens.home import PAGE_SIZE
 from tui.screens.limits import LimitsScreen
 from tui.widgets.rowtable import RowTable
-
-SECRET = "sk-test-flow-Xy7Q"
-
-
-def make_app(facade: IntegrationsFacade, **opts: object) -> ByokApp:
-    opts.setdefault("probe_interval_s", None)
-    opts.setdefault("refresh_interval_s", 0.2)
-    return ByokApp(facade, clock=fixed_clock, cursor_blink=False, **opts)  # type: ignore[arg-type]
-
-
-async def add(facade: IntegrationsFacade, server: FakeProviderServer, name: str, **extra: object):
-    fields: dict[str, object] = {
-        "provider_type": "openai",
-        "credential": SECRET,
-        "config": {"base_url": server.base_url_for("openai")},
-    }
-    fields.update(extra)
-    return await facade.create_integration("default", name=name, **fields)  # type: ignore[arg-type]
-
-
-def loaded(app: ByokApp) -> bool:
-    home = app.home()
-    return home is not None and home.loaded
-
-
-@contextlib.asynccontextmanager
-async def loaded_app(
-    facade: IntegrationsFacade, size: tuple[int, int] = (80, 24), **opts: object
-) -> AsyncIterator[tuple[ByokApp, Pilot]]:
-    """The console on `facade`, running headless, once its home screen has loaded."""
-    app = make_app(facade, **opts)
-    async with app.run_test(size=size) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
-        yield app, pilot
 
 
 async def test_empty_database_shows_onboarding(tfacade):

@@ -52,7 +52,7 @@ class CommandScreen(ByokModal[str | None]):
     """
     | Key(s) | Binding id | Description |
     | :- | :- | :- |
-    | escape | command.cancel | Close the command line |
+    | esc | command.cancel | Close the command line |
     | tab | command.complete | Take the completion |
     """
 

@@ -17,6 +17,13 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n", "answer(False)", "No", id="confirm.no", tooltip="Cancel"),
         Binding("escape,q", "answer(False)", "Cancel", id="confirm.cancel", tooltip="Cancel"),
     ]
+    """
+    | Key(s) | Binding id | Description |
+    | :- | :- | :- |
+    | y | confirm.yes | Confirm |
+    | n | confirm.no | Cancel |
+    | esc, q | confirm.cancel | Cancel |
+    """
 
     def __init__(self, question: str, detail: str = "", *, yes: str = "Delete") -> None:
         super().__init__(id="confirm")

@@ -33,6 +33,19 @@ class DetailScreen(IntegrationScreen):
         Binding("j", "scroll(1)", "Down", show=False, id="detail.down", tooltip="Scroll down"),
         Binding("k", "scroll(-1)", "Up", show=False, id="detail.up", tooltip="Scroll up"),
     ]
+    """
+    | Key(s) | Binding id | Description |
+    | :- | :- | :- |
+    | esc, q | detail.back | Back one screen |
+    | e | detail.edit | Edit this integration |
+    | d | detail.delete | Delete (asks first) |
+    | + | detail.enable | Enable it (asks) |
+    | - | detail.disable | Disable it (asks) |
+    | t | detail.test | Probe it now |
+    | r | detail.refresh | Reload now |
+    | j | detail.down | Scroll down |
+    | k | detail.up | Scroll up |
+    """
 
     def __init__(self, integration_id: str) -> None:
         super().__init__(id="detail")

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Input, Static
 from core.enums import HealthState
 from tui import format as fmt
 from tui.screens.base import DataScreen
+from tui.widgets.datatable import MeasuredTable
 from tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
@@ -31,6 +32,16 @@ class HealthLogScreen(DataScreen):
         Binding("k", "cursor(-1)", "Up", show=False, id="log.up", tooltip="Move up"),
         Binding("r", "refresh", "Refresh", id="log.refresh", tooltip="Reload now"),
     ]
+    """
+    | Key(s) | Binding id | Description |
+    | :- | :- | :- |
+    | esc, q | log.back | Clear the filter, else back |
+    | / | log.filter | Filter by integration |
+    | f | log.state | Cycle the state filter |
+    | j | log.down | Move down |
+    | k | log.up | Move up |
+    | r | log.refresh | Reload now |
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -41,7 +52,7 @@ class HealthLogScreen(DataScreen):
     def compose(self) -> ComposeResult:
         yield Static("Health log, newest first", id="log-title")
         yield Input(placeholder="integration name contains… (esc clears)", id="log-filter")
-        table: DataTable[Any] = DataTable(id="log-table", cursor_type="row")
+        table: DataTable[Any] = MeasuredTable(id="log-table", cursor_type="row")
         for key, label in (
             ("when", "When"),
             ("name", "Integration"),

@@ -46,7 +46,7 @@ class HelpScreen(ByokModal[None]):
     """
     | Key(s) | Binding id | Description |
     | :- | :- | :- |
-    | escape, ?, q | help.close | Close help |
+    | esc, ?, q | help.close | Close help |
     | j, down | help.down | Scroll |
     | k, up | help.up | Scroll |
     """
@@ -82,18 +82,18 @@ class HelpScreen(ByokModal[None]):
             ("ctrl+q", "Quit from anywhere", ""),
             ("↑ ↓ pgup pgdn", "Move (as j / k)", ""),
         ]
-        shown = 0
+        self.shown: list[Row] = []  # the rows on screen
         for title, rows in (("Everywhere", everywhere), *screen_rows(keymap)):
             rows = [r for r in rows if not found or found in " ".join((title, *r)).casefold()]
             if not rows:
                 continue
-            if shown:
+            if self.shown:
                 table.add_row("", "", "")
             table.add_row(Text(title, style="bold"), "", "")
             for row in rows:
                 table.add_row(*(Text(cell) for cell in row))
-            shown += len(rows)
-        if found and not shown:
+            self.shown += rows
+        if found and not self.shown:
             return Text(f"No key matches {needle.strip()!r}.")
         if not found:
             table.add_row("", "", "")

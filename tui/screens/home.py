@@ -168,6 +168,32 @@ class HomeScreen(IntegrationScreen):
             tooltip="Previous page of rows",
         ),
     ]
+    """
+    | Key(s) | Binding id | Description |
+    | :- | :- | :- |
+    | j | home.down | Move down |
+    | k | home.up | Move up |
+    | g | home.top | Go to the first row |
+    | G | home.bottom | Go to the last row |
+    | / | home.filter | Filter by name/model |
+    | esc | home.clear | Clear the filter, else the marks |
+    | enter | home.detail | Open the detail |
+    | n | home.new | Add an integration |
+    | e | home.edit | Edit the highlighted integration |
+    | d | home.delete | Delete (asks; marked rows) |
+    | space | home.mark | Mark or unmark the row |
+    | + | home.enable | Enable (asks; marked rows) |
+    | - | home.disable | Disable (asks; marked rows) |
+    | t | home.test | Probe it (marked rows: asks) |
+    | T | home.test_all | Probe all, with progress |
+    | L | home.limits | Every integration's limits |
+    | H | home.health_log | All probes, newest first |
+    | r | home.refresh | Reload now |
+    | s | home.sort | Sort by the next column |
+    | S | home.sort_reverse | Reverse sort |
+    | ] | home.next_page | Next page of rows |
+    | [ | home.prev_page | Previous page of rows |
+    """
 
     def __init__(self) -> None:
         super().__init__(id="home")

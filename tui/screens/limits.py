@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Input, Static
 from core.readside import LimitFigures
 from tui import format as fmt
 from tui.screens.base import DataScreen
+from tui.widgets.datatable import MeasuredTable
 from tui.widgets.keybar import KeyBar
 
 MAX_ROWS = 500  # worst first, so what matters is on the first screen anyway
@@ -52,6 +53,18 @@ class LimitsScreen(DataScreen):
         Binding("N", "match(-1)", "Prev", show=False, id="limits.prev", tooltip="Previous match"),
         Binding("r", "refresh", "Refresh", id="limits.refresh", tooltip="Reload now"),
     ]
+    """
+    | Key(s) | Binding id | Description |
+    | :- | :- | :- |
+    | esc, q | limits.back | Clear the search, else back |
+    | j | limits.down | Move down |
+    | k | limits.up | Move up |
+    | enter | limits.detail | Open the detail |
+    | / | limits.search | Search by name |
+    | n | limits.next | Next match |
+    | N | limits.prev | Previous match |
+    | r | limits.refresh | Reload now |
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -62,7 +75,7 @@ class LimitsScreen(DataScreen):
         yield Input(
             placeholder="search names (enter: to the rows; n N: next, previous)", id="limits-search"
         )
-        table: DataTable[Any] = DataTable(id="limits-table", cursor_type="row")
+        table: DataTable[Any] = MeasuredTable(id="limits-table", cursor_type="row")
         table.add_column("Name", key="name")
         table.add_column("Budget", key="budget")
         table.add_column("Tokens", key="tokens")

@@ -37,7 +37,7 @@ class NotificationsScreen(Screen[None]):
     """
     | Key(s) | Binding id | Description |
     | :- | :- | :- |
-    | escape, q | notices.back | Back one screen |
+    | esc, q | notices.back | Back one screen |
     | j | notices.down | Scroll down |
     | k | notices.up | Scroll up |
     """
@@ -74,8 +74,9 @@ class NotificationsScreen(Screen[None]):
             if notice.title:
                 text.append(f"  {notice.title}", style="bold")
             text.append("\n")
-            text.append(Text(notice.message))  # data, never markup
-            text.append("\n\n")
+            for line in notice.message.splitlines() or [""]:
+                text.append(Text(f"          {line}\n"))  # data, never markup
+            text.append("\n")
         if not notices:
             text = Text("No notification yet.")
         self.query_one("#notices-list", Static).update(text)

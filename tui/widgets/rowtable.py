@@ -71,6 +71,18 @@ class RowTable(ScrollView, can_focus=True):
             "right", "scroll_right", "Right", show=False, id="table.right", tooltip="Scroll right"
         ),
     ]
+    """
+    | Key(s) | Binding id | Description |
+    | :- | :- | :- |
+    | up | table.up | Move up |
+    | down | table.down | Move down |
+    | pageup | table.page_up | A screen up |
+    | pagedown | table.page_down | A screen down |
+    | home | table.first | First row |
+    | end | table.last | Last row |
+    | left | table.left | Scroll left |
+    | right | table.right | Scroll right |
+    """
 
     class _RowMessage(Message):
         def __init__(self, table: RowTable, row_index: int, row_key: str) -> None:
