@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from textual import work
 from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Input
 
 if TYPE_CHECKING:
     from textual import getters
@@ -55,6 +56,32 @@ class DataScreen(Screen[None]):
     async def load(self) -> None:
         """Read from the core and render; each screen its own."""
         raise NotImplementedError
+
+
+class TableScreen(DataScreen):
+    """A screen of one DataTable (`TABLE`) and a text box (`BOX`: a filter or a search) shown
+    on demand. Escape and q clear and hide the box first, then go back one screen."""
+
+    TABLE = ""
+    BOX = ""
+
+    def action_box(self) -> None:
+        box = self.query_one(self.BOX, Input)
+        box.display = True
+        box.focus()
+
+    def action_back(self) -> None:
+        box = self.query_one(self.BOX, Input)
+        if box.value or box.display:
+            box.value = ""
+            box.display = False
+            self.query_one(self.TABLE, DataTable).focus()
+            return
+        self.dismiss(None)
+
+    def action_cursor(self, delta: int) -> None:
+        table = self.query_one(self.TABLE, DataTable)
+        table.action_cursor_down() if delta > 0 else table.action_cursor_up()
 
 
 class IntegrationScreen(DataScreen):

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Input, Static
 
 from core.enums import HealthState
 from tui import format as fmt
-from tui.screens.base import DataScreen
+from tui.screens.base import TableScreen
 from tui.widgets.datatable import MeasuredTable
 from tui.widgets.keybar import KeyBar
 
@@ -22,11 +22,13 @@ STATES: tuple[HealthState | None, ...] = (None, *fmt.HEALTH_ORDER)  # the f cycl
 LOG_LIMIT = 1000
 
 
-class HealthLogScreen(DataScreen):
+class HealthLogScreen(TableScreen):
+    TABLE = "#log-table"
+    BOX = "#log-filter"
     AUTO_FOCUS = "#log-table"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "back", "Back", id="log.back", tooltip="Clear the filter, else back"),
-        Binding("slash", "filter", "Filter", id="log.filter", tooltip="Filter by integration"),
+        Binding("slash", "box", "Filter", id="log.filter", tooltip="Filter by integration"),
         Binding("f", "state", "State", id="log.state", tooltip="Cycle the state filter"),
         Binding("j", "cursor(1)", "Down", show=False, id="log.down", tooltip="Move down"),
         Binding("k", "cursor(-1)", "Up", show=False, id="log.up", tooltip="Move up"),
@@ -109,11 +111,6 @@ class HealthLogScreen(DataScreen):
             bits = ["No probe yet: press t on the list to test one, T to test all."]
         self.query_one("#log-status", Static).update("  ·  ".join(bits))
 
-    def action_filter(self) -> None:
-        box = self.query_one("#log-filter", Input)
-        box.display = True
-        box.focus()
-
     @on(Input.Submitted, "#log-filter")
     def _submitted(self) -> None:
         self.query_one("#log-table", DataTable).focus()
@@ -121,16 +118,3 @@ class HealthLogScreen(DataScreen):
     def action_state(self) -> None:
         self.state_index = (self.state_index + 1) % len(STATES)
         self._show_rows()
-
-    def action_back(self) -> None:
-        box = self.query_one("#log-filter", Input)
-        if box.value or box.display:
-            box.value = ""
-            box.display = False
-            self.query_one("#log-table", DataTable).focus()
-            return
-        self.dismiss(None)
-
-    def action_cursor(self, delta: int) -> None:
-        table = self.query_one("#log-table", DataTable)
-        table.action_cursor_down() if delta > 0 else table.action_cursor_up()

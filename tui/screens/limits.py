@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Input, Static
 
 from core.readside import LimitFigures
 from tui import format as fmt
-from tui.screens.base import DataScreen
+from tui.screens.base import TableScreen
 from tui.widgets.datatable import MeasuredTable
 from tui.widgets.keybar import KeyBar
 
@@ -39,7 +39,9 @@ def gauge_cell(pct: float, limit: int, width: int = 10) -> Text:
     return text
 
 
-class LimitsScreen(DataScreen):
+class LimitsScreen(TableScreen):
+    TABLE = "#limits-table"
+    BOX = "#limits-search"
     AUTO_FOCUS = "#limits-table"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -48,7 +50,7 @@ class LimitsScreen(DataScreen):
         Binding("j", "cursor(1)", "Down", show=False, id="limits.down", tooltip="Move down"),
         Binding("k", "cursor(-1)", "Up", show=False, id="limits.up", tooltip="Move up"),
         Binding("enter", "open", "Detail", id="limits.detail", tooltip="Open the detail"),
-        Binding("slash", "search", "Search", id="limits.search", tooltip="Search by name"),
+        Binding("slash", "box", "Search", id="limits.search", tooltip="Search by name"),
         Binding("n", "match(1)", "Next", show=False, id="limits.next", tooltip="Next match"),
         Binding("N", "match(-1)", "Prev", show=False, id="limits.prev", tooltip="Previous match"),
         Binding("r", "refresh", "Refresh", id="limits.refresh", tooltip="Reload now"),
@@ -143,11 +145,6 @@ class LimitsScreen(DataScreen):
 
     # -- search ---------------------------------------------------------------------------------
 
-    def action_search(self) -> None:
-        box = self.query_one("#limits-search", Input)
-        box.display = True
-        box.focus()
-
     @property
     def needle(self) -> str:
         return self.query_one("#limits-search", Input).value.strip().casefold()
@@ -189,19 +186,6 @@ class LimitsScreen(DataScreen):
             at = f"{found.index(row) + 1} of {len(found)}" if row in found else f"{len(found)}"
             title.append(f"  ·  /{needle}: " + (f"match {at} (n N)" if found else "no match"))
         self.query_one("#limits-title", Static).update(title)
-
-    def action_back(self) -> None:
-        box = self.query_one("#limits-search", Input)
-        if box.value or box.display:
-            box.value = ""
-            box.display = False
-            self.query_one("#limits-table", DataTable).focus()
-            return
-        self.dismiss(None)
-
-    def action_cursor(self, delta: int) -> None:
-        table = self.query_one("#limits-table", DataTable)
-        table.action_cursor_down() if delta > 0 else table.action_cursor_up()
 
     def action_open(self) -> None:
         table = self.query_one("#limits-table", DataTable)
