@@ -13,6 +13,7 @@ DB_ENV = "BYOK_DB"
 MASTER_KEY_ENV = "BYOK_MASTER_KEY"
 KEY_FILE_ENV = "BYOK_KEY_FILE"
 SERVE_TOKEN_ENV = "BYOK_SERVE_TOKEN"  # `byok serve`'s access token
+KEYMAP_ENV = "BYOK_KEYMAP"
 
 
 def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -27,6 +28,14 @@ def default_key_path(environ: Mapping[str, str] | None = None) -> Path:
     if env.get(KEY_FILE_ENV):
         return Path(env[KEY_FILE_ENV]).expanduser()
     return Path(user_config_dir(APP, appauthor=False)) / "master.key"
+
+
+def default_keymap_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The console's keymap file (binding id -> keys), beside the master key by default."""
+    env = os.environ if environ is None else environ
+    if env.get(KEYMAP_ENV):
+        return Path(env[KEYMAP_ENV]).expanduser()
+    return Path(user_config_dir(APP, appauthor=False)) / "keymap.toml"
 
 
 def side_file(db_path: Path, part: str) -> Path:

@@ -21,17 +21,18 @@ from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from core.enums import HealthState, IntegrationStatus
+from core.enums import HealthState
 from core.errors import ErrorKind, IntegrationError
 from core.readside import Dashboard
 from tui import format as fmt
 from tui.commands import BindingCommands
 from tui.data import ConsoleData, Listing
 from tui.errors import SHOWN, UNEXPECTED, sentence
+from tui.notices import Notice, NoticeLog
 from tui.screens.base import DataScreen
 from tui.screens.home import PAGE_SIZE, HomeScreen
 
@@ -61,8 +62,27 @@ class ByokApp(App[int]):
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key"),
-        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit byok"),
+        Binding("q", "quit_from_list", "Quit", id="app.quit", tooltip="Quit byok (on the list)"),
+        Binding(
+            "colon", "command_mode", "Command", id="app.command", tooltip="Command mode (:limits …)"
+        ),
+        Binding(
+            "ctrl+n",
+            "notifications",
+            "Notices",
+            show=False,
+            id="app.notifications",
+            tooltip="Every notification, newest first",
+        ),
     ]
+    """
+    | Key(s) | Binding id | Description |
+    | :- | :- | :- |
+    | ? | app.help | Every key |
+    | q | app.quit | Quit byok (on the list) |
+    | : | app.command | Command mode (:limits …) |
+    | ctrl+n | app.notifications | Every notification, newest first |
+    """
 
     def __init__(
         self,
@@ -107,6 +127,8 @@ class ByokApp(App[int]):
         self._repainted = time.monotonic()
         self._probe_timer: Timer | None = None
         self.testing_all = False
+        self.notices = NoticeLog(self)
+        self.key_overrides: dict[str, str] = {}  # the keymap file's, once applied
 
     @property
     def facade(self) -> IntegrationsFacade | None:
@@ -128,8 +150,26 @@ class ByokApp(App[int]):
 
     def home_painted(self) -> None:
         """Once, after the home screen's first paint: now load what the first paint did not
-        need (the full facade, in a thread, for the alerts baseline and the panel's key line)."""
+        need (the full facade, in a thread, for the alerts baseline and the panel's key line)
+        and the keymap file."""
         self.warm_up()
+        self.apply_keymap_file()
+
+    @work(exclusive=True, group="keymap", exit_on_error=False)
+    async def apply_keymap_file(self) -> None:
+        from tui.keymap import KeymapError, keymap_path, read_keymap
+
+        path = keymap_path()
+        try:
+            keymap = await asyncio.to_thread(read_keymap, path)
+        except KeymapError as exc:  # the defaults stay
+            self.notify(str(exc), title="Keymap not applied", severity="error", timeout=12)
+            return
+        if keymap:
+            self.key_overrides = keymap
+            self.set_keymap(keymap)
+            count = f"{len(keymap)} binding{'s' * (len(keymap) != 1)}"
+            self.notify(f"{count} from {path}", title="Keymap applied", timeout=4)
 
     @work(exclusive=True, group="warm-up", exit_on_error=False)
     async def warm_up(self) -> None:
@@ -187,6 +227,8 @@ class ByokApp(App[int]):
         if self._owns_files:
             await self.data.aclose()
 
+    # -- notifications, each kept -------------------------------------------------------------
+
     def notify(
         self,
         message: str,
@@ -196,8 +238,10 @@ class ByokApp(App[int]):
         timeout: float | None = None,
         markup: bool = False,
     ) -> None:
-        """Every notification is plain text, whatever `markup` says: messages and titles carry
-        data (names, provider messages, errors), which is shown literally (tui.format.safe)."""
+        """Every notification is kept for the notifications screen (ctrl+n), and is plain text
+        whatever `markup` says: messages and titles carry data (names, provider messages,
+        errors), which is shown literally (tui.format.safe)."""
+        self.notices.add(Notice(self.now(), title, message, severity))
         super().notify(
             fmt.lines(message), title=fmt.lines(title), severity=severity, timeout=timeout,
             markup=False,
@@ -324,6 +368,32 @@ class ByokApp(App[int]):
         if not isinstance(self.screen, screen_type):
             self.push_screen(screen_type())
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # q quits on the list only; every other screen binds q to back (a form: to nothing).
+        # (ctrl+q, Textual's own `quit`, quits from anywhere.)
+        return action != "quit_from_list" or isinstance(self.screen, HomeScreen)
+
+    async def action_quit_from_list(self) -> None:
+        await self.action_quit()
+
+    def action_command_mode(self) -> None:
+        from tui.command_mode import run_command
+        from tui.screens.command import CommandScreen
+
+        if isinstance(self.screen, ModalScreen):  # a form, a question, help: no command mode
+            return
+
+        def entered(text: str | None) -> None:
+            if text:
+                run_command(self, text)
+
+        self.push_screen(CommandScreen(), entered)
+
+    def action_notifications(self) -> None:
+        from tui.screens.notifications import NotificationsScreen
+
+        self._push_once(NotificationsScreen)
+
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
 
@@ -370,47 +440,6 @@ class ByokApp(App[int]):
         # The last successful probe's models, by any process: a select instead of free text.
         models = await facade.get_models(self.data.tenant_id, integration_id)
         self.push_screen(FormScreen(detail, models), self._saved)
-
-    def delete_integration(self, integration_id: str, name: str) -> None:
-        from tui.screens.confirm import ConfirmScreen
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._delete(integration_id, name)
-
-        self.push_screen(
-            ConfirmScreen(
-                f"Delete {name}?",
-                "Its stored key is erased. Its usage and health history are kept.",
-            ),
-            answered,
-        )
-
-    @work(exit_on_error=False)
-    async def _delete(self, integration_id: str, name: str) -> None:
-        from tui.screens.detail import DetailScreen
-
-        facade = await self.data.get_facade()
-        result = await facade.delete_integration(self.data.tenant_id, integration_id)
-        if isinstance(self.screen, DetailScreen):
-            self.screen.dismiss(None)
-        self.notify(f"Deleted {name}." if result.deleted else f"{name} was already gone.")
-        self.refresh_screens()
-
-    @work(exit_on_error=False)
-    async def toggle_integration(self, integration_id: str) -> None:
-        tenant = self.data.tenant_id
-        facade = await self.data.get_facade()
-        current = await facade.get_integration(tenant, integration_id)
-        if current is None:
-            return
-        if current.status == IntegrationStatus.ENABLED:
-            result = await facade.disable_integration(tenant, integration_id)
-        else:
-            result = await facade.enable_integration(tenant, integration_id)
-        if result is not None:
-            self.notify(result.message, timeout=4)
-        self.refresh_screens()
 
     @work(exit_on_error=False, group="test-one")
     async def test_one(self, integration_id: str) -> None:

@@ -23,6 +23,9 @@ KEY_NAMES = {
     "space": "space",
     "left_square_bracket": "[",
     "right_square_bracket": "]",
+    "plus": "+",
+    "minus": "-",
+    "colon": ":",
 }
 
 
@@ -40,6 +43,7 @@ class BindingCommand(NamedTuple):
 def binding_commands(screen: Screen[Any]) -> list[BindingCommand]:
     """The screen's bindings, then the app's, as commands; one per title."""
     app = screen.app
+    keymap: dict[str, str] = getattr(app, "key_overrides", {})  # a ByokApp's keymap file
     taken = {command.title for command in app.get_system_commands(screen)}
     commands = []
     for node in (screen, app):
@@ -52,7 +56,8 @@ def binding_commands(screen: Screen[Any]) -> list[BindingCommand]:
             commands.append(
                 BindingCommand(
                     binding.description,
-                    f"{binding.tooltip or binding.description} ({key_label(binding.key)})",
+                    f"{binding.tooltip or binding.description}"
+                    f" ({key_label(keymap.get(binding.id or '', binding.key))})",
                     partial(app.run_action, binding.action, node),
                 )
             )

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from inspect import isclass
 from pathlib import Path
 
 from support.clock import fixed_clock
 from support.console import notifications, open_screen, table_names, wait_for
+from support.consoleapp import SECRET, add, loaded, loaded_app, make_app
 from textual.pilot import Pilot
 from textual.widgets import Input, Label, Select
 
 from core import IntegrationsFacade
 from tui.app import ByokApp
-from tui.demo.fakeprovider import FakeProviderServer
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.form import FormScreen
@@ -26,40 +24,6 @@ from tui.screens.help import HelpScreen
 from tui.screens.home import PAGE_SIZE
 from tui.screens.limits import LimitsScreen
 from tui.widgets.rowtable import RowTable
-
-SECRET = "sk-test-flow-Xy7Q"
-
-
-def make_app(facade: IntegrationsFacade, **opts: object) -> ByokApp:
-    opts.setdefault("probe_interval_s", None)
-    opts.setdefault("refresh_interval_s", 0.2)
-    return ByokApp(facade, clock=fixed_clock, cursor_blink=False, **opts)  # type: ignore[arg-type]
-
-
-async def add(facade: IntegrationsFacade, server: FakeProviderServer, name: str, **extra: object):
-    fields: dict[str, object] = {
-        "provider_type": "openai",
-        "credential": SECRET,
-        "config": {"base_url": server.base_url_for("openai")},
-    }
-    fields.update(extra)
-    return await facade.create_integration("default", name=name, **fields)  # type: ignore[arg-type]
-
-
-def loaded(app: ByokApp) -> bool:
-    home = app.home()
-    return home is not None and home.loaded
-
-
-@contextlib.asynccontextmanager
-async def loaded_app(
-    facade: IntegrationsFacade, size: tuple[int, int] = (80, 24), **opts: object
-) -> AsyncIterator[tuple[ByokApp, Pilot]]:
-    """The console on `facade`, running headless, once its home screen has loaded."""
-    app = make_app(facade, **opts)
-    async with app.run_test(size=size) as pilot:
-        await wait_for(pilot, lambda: loaded(app))
-        yield app, pilot
 
 
 async def test_empty_database_shows_onboarding(tfacade):
@@ -168,15 +132,24 @@ async def test_delete_cancelled_then_confirmed(tfacade, fake_server, fixed_ids):
         assert names == ["keep-me"]
 
 
-async def test_space_toggles_enabled_and_disabled(tfacade, fake_server):
+async def test_enable_and_disable_ask_then_act(tfacade, fake_server):
+    """+ enables, - disables (space marks now); each asks first, naming the integration."""
     created = await add(tfacade, fake_server, "flip")
     async with loaded_app(tfacade) as (app, pilot):
-        await pilot.press("space")
+        question = await open_screen(pilot, "plus", ConfirmScreen)
+        assert question.question == "Enable flip?"
+        await pilot.press("y")
         await wait_for(
             pilot, lambda: str(app.screen.query_one("#table").get_row_at(0)[3]) == "enabled"
         )
         assert (await tfacade.get_integration("default", created.id)).status == "enabled"
-        await pilot.press("space")
+        await open_screen(pilot, "minus", ConfirmScreen)
+        await pilot.press("n")  # asked, refused: nothing changes
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await pilot.pause(0.3)
+        assert (await tfacade.get_integration("default", created.id)).status == "enabled"
+        await open_screen(pilot, "minus", ConfirmScreen)
+        await pilot.press("y")
         await wait_for(
             pilot, lambda: str(app.screen.query_one("#table").get_row_at(0)[3]) == "disabled"
         )
@@ -438,7 +411,8 @@ async def test_help_lists_every_binding_with_its_id(tfacade):
         for binding_id in (
             "home.filter",
             "home.test_all",
-            "home.toggle",
+            "home.mark",
+            "home.enable",
             "app.quit",
             "home.limits",
             "home.health_log",

@@ -20,13 +20,17 @@ from textual.widgets import Input
 from core import IntegrationsFacade
 from tui.app import ByokApp
 from tui.demo.sample import SECRET, build_sample
+from tui.notices import Notice
+from tui.screens.command import CommandScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.form import FormScreen
 from tui.screens.healthlog import HealthLogScreen
 from tui.screens.help import HelpScreen
+from tui.screens.home import HomeScreen
 from tui.screens.limits import LimitsScreen
 from tui.screens.toosmall import TooSmallScreen
+from tui.screens.notifications import NotificationsScreen
 
 SIZES = [
     pytest.param((80, 24), id="80x24"),
@@ -207,3 +211,35 @@ LOOK_SCREENS = [
 def test_look(snap_compare, look_app, keys, screen):
     run_before = _settled_after(keys, opens=screen)
     assert snap_compare(look_app, terminal_size=(80, 24), run_before=run_before)
+
+
+# The k9s habits: command mode, the sort marker, marks, notifications, the help filter.
+KEYS_AND_SCREENS = [
+    pytest.param((("colon", *"sort b"),), CommandScreen, id="command_mode_open"),
+    pytest.param((("colon", *"sort budget", "enter"),), HomeScreen, id="sorted_by_budget"),
+    pytest.param((("space", "j", "j", "space", "j"),), HomeScreen, id="marks"),
+    pytest.param((("question_mark", *"sort"),), HelpScreen, id="help_filtered"),
+]
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize(("presses", "screen"), KEYS_AND_SCREENS)
+def test_keys(snap_compare, sample_app, presses, screen, size):
+    run_before = _settled_after(*presses, opens=screen)
+    assert snap_compare(sample_app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_notifications_screen(snap_compare, sample_app, size):
+    async def run_before(pilot):
+        await _load_sample(pilot)
+        notices = pilot.app.notices  # kept as notify() keeps them, without the toasts' timing
+        at = fixed_clock()
+        notices.add(Notice(at, "", "Saved.", "information"))
+        notices.add(Notice(at, "Probe", "a name with [bold]brackets[/bold] stays", "information"))
+        notices.add(Notice(at, "Health changed", "openai-prod: ✔ healthy → ✖ failing", "error"))
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, NotificationsScreen))
+        await _settle(pilot)
+
+    assert snap_compare(sample_app, terminal_size=size, run_before=run_before)

@@ -12,6 +12,7 @@ from rich.style import Style
 from textual import work
 from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
+from textual.widgets import DataTable, Input
 
 from tui.format import STYLE_NAMES
 
@@ -81,26 +82,69 @@ class DataScreen(Screen[None]):
         raise NotImplementedError
 
 
+class TableScreen(DataScreen):
+    """A screen of one DataTable (`TABLE`) and a text box (`BOX`: a filter or a search) shown
+    on demand. Escape and q clear and hide the box first, then go back one screen."""
+
+    TABLE = ""
+    BOX = ""
+
+    def action_box(self) -> None:
+        box = self.query_one(self.BOX, Input)
+        box.display = True
+        box.focus()
+
+    def action_back(self) -> None:
+        box = self.query_one(self.BOX, Input)
+        if box.value or box.display:
+            box.value = ""
+            box.display = False
+            self.query_one(self.TABLE, DataTable).focus()
+            return
+        self.dismiss(None)
+
+    def action_cursor(self, delta: int) -> None:
+        table = self.query_one(self.TABLE, DataTable)
+        table.action_cursor_down() if delta > 0 else table.action_cursor_up()
+
+
 class IntegrationScreen(DataScreen):
     """A screen about one integration at a time (the list's highlighted one, the detail's):
-    the keys that act on it, each done by the app."""
+    the keys that act on it, each done by the app (tui/bulk.py: they ask first)."""
 
     def target(self) -> tuple[str, str] | None:
         """The (id, name) of the integration the keys act on, or None."""
         raise NotImplementedError
+
+    def targets(self) -> list[tuple[str, str]]:
+        """What delete, enable, disable and test act on: the target (the list: or its marks)."""
+        target = self.target()
+        return [] if target is None else [target]
 
     def action_edit(self) -> None:
         if (target := self.target()) is not None:
             self.app.edit_integration(target[0])
 
     def action_delete(self) -> None:
-        if (target := self.target()) is not None:
-            self.app.delete_integration(*target)
+        from tui import bulk
 
-    def action_toggle_enabled(self) -> None:  # not `toggle`: DOMNode has that action
-        if (target := self.target()) is not None:
-            self.app.toggle_integration(target[0])
+        bulk.delete(self.app, self.targets())
+
+    def action_enable(self) -> None:
+        from tui import bulk
+
+        bulk.set_enabled(self.app, self.targets(), True)
+
+    def action_disable(self) -> None:
+        from tui import bulk
+
+        bulk.set_enabled(self.app, self.targets(), False)
 
     def action_test(self) -> None:
-        if (target := self.target()) is not None:
-            self.app.test_one(target[0])
+        from tui import bulk
+
+        targets = self.targets()
+        if len(targets) == 1:  # one: at once, with its full result
+            self.app.test_one(targets[0][0])
+        else:
+            bulk.test(self.app, targets)

@@ -1,4 +1,4 @@
-"""A yes/no question as a modal: y confirms, n or esc cancels. Dismisses with a bool."""
+"""A yes/no question as a modal: y confirms, n, q or esc cancels. Dismisses with a bool."""
 
 from __future__ import annotations
 
@@ -18,8 +18,15 @@ class ConfirmScreen(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes", tooltip="Confirm"),
         Binding("n", "answer(False)", "No", id="confirm.no", tooltip="Cancel"),
-        Binding("escape", "answer(False)", "Cancel", id="confirm.cancel", tooltip="Cancel"),
+        Binding("escape,q", "answer(False)", "Cancel", id="confirm.cancel", tooltip="Cancel"),
     ]
+    """
+    | Key(s) | Binding id | Description |
+    | :- | :- | :- |
+    | y | confirm.yes | Confirm |
+    | n | confirm.no | Cancel |
+    | esc, q | confirm.cancel | Cancel |
+    """
 
     def __init__(self, question: str, detail: str = "", *, yes: str = "Delete") -> None:
         super().__init__(id="confirm")

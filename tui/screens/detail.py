@@ -23,17 +23,29 @@ if TYPE_CHECKING:
 class DetailScreen(IntegrationScreen):
     AUTO_FOCUS = "#detail-scroll"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="detail.back", tooltip="Back to the list"),
+        Binding("escape,q", "back", "Back", id="detail.back", tooltip="Back one screen"),
         Binding("e", "edit", "Edit", id="detail.edit", tooltip="Edit this integration"),
         Binding("d", "delete", "Delete", id="detail.delete", tooltip="Delete (asks first)"),
-        Binding(
-            "space", "toggle_enabled", "On/off", id="detail.toggle", tooltip="Enable or disable"
-        ),
+        Binding("plus", "enable", "Enable", id="detail.enable", tooltip="Enable it (asks)"),
+        Binding("minus", "disable", "Disable", id="detail.disable", tooltip="Disable it (asks)"),
         Binding("t", "test", "Test", id="detail.test", tooltip="Probe it now"),
         Binding("r", "refresh", "Refresh", id="detail.refresh", tooltip="Reload now"),
         Binding("j", "scroll(1)", "Down", show=False, id="detail.down", tooltip="Scroll down"),
         Binding("k", "scroll(-1)", "Up", show=False, id="detail.up", tooltip="Scroll up"),
     ]
+    """
+    | Key(s) | Binding id | Description |
+    | :- | :- | :- |
+    | esc, q | detail.back | Back one screen |
+    | e | detail.edit | Edit this integration |
+    | d | detail.delete | Delete (asks first) |
+    | + | detail.enable | Enable it (asks) |
+    | - | detail.disable | Disable it (asks) |
+    | t | detail.test | Probe it now |
+    | r | detail.refresh | Reload now |
+    | j | detail.down | Scroll down |
+    | k | detail.up | Scroll up |
+    """
 
     def __init__(self, integration_id: str) -> None:
         super().__init__(id="detail")

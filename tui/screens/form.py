@@ -73,6 +73,12 @@ class FormScreen(ByokModal[str | None]):
         Binding("ctrl+s", "save", "Save", id="form.save", tooltip="Save (enter in a field too)"),
         Binding("escape", "cancel", "Cancel", id="form.cancel", tooltip="Close without saving"),
     ]
+    """
+    | Key(s) | Binding id | Description |
+    | :- | :- | :- |
+    | ctrl+s | form.save | Save (enter in a field too) |
+    | esc | form.cancel | Close without saving |
+    """
 
     def __init__(
         self,

@@ -12,7 +12,8 @@ from textual.widgets import DataTable, Input, Static
 
 from core.enums import HealthState
 from tui import format as fmt
-from tui.screens.base import DataScreen
+from tui.screens.base import TableScreen
+from tui.widgets.datatable import MeasuredTable
 from tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
@@ -22,16 +23,28 @@ STATES: tuple[HealthState | None, ...] = (None, *fmt.HEALTH_ORDER)  # the f cycl
 LOG_LIMIT = 1000
 
 
-class HealthLogScreen(DataScreen):
+class HealthLogScreen(TableScreen):
+    TABLE = "#log-table"
+    BOX = "#log-filter"
     AUTO_FOCUS = "#log-table"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="log.back", tooltip="Clear the filter, then go back"),
-        Binding("slash", "filter", "Filter", id="log.filter", tooltip="Filter by integration"),
+        Binding("escape,q", "back", "Back", id="log.back", tooltip="Clear the filter, else back"),
+        Binding("slash", "box", "Filter", id="log.filter", tooltip="Filter by integration"),
         Binding("f", "state", "State", id="log.state", tooltip="Cycle the state filter"),
         Binding("j", "cursor(1)", "Down", show=False, id="log.down", tooltip="Move down"),
         Binding("k", "cursor(-1)", "Up", show=False, id="log.up", tooltip="Move up"),
         Binding("r", "refresh", "Refresh", id="log.refresh", tooltip="Reload now"),
     ]
+    """
+    | Key(s) | Binding id | Description |
+    | :- | :- | :- |
+    | esc, q | log.back | Clear the filter, else back |
+    | / | log.filter | Filter by integration |
+    | f | log.state | Cycle the state filter |
+    | j | log.down | Move down |
+    | k | log.up | Move up |
+    | r | log.refresh | Reload now |
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -43,7 +56,7 @@ class HealthLogScreen(DataScreen):
     def compose(self) -> ComposeResult:
         yield Static("Health log, newest first", id="log-title")
         yield Input(placeholder="integration name contains… (esc clears)", id="log-filter")
-        table: DataTable[Any] = DataTable(id="log-table", cursor_type="row")
+        table: DataTable[Any] = MeasuredTable(id="log-table", cursor_type="row")
         for key, label in (
             ("when", "When"),
             ("name", "Integration"),
@@ -119,11 +132,6 @@ class HealthLogScreen(DataScreen):
         text.append(f"{entry.reason or '–'} · {entry.message or 'no message'}")
         box.update(fmt.safe(text))
 
-    def action_filter(self) -> None:
-        box = self.query_one("#log-filter", Input)
-        box.display = True
-        box.focus()
-
     @on(Input.Submitted, "#log-filter")
     def _submitted(self) -> None:
         self.query_one("#log-table", DataTable).focus()
@@ -131,16 +139,3 @@ class HealthLogScreen(DataScreen):
     def action_state(self) -> None:
         self.state_index = (self.state_index + 1) % len(STATES)
         self._show_rows()
-
-    def action_back(self) -> None:
-        box = self.query_one("#log-filter", Input)
-        if box.value or box.display:
-            box.value = ""
-            box.display = False
-            self.query_one("#log-table", DataTable).focus()
-            return
-        self.dismiss(None)
-
-    def action_cursor(self, delta: int) -> None:
-        table = self.query_one("#log-table", DataTable)
-        table.action_cursor_down() if delta > 0 else table.action_cursor_up()

@@ -7,9 +7,10 @@ The listing itself comes from the core in a worker; only rendering happens on th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from rich.text import Text
 from textual import on, work
@@ -29,7 +30,7 @@ from tui import format as fmt
 from tui.data import Listing
 from tui.screens.base import IntegrationScreen
 from tui.widgets.keybar import KeyBar
-from tui.widgets.rowtable import Column, RowTable
+from tui.widgets.rowtable import SORT_MARKS, Column, RowTable
 
 PAGE_SIZE = 100
 WIDE = 150  # the detail panel moves beside the table when every column still fits
@@ -41,27 +42,51 @@ HEALTH_RANK = {
 }
 
 
-def _sort_keys() -> list[tuple[str, Callable[[Row], Any] | None, bool]]:
-    far = datetime.max.replace(tzinfo=None)
-    return [
-        ("created", None, False),  # the core's own order: newest first
-        ("name", lambda s: s.name.casefold(), False),
-        ("provider", lambda s: (fmt.value(s.provider_type), s.name.casefold()), False),
-        ("status", lambda s: (fmt.value(s.status), s.name.casefold()), False),
-        ("health", lambda s: (HEALTH_RANK.get(s.health_state, 9), s.name), False),
-        ("model", lambda s: ((s.default_model or "~").casefold(), s.name), False),
-        ("latency", lambda s: (s.health_latency_ms is None, -(s.health_latency_ms or 0)), False),
-        (
-            "checked",
-            lambda s: s.health_checked_at.replace(tzinfo=None) if s.health_checked_at else far,
-            False,
-        ),
-    ]
+class Sort(NamedTuple):
+    """A sort of the list. `key` gives a row's value, None for none (such rows go last, either
+    way); a usage sort needs the limit figures of every matching row, not only the page's."""
+
+    name: str
+    column: str | None  # the column whose header shows ▲/▼
+    key: Callable[[Row, LimitFigures | None], Any] | None  # None: the core's order
+    descending: bool = False
+    usage: bool = False
 
 
-SORTS = _sort_keys()
-# At 80 columns: health, name, budget %, tokens % and requests against the rpm limit; wider
-# terminals add the others in priority order (`w`: every column, scrolling sideways).
+def _percent(
+    pick: Callable[[LimitFigures], tuple[float, int]],
+) -> Callable[[Row, LimitFigures | None], float | None]:
+    def key(_: Row, lim: LimitFigures | None) -> float | None:
+        if lim is None:
+            return None
+        pct, limit = pick(lim)
+        return pct if limit else None  # unlimited: no percent
+
+    return key
+
+
+SORTS: tuple[Sort, ...] = (
+    Sort("created", None, None),  # the core's own order: newest first
+    Sort("name", "name", lambda s, _: s.name.casefold()),
+    Sort("provider", "provider", lambda s, _: (fmt.value(s.provider_type), s.name.casefold())),
+    Sort("status", "status", lambda s, _: (fmt.value(s.status), s.name.casefold())),
+    Sort("health", "health", lambda s, _: (HEALTH_RANK.get(s.health_state, 9), s.name)),
+    Sort("model", "model", lambda s, _: ((s.default_model or "~").casefold(), s.name)),
+    Sort(
+        "budget", "budget", _percent(lambda m: (m.budget_percent, m.budget_limit_cents)), True, True
+    ),
+    Sort(
+        "tokens", "tokens", _percent(lambda m: (m.token_percent, m.token_limit_month)), True, True
+    ),
+    Sort("rpm", "rpm", _percent(lambda m: (m.rate_percent, m.rate_limit_rpm)), True, True),
+    Sort("latency", "latency", lambda s, _: s.health_latency_ms, True),  # slowest first
+    Sort(
+        "checked",
+        "checked",
+        lambda s, _: s.health_checked_at.replace(tzinfo=None) if s.health_checked_at else None,
+    ),  # longest ago first; never checked last
+)
+SORT_INDEX = {sort.name: index for index, sort in enumerate(SORTS)}
 COLUMNS = (
     Column("health", "Health"),
     Column("name", "Name", flex=True, min_width=20),
@@ -89,13 +114,24 @@ class HomeScreen(IntegrationScreen):
             "G", "bottom", "Bottom", show=False, id="home.bottom", tooltip="Go to the last row"
         ),
         Binding("slash", "filter", "Filter", id="home.filter", tooltip="Filter by name/model"),
-        Binding("escape", "clear", "Clear", show=False, id="home.clear", tooltip="Clear filter"),
+        Binding(
+            "escape",
+            "clear",
+            "Clear",
+            show=False,
+            id="home.clear",
+            tooltip="Clear the filter, else the marks",
+        ),
         Binding("enter", "open_detail", "Detail", id="home.detail", tooltip="Open the detail"),
         Binding("n", "app.new", "New", id="home.new", tooltip="Add an integration"),
         Binding("e", "edit", "Edit", id="home.edit", tooltip="Edit the highlighted integration"),
-        Binding("d", "delete", "Delete", id="home.delete", tooltip="Delete (asks first)"),
-        Binding("space", "toggle_enabled", "On/off", id="home.toggle", tooltip="Enable or disable"),
-        Binding("t", "test", "Test", id="home.test", tooltip="Probe the highlighted integration"),
+        Binding("d", "delete", "Delete", id="home.delete", tooltip="Delete (asks; marked rows)"),
+        Binding("space", "mark", "Mark", id="home.mark", tooltip="Mark or unmark the row"),
+        Binding("plus", "enable", "Enable", id="home.enable", tooltip="Enable (asks; marked rows)"),
+        Binding(
+            "minus", "disable", "Disable", id="home.disable", tooltip="Disable (asks; marked rows)"
+        ),
+        Binding("t", "test", "Test", id="home.test", tooltip="Probe it (marked rows: asks)"),
         Binding(
             "T", "app.test_all", "Test all", id="home.test_all", tooltip="Probe all, with progress"
         ),
@@ -116,6 +152,14 @@ class HomeScreen(IntegrationScreen):
             tooltip="Every column at full width (scrolls sideways); again: the columns that fit",
         ),
         Binding(
+            "S",
+            "sort_reverse",
+            "Reverse",
+            show=False,
+            id="home.sort_reverse",
+            tooltip="Reverse sort",
+        ),
+        Binding(
             "right_square_bracket",
             "page(1)",
             "Next page",
@@ -132,11 +176,41 @@ class HomeScreen(IntegrationScreen):
             tooltip="Previous page of rows",
         ),
     ]
+    """
+    | Key(s) | Binding id | Description |
+    | :- | :- | :- |
+    | j | home.down | Move down |
+    | k | home.up | Move up |
+    | g | home.top | Go to the first row |
+    | G | home.bottom | Go to the last row |
+    | / | home.filter | Filter by name/model |
+    | esc | home.clear | Clear the filter, else the marks |
+    | enter | home.detail | Open the detail |
+    | n | home.new | Add an integration |
+    | e | home.edit | Edit the highlighted integration |
+    | d | home.delete | Delete (asks; marked rows) |
+    | space | home.mark | Mark or unmark the row |
+    | + | home.enable | Enable (asks; marked rows) |
+    | - | home.disable | Disable (asks; marked rows) |
+    | t | home.test | Probe it (marked rows: asks) |
+    | T | home.test_all | Probe all, with progress |
+    | L | home.limits | Every integration's limits |
+    | H | home.health_log | All probes, newest first |
+    | r | home.refresh | Reload now |
+    | s | home.sort | Sort by the next column |
+    | S | home.sort_reverse | Reverse sort |
+    | w | home.wide | Every column at full width (scrolls sideways); again: the columns that fit |
+    | ] | home.next_page | Next page of rows |
+    | [ | home.prev_page | Previous page of rows |
+    """
 
     def __init__(self) -> None:
         super().__init__(id="home")
         self.filter_text = ""
         self.sort_index = 0
+        self.sort_reverse = False  # of the sort's own direction (S)
+        self.marked: dict[str, str] = {}  # id -> name, in marking order
+        self.matches: list[Row] = []  # every row the filter shows, sorted (all pages)
         self.page = 0
         self.view: list[Row] = []  # the rows of the current page
         self.total_rows = 0  # rows matching the filter, over all pages
@@ -196,15 +270,18 @@ class HomeScreen(IntegrationScreen):
         listing: Listing | None = matches
         if search is not None:  # the header counts every integration, not the matches
             listing = None if filter_only and self.listing else await data.listing()
-        view, page, rows = self._page_of(matches.items)
         # A filter, sort or page change reuses the limits already read: they change only with
         # the database, and a change reloads everything (filter_only=False).
         known = self.limits if filter_only else {}
+        if SORTS[self.sort_index].usage:  # sorting by a usage column needs every row's figures
+            every = await data.limits(s.id for s in matches.items if s.id not in known)
+            known = {**known, **every}
+        view, page, rows = self._page_of(matches.items, known)
         fresh = await data.limits(s.id for s in rows if s.id not in known)
         limits = {s.id: fresh.get(s.id, known.get(s.id)) for s in rows}
         available = True
-        if filter_only:
-            limits = {**self.limits, **limits}
+        if filter_only or SORTS[self.sort_index].usage:
+            limits = {**known, **limits}
         self._show(listing, view, page, limits, available)
 
     @work(exclusive=True, group="home-tick", exit_on_error=False)
@@ -224,15 +301,17 @@ class HomeScreen(IntegrationScreen):
         if ahead is None:
             return False
         listing, limits = ahead
-        view, page, rows = self._page_of(listing.items)
+        view, page, rows = self._page_of(listing.items, limits)
         if any(s.id not in limits for s in rows):
             return False
         self._show(listing, view, page, {s.id: limits[s.id] for s in rows}, True)
         return True
 
-    def _page_of(self, items: list[Row]) -> tuple[list[Row], int, list[Row]]:
+    def _page_of(
+        self, items: list[Row], limits: Mapping[str, LimitFigures | None]
+    ) -> tuple[list[Row], int, list[Row]]:
         """Sorted matches, the page to show, and that page's rows."""
-        view = self._sorted(items)
+        view = self._sorted(items, limits)
         page = self._page_for(view)
         return view, page, view[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
 
@@ -245,20 +324,39 @@ class HomeScreen(IntegrationScreen):
         available: bool,
     ) -> None:
         self.view = view[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        self.matches = view
         self.total_rows, self.page = len(view), page
         self.limits, self.limits_available = limits, available
         if listing is not None:
             self.app.observe_listing(listing)
             self.listing = listing
+            if self.marked:  # a deleted integration is no longer marked
+                ids = {s.id for s in listing.items}
+                self.marked = {i: n for i, n in self.marked.items() if i in ids}
         first = not self.loaded
         self.loaded = True
         self._render_rows()
         if first:
             self.call_after_refresh(self.app.home_painted)
 
-    def _sorted(self, items: list[Row]) -> list[Row]:
-        _, key, reverse = SORTS[self.sort_index]
-        return list(items) if key is None else sorted(items, key=key, reverse=reverse)
+    @property
+    def descending(self) -> bool:
+        return SORTS[self.sort_index].descending != self.sort_reverse
+
+    def _sorted(self, items: list[Row], limits: Mapping[str, LimitFigures | None]) -> list[Row]:
+        key = SORTS[self.sort_index].key
+        if key is None:
+            return list(reversed(items)) if self.sort_reverse else list(items)
+        valued: list[tuple[Any, Row]] = []
+        missing: list[Row] = []
+        for row in items:
+            value = key(row, limits.get(row.id))
+            if value is None:
+                missing.append(row)
+            else:
+                valued.append((value, row))
+        valued.sort(key=itemgetter(0), reverse=self.descending)  # stable either way
+        return [row for _, row in valued] + missing
 
     def _page_for(self, view: list[Row]) -> int:
         """Keep the highlighted integration on screen: the page that holds it, if it exists."""
@@ -289,6 +387,9 @@ class HomeScreen(IntegrationScreen):
                     break
             else:  # deleted: stay at the same place
                 target = min(keep_row, max(0, len(rows) - 1))
+        sort = SORTS[self.sort_index]
+        table.set_sort(sort.column, self.descending)
+        table.set_marked(frozenset(self.marked))
         table.set_rows([(item.id, self._cells(item, now)) for item in rows], cursor=target)
         self._update_onboarding()
         self.update_header()
@@ -374,9 +475,13 @@ class HomeScreen(IntegrationScreen):
         bits = [f"rows {first:,}–{last:,} of {n:,}"]
         if pages > 1:
             bits.append(f"page {self.page + 1}/{pages} ([ ])")
-        bits.append(f"sort: {SORTS[self.sort_index][0]} (s)")
+        sort = SORTS[self.sort_index]
+        way = SORT_MARKS[self.descending] if sort.column else " oldest first" * self.sort_reverse
+        bits.append(f"sort: {sort.name}{way} (s S)")
         if self.table.wide:
             bits.append("wide (w)")
+        if self.marked:
+            bits.append(f"{len(self.marked):,} marked (esc clears)")
         if self.filter_text:
             bits.append(f"filter: {self.filter_text!r}")
         if not self.limits_available:
@@ -511,6 +616,8 @@ class HomeScreen(IntegrationScreen):
         if self.filter_text or box.value:
             box.value = ""  # Input.Changed reloads
             self.filter_text = ""
+        elif self.marked:  # no filter to clear: the marks next
+            self.clear_marks()
         box.display = False
         self.table.focus()
 
@@ -543,7 +650,53 @@ class HomeScreen(IntegrationScreen):
 
     def action_sort(self) -> None:
         self.sort_index = (self.sort_index + 1) % len(SORTS)
+        self.sort_reverse = False
         self.reload(filter_only=True)
+
+    def action_sort_reverse(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self.reload(filter_only=True)
+
+    def sort_by(self, name: str, descending: bool | None = None) -> None:
+        """Sort by the sort `name` (one of SORTS), in its own direction unless told."""
+        self.sort_index = SORT_INDEX[name]
+        own = SORTS[self.sort_index].descending
+        self.sort_reverse = descending is not None and descending != own
+        self.reload(filter_only=True)
+
+    # -- marks ----------------------------------------------------------------------------------
+
+    def action_mark(self) -> None:
+        item = self.current()
+        if item is None:
+            return
+        if self.marked.pop(item.id, None) is None:
+            self.marked[item.id] = item.name
+        self._show_marks()
+
+    def mark_all(self) -> None:
+        """Mark every row the filter shows, on every page."""
+        self.marked.update((s.id, s.name) for s in self.matches)
+        self._show_marks()
+
+    def clear_marks(self) -> None:
+        self.marked.clear()
+        self._show_marks()
+
+    def unmark(self, ids: list[str]) -> None:
+        for iid in ids:
+            self.marked.pop(iid, None)
+        self._show_marks()
+
+    def _show_marks(self) -> None:
+        self.table.set_marked(frozenset(self.marked))
+        self._update_status()
+
+    def targets(self) -> list[tuple[str, str]]:
+        """The marked rows if any (every page), else the highlighted one."""
+        if self.marked:
+            return list(self.marked.items())
+        return super().targets()
 
     def action_refresh(self) -> None:
         self.reload()

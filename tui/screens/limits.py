@@ -8,14 +8,16 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from core.readside import LimitFigures
 from tui import format as fmt
-from tui.screens.base import DataScreen
+from tui.screens.base import TableScreen
+from tui.widgets.datatable import MeasuredTable
 from tui.widgets.keybar import KeyBar
 
 MAX_ROWS = 500  # worst first, so what matters is on the first screen anyway
+TITLE = "Limits this month, worst first"
 
 
 def worst(lim: LimitFigures) -> float:
@@ -37,19 +39,45 @@ def gauge_cell(pct: float, limit: int, look: fmt.Look, width: int = 10) -> Text:
     return text
 
 
-class LimitsScreen(DataScreen):
+class LimitsScreen(TableScreen):
+    TABLE = "#limits-table"
+    BOX = "#limits-search"
     AUTO_FOCUS = "#limits-table"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="limits.back", tooltip="Back to the list"),
+        Binding(
+            "escape,q", "back", "Back", id="limits.back", tooltip="Clear the search, else back"
+        ),
         Binding("j", "cursor(1)", "Down", show=False, id="limits.down", tooltip="Move down"),
         Binding("k", "cursor(-1)", "Up", show=False, id="limits.up", tooltip="Move up"),
         Binding("enter", "open", "Detail", id="limits.detail", tooltip="Open the detail"),
+        Binding("slash", "box", "Search", id="limits.search", tooltip="Search by name"),
+        Binding("n", "match(1)", "Next", show=False, id="limits.next", tooltip="Next match"),
+        Binding("N", "match(-1)", "Prev", show=False, id="limits.prev", tooltip="Previous match"),
         Binding("r", "refresh", "Refresh", id="limits.refresh", tooltip="Reload now"),
     ]
+    """
+    | Key(s) | Binding id | Description |
+    | :- | :- | :- |
+    | esc, q | limits.back | Clear the search, else back |
+    | j | limits.down | Move down |
+    | k | limits.up | Move up |
+    | enter | limits.detail | Open the detail |
+    | / | limits.search | Search by name |
+    | n | limits.next | Next match |
+    | N | limits.prev | Previous match |
+    | r | limits.refresh | Reload now |
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []  # of the rows, in order
 
     def compose(self) -> ComposeResult:
-        yield Static("Limits this month, worst first", id="limits-title")
-        table: DataTable[Any] = DataTable(id="limits-table", cursor_type="row")
+        yield Static(TITLE, id="limits-title")
+        yield Input(
+            placeholder="search names (enter: to the rows; n N: next, previous)", id="limits-search"
+        )
+        table: DataTable[Any] = MeasuredTable(id="limits-table", cursor_type="row")
         table.add_column("Name", key="name")
         table.add_column("Budget", key="budget")
         table.add_column("Tokens", key="tokens")
@@ -79,6 +107,7 @@ class LimitsScreen(DataScreen):
         if table.row_count:
             keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         table.clear()
+        self.names = [name for name, _ in rows[:MAX_ROWS]]
         for name, lim in rows[:MAX_ROWS]:
             table.add_row(
                 fmt.cell(name),
@@ -109,12 +138,54 @@ class LimitsScreen(DataScreen):
             )
         status.update(text)
 
-    def action_back(self) -> None:
-        self.dismiss(None)
+    def on_mount(self) -> None:
+        box = self.query_one("#limits-search", Input)
+        box.display = False
+        box.cursor_blink = self.app.cursor_blink
 
-    def action_cursor(self, delta: int) -> None:
-        table = self.query_one("#limits-table", DataTable)
-        table.action_cursor_down() if delta > 0 else table.action_cursor_up()
+    # -- search ---------------------------------------------------------------------------------
+
+    @property
+    def needle(self) -> str:
+        return self.query_one("#limits-search", Input).value.strip().casefold()
+
+    def matches(self) -> list[int]:
+        needle = self.needle
+        if not needle:
+            return []
+        return [i for i, name in enumerate(self.names) if needle in name.casefold()]
+
+    @on(Input.Changed, "#limits-search")
+    def _search_changed(self) -> None:
+        found = self.matches()
+        if found:
+            self._move_to(found[0])
+        self._show_search()
+
+    @on(Input.Submitted, "#limits-search")
+    def _search_submitted(self) -> None:
+        self.query_one("#limits-table", DataTable).focus()
+
+    def action_match(self, step: int) -> None:
+        """The next (1) or previous (-1) match from the cursor, wrapping round."""
+        found = self.matches()
+        if found:
+            row = self.query_one("#limits-table", DataTable).cursor_row
+            ahead = [i for i in found if (i - row) * step > 0] or found  # none ahead: wrap round
+            self._move_to(ahead[0] if step > 0 else ahead[-1])
+        self._show_search()
+
+    def _move_to(self, row: int) -> None:
+        self.query_one("#limits-table", DataTable).move_cursor(row=row, animate=False)
+
+    def _show_search(self) -> None:
+        needle, found = self.needle, self.matches()
+        title = Text(TITLE)
+        if needle:
+            row = self.query_one("#limits-table", DataTable).cursor_row
+            at = f"{found.index(row) + 1} of {len(found)}" if row in found else f"{len(found)}"
+            title.append(f"  ·  /{needle}: " + (f"match {at} (n N)" if found else "no match"))
+        self.query_one("#limits-title", Static).update(title)
 
     def action_open(self) -> None:
         table = self.query_one("#limits-table", DataTable)

@@ -32,6 +32,8 @@ from tui import format as fmt
 
 Cell = str | Text
 PADDING = 1  # spaces on each side of a cell
+SORT_MARKS = {False: " ▲", True: " ▼"}  # ascending, descending: after the sorted column's label
+MARK = "●"  # in a marked row's first padding cell: a mark reads without colour, shifts nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,7 @@ class RowTable(ScrollView, can_focus=True):
         "rowtable--cursor",
         "rowtable--cursor-blurred",
         "rowtable--even-row",
+        "rowtable--marked",
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "cursor_up", "Up", show=False, id="table.up", tooltip="Move up"),
@@ -79,6 +82,18 @@ class RowTable(ScrollView, can_focus=True):
             "right", "scroll_right", "Right", show=False, id="table.right", tooltip="Scroll right"
         ),
     ]
+    """
+    | Key(s) | Binding id | Description |
+    | :- | :- | :- |
+    | up | table.up | Move up |
+    | down | table.down | Move down |
+    | pageup | table.page_up | A screen up |
+    | pagedown | table.page_down | A screen down |
+    | home | table.first | First row |
+    | end | table.last | Last row |
+    | left | table.left | Scroll left |
+    | right | table.right | Scroll right |
+    """
 
     class _RowMessage(Message):
         def __init__(self, table: RowTable, row_index: int, row_key: str) -> None:
@@ -117,6 +132,8 @@ class RowTable(ScrollView, can_focus=True):
         self._strips: dict[tuple[int, bool, bool], Strip] = {}
         self._shown: list[tuple[int, int]] = []  # (column index, width) of each column shown
         self.wide = False
+        self._sort: tuple[str, bool] | None = None  # (column key, descending)
+        self._marked: frozenset[str] = frozenset()
 
     @property
     def shown_columns(self) -> list[str]:
@@ -150,16 +167,45 @@ class RowTable(ScrollView, can_focus=True):
         `cursor` (clamped). Posts RowHighlighted when there is a row."""
         self._keys = [key for key, _ in rows]
         self._cells = [[fmt.safe(c) for c in cells] for _, cells in rows]
-        widths = [cell_len(c.label) for c in self.columns]
+        self._measure()
+        self._cursor = -1  # so that move_cursor always announces the row
+        self.move_cursor(cursor)
+        self.refresh()
+
+    def set_sort(self, column: str | None, descending: bool = False) -> None:
+        """Show ▲ (ascending) or ▼ (descending) after the label of the column sorted by."""
+        sort = None if column is None else (column, descending)
+        if sort != self._sort:
+            self._sort = sort
+            self._measure()
+            self.refresh()
+
+    def set_marked(self, keys: frozenset[str]) -> None:
+        """Mark these rows (a ● at the row's left edge, and the marked style)."""
+        changed = keys ^ self._marked
+        self._marked = keys
+        for index, key in enumerate(self._keys):
+            if key in changed:
+                for variant in ((index, False, False), (index, True, False), (index, True, True)):
+                    self._strips.pop(variant, None)
+                self._refresh_row(index)
+
+    def _header(self) -> list[Text]:
+        sort = self._sort
+        return [
+            Text(c.label + (SORT_MARKS[sort[1]] if sort and sort[0] == c.key else ""))
+            for c in self.columns
+        ]
+
+    def _measure(self) -> None:
+        """Column widths (the widest cell or header of each), then the columns that fit."""
+        widths = [cell.cell_len for cell in self._header()]
         for cells in self._cells:
             for i, cell in enumerate(cells):
                 if cell.cell_len > widths[i]:
                     widths[i] = cell.cell_len
         self._widths = widths
         self._fit()
-        self._cursor = -1  # so that move_cursor always announces the row
-        self.move_cursor(cursor)
-        self.refresh()
 
     def move_cursor(self, row: int, *, scroll: bool = True) -> None:
         if not self._keys:
@@ -285,25 +331,30 @@ class RowTable(ScrollView, can_focus=True):
         strip = self._strips.get(key)
         if strip is None:
             over: Style | None = None
+            marked = False
             if index < 0:
-                cells = [Text(c.label) for c in self.columns]
+                cells = self._header()
                 style = base + self.get_component_rich_style("rowtable--header")
             else:
                 cells = self._cells[index]
                 style = base
                 if self.zebra_stripes and index % 2 == 0:
                     style += self.get_component_rich_style("rowtable--even-row")
+                if marked := self._keys[index] in self._marked:
+                    style += self.get_component_rich_style("rowtable--marked")
                 if cursor:  # chosen here, not by a :focus rule, so it follows has_focus
                     over = self.get_component_rich_style(
                         "rowtable--cursor" if focused else "rowtable--cursor-blurred"
                     )
-            strip = self._render_row(cells, style, over)
+            strip = self._render_row(cells, style, over, marked)
             self._strips[key] = strip
         return strip
 
-    def _render_row(self, cells: Sequence[Text], style: Style, over: Style | None = None) -> Strip:
+    def _render_row(
+        self, cells: Sequence[Text], style: Style, over: Style | None = None, marked: bool = False
+    ) -> Strip:
         """One line of cells on `style`; `over` (the cursor) wins over the cells' own colours,
-        so that no state colour lands on the cursor's background."""
+        so that no state colour lands on the cursor's background; a marked row starts with ●."""
         line = Text(no_wrap=True, overflow="crop")
         pad = " " * PADDING
         columns = self.columns
@@ -313,7 +364,7 @@ class RowTable(ScrollView, can_focus=True):
             shown = cells[index].copy()
             shown.no_wrap, shown.overflow = True, "ellipsis"
             shown.align(columns[index].justify, width)
-            line.append(pad)
+            line.append(MARK + pad[1:] if marked and not line else pad)
             line.append_text(shown)
             line.append(pad)
         segments = list(line.render(self.app.console))
