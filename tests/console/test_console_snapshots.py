@@ -29,8 +29,8 @@ from tui.screens.healthlog import HealthLogScreen
 from tui.screens.help import HelpScreen
 from tui.screens.home import HomeScreen
 from tui.screens.limits import LimitsScreen
-from tui.screens.toosmall import TooSmallScreen
 from tui.screens.notifications import NotificationsScreen
+from tui.screens.toosmall import TooSmallScreen
 
 SIZES = [
     pytest.param((80, 24), id="80x24"),
