@@ -198,8 +198,8 @@ class HomeScreen(IntegrationScreen):
     | H | home.health_log | All probes, newest first |
     | r | home.refresh | Reload now |
     | s | home.sort | Sort by the next column |
-    | S | home.sort_reverse | Reverse sort |
     | w | home.wide | Every column at full width (scrolls sideways); again: the columns that fit |
+    | S | home.sort_reverse | Reverse sort |
     | ] | home.next_page | Next page of rows |
     | [ | home.prev_page | Previous page of rows |
     """
