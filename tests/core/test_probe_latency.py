@@ -44,7 +44,7 @@ async def test_a_concurrency_above_the_pool_is_honoured(
     assert len(results) == 8 and all(r.health_state is HealthState.HEALTHY for r in results)
     assert own_fake_server.stats()["max_open_connections"] > 2  # not capped at the pool's 2
     assert f._health._client is None  # the shared client was not used, nor resized
-    own_fake_server.reset()
+    await drained(own_fake_server)  # the wide client's connections closed first
     results = [r async for r in f.check_many("t1")]  # the default: the pool's bound
     assert len(results) == 8 and own_fake_server.stats()["max_open_connections"] <= 2
     await f.aclose()
