@@ -138,7 +138,7 @@ async def test_delete_of_a_row_named_like_markup_works(
     app = _app(tfacade)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.home() is not None and app.home().loaded)
-        app.delete_integration(iid, "[/]")
+        await pilot.press("d")  # on the one row, named "[/]"
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await wait_for(pilot, lambda: has(app, "#confirm-question"))
         assert "Delete [/]?" in shown(app.screen.query_one("#confirm-question"))
