@@ -12,6 +12,7 @@ APP = "byok"
 DB_ENV = "BYOK_DB"
 MASTER_KEY_ENV = "BYOK_MASTER_KEY"
 KEY_FILE_ENV = "BYOK_KEY_FILE"
+CONFIG_DIR_ENV = "BYOK_CONFIG_DIR"
 
 
 def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -19,6 +20,14 @@ def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
     if env.get(DB_ENV):
         return Path(env[DB_ENV]).expanduser()
     return Path(user_data_dir(APP, appauthor=False)) / "byok.json"
+
+
+def config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """byok's configuration directory (channels.toml, ...): $BYOK_CONFIG_DIR, else the user's."""
+    env = os.environ if environ is None else environ
+    if env.get(CONFIG_DIR_ENV):
+        return Path(env[CONFIG_DIR_ENV]).expanduser()
+    return Path(user_config_dir(APP, appauthor=False))
 
 
 def default_key_path(environ: Mapping[str, str] | None = None) -> Path:
