@@ -24,6 +24,7 @@ from support.providers import key_for, make
 from support.receivers import WebhookReceiver, free_port
 
 from core import IntegrationsFacade
+from core.paths import side_file
 from core.watch.lease import current
 from core.watch.outbox import Outbox
 from core.watch.state import WatchState
@@ -115,6 +116,8 @@ def status(db: Path) -> dict[str, Any]:
 
 def peek(db: Path) -> dict[str, Any]:
     """The same figures read from the file in this process (for polling: no process each time)."""
+    if not side_file(db, "watch").exists():
+        return {"watcher": None, "outbox": []}
     state = WatchState(db, create=False)
     try:
         lease = current(state, int(time.time() * 1e6))
@@ -232,10 +235,10 @@ def test_the_metrics_agree_with_byok_limits(
     try:
         wait_for("a probe round", lambda: watch.said("probed 2 integrations"))
         wait_for(
-            "the refused key in the metrics",
-            lambda: 'byok_integration_up{integration="refused"' in watch.scrape(),
+            "the refused key and both deliveries in the metrics",
+            lambda: 'byok_integration_up{integration="refused"' in (t := watch.scrape())
+            and 'byok_watch_alerts_delivered_total{channel="hook"} 2.0' in t,
         )
-        time.sleep(0.5)
         text = watch.scrape()
     finally:
         assert watch.stop() == 0
