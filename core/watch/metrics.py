@@ -109,25 +109,23 @@ class IntegrationCollector(Collector):
                 if x is not None and math.isfinite(x):
                     family.add_metric(_labels(s), float(x))
             yield family
-        # enum-valued series, one per value with 1 on the current one (Prometheus' usual
-        # `state` label: `byok_integration_health{state="failing"} == 1` in a query)
+        # enum-valued: one series with the value in a label (`byok_integration_health{state=
+        # "failing"}` in a query); only the current value, a sample per integration, not four
         health = GaugeMetricFamily(
             "byok_integration_health",
-            "the last probe's verdict: 1 on the current state",
+            "the last probe's verdict, as its state label (the value is 1)",
             labels=(*LABELS, "state"),
         )
         decision = GaugeMetricFamily(
             "byok_limit_decision",
-            "what check_limits answers now for a call without estimates: 1 on the decision",
+            "check_limits' answer now for a call without estimates, as its label (the value is 1)",
             labels=(*LABELS, "decision"),
         )
-        for s in samples:
+        for s in samples:  # the current value only: a state that ends leaves its series
             labels = _labels(s)
-            for st in HealthState:
-                health.add_metric([*labels, st.value], float(s.row.health_state == st))
+            health.add_metric([*labels, s.row.health_state.value], 1.0)
             if s.decision is not None:
-                for d in Decision:
-                    decision.add_metric([*labels, d.value], float(s.decision == d))
+                decision.add_metric([*labels, s.decision.value], 1.0)
         yield health
         yield decision
 

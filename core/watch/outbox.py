@@ -115,6 +115,27 @@ class Outbox:
         ]
         return sorted(ready, key=lambda pair: (pair[1]["created_us"], pair[0]))
 
+    def claim(self, iid: str, holder: str, now_us: int, for_us: int) -> dict[str, Any] | None:
+        """Take a due item for a delivery attempt, if `holder` still holds the watcher lease (in
+        the same commit: a watcher that lost it while stalled sends nothing more) and nobody
+        else's claim on it is live. The item, or None. A claim ends with `delivered`, `failed`
+        or its expiry (a watcher killed mid-attempt: the next one tries again)."""
+        with self.state.change() as tables:
+            lease = tables["lease"].get("watcher")
+            if lease is None or lease.get("holder") != holder or lease["expires_us"] <= now_us:
+                return None
+            doc = tables["outbox"].get(iid)
+            if (
+                doc is None
+                or doc["state"] != Delivery.PENDING.value
+                or doc["next_us"] > now_us
+                or doc.get("claim_until_us", 0) > now_us
+            ):
+                return None
+            doc = {**doc, "claimed_by": holder, "claim_until_us": now_us + for_us}
+            tables["outbox"][iid] = doc
+            return doc
+
     def delivered(self, iid: str, now_us: int) -> None:
         with self.state.change() as tables:
             doc = tables["outbox"].get(iid)
@@ -125,6 +146,7 @@ class Outbox:
                     "attempts": doc["attempts"] + 1,
                     "delivered_us": now_us,
                     "last_error": None,
+                    "claim_until_us": 0,
                 }
 
     def failed(self, iid: str, error: str, now_us: int) -> Delivery:
@@ -142,6 +164,7 @@ class Outbox:
                 "attempts": attempts,
                 "next_us": now_us + self.retry.delay_us(attempts),
                 "last_error": error[:500],
+                "claim_until_us": 0,
             }
             return state
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from core.facade import IntegrationsFacade
 
 log = logging.getLogger("byok.watch")
+CLAIM_US = 120 * 1_000_000  # an attempt's claim on an item: longer than any send takes
 
 
 @dataclass
@@ -45,6 +47,9 @@ class WatchOptions:
     """A lease not renewed for this long is free: a successor takes over within it."""
     concurrency: int | None = None
     """Probes at once (None: the facade's probe_concurrency)."""
+    metrics_every_s: float = 15.0
+    """The exposition is re-rendered this often (and after each probe round or new alert): at
+    10,000 integrations a rendering costs ~1-2 s of CPU, a scrape only serves its bytes."""
     retry: Retry = field(default_factory=Retry)
     """Delivery retries: attempts, backoff."""
 
@@ -66,6 +71,8 @@ class Watcher:
         self.lease = Lease(self.state, ttl_s=self.options.lease_ttl_s)
         self.outbox = Outbox(self.state, self.options.retry)
         self._probing: asyncio.Task[None] | None = None
+        self._rendered_at = -math.inf
+        self._stale_metrics = True
         self._delivering: asyncio.Task[None] | None = None
 
     def _now_us(self) -> int:
@@ -120,7 +127,14 @@ class Watcher:
             await self._step("rules", self.fire())
             if self.channels and (self._delivering is None or self._delivering.done()):
                 self._delivering = asyncio.create_task(self._step("delivery", self.deliver()))
-        await self._step("metrics", self.refresh_metrics(leader))
+        if (
+            self._stale_metrics
+            or leader != was
+            or time.monotonic() - self._rendered_at >= self.options.metrics_every_s
+        ):
+            self._stale_metrics = False
+            self._rendered_at = time.monotonic()
+            await self._step("metrics", self.refresh_metrics(leader))
 
     async def _step(self, name: str, work: object) -> None:
         try:
@@ -162,6 +176,7 @@ class Watcher:
                 self.metrics.probes.labels("failing" if bad else "ok").inc()
         if n:
             log.info("probed %d integrations (%d failing)", n, failed)
+            self._stale_metrics = True
         return n
 
     async def fire(self) -> int:
@@ -180,13 +195,21 @@ class Watcher:
             for event in fired:
                 log.info("alert %s: %s", event.kind, event.title)
             new += len(fired)
+        self._stale_metrics = self._stale_metrics or bool(new)
         return new
 
     async def deliver(self) -> int:
         """Send the due outbox items, oldest first; how many a channel took."""
         ctx = self.facade.context
         sent = 0
-        for iid, item in await asyncio.to_thread(self.outbox.due, self._now_us()):
+        for iid, _ in await asyncio.to_thread(self.outbox.due, self._now_us()):
+            claimed = await asyncio.to_thread(
+                self.outbox.claim, iid, self.lease.holder, self._now_us(), CLAIM_US
+            )
+            if claimed is None:
+                continue  # delivered meanwhile, or this watcher is no longer the holder
+            item = claimed
+            self._stale_metrics = True  # the outbox's figures change either way
             channel = self.channels.get(item["channel"])
             try:
                 if channel is None:

@@ -71,6 +71,13 @@ def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
         help=f"where to serve /metrics (default {DEFAULT_METRICS}; 'off': nowhere)",
     )
     p.add_argument(
+        "--metrics-every",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=15.0,
+        help="re-render the metrics this often, and after each probe round (default 15)",
+    )
+    p.add_argument(
         "--channels",
         metavar="PATH",
         help="the channels file (default: "
@@ -181,6 +188,7 @@ async def cmd_watch(facade: IntegrationsFacade, args: argparse.Namespace) -> int
         probe_every_s=args.probe_every,
         round_s=args.round,
         lease_ttl_s=args.lease_ttl,
+        metrics_every_s=args.metrics_every,
         concurrency=args.concurrency,
     )
     watcher = Watcher(facade, channels, options, metrics)

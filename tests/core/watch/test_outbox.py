@@ -80,3 +80,26 @@ def test_one_lease_holder_and_a_takeover_after_its_ttl(db_path: Path) -> None:
     second.release()
     assert current(state, 52 * S) is None
     assert first.acquire(52 * S)
+
+
+def test_only_the_lease_holder_claims_and_a_claim_excludes_others_until_it_ends(
+    db_path: Path,
+) -> None:
+    state = WatchState(db_path)
+    box = Outbox(state)
+    a, b = Lease(state, ttl_s=30), Lease(WatchState(db_path), ttl_s=30)
+    box.fire([event("x"), event("y")], ["hook"], 0)
+    (x, _), (y, _) = box.due(0)
+    assert a.acquire(0)
+    assert box.claim(x, b.holder, 1, 60 * S) is None  # b holds no lease
+    assert box.claim(x, a.holder, 1, 60 * S) is not None
+    assert box.claim(x, a.holder, 2, 60 * S) is None  # claimed already
+    # a stalls; b takes over: a can claim nothing more, and b waits for a's claim to expire
+    assert b.acquire(31 * S)
+    assert box.claim(y, a.holder, 32 * S, 60 * S) is None
+    assert box.claim(x, b.holder, 32 * S, 60 * S) is None
+    assert box.claim(y, b.holder, 32 * S, 60 * S) is not None
+    assert b.acquire(55 * S)
+    assert box.claim(x, b.holder, 61 * S + 1, 60 * S) is not None  # a's claim ran out
+    box.failed(x, "down", 62 * S)
+    assert box.claim(x, b.holder, 62 * S, 60 * S) is None  # backing off
