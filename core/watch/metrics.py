@@ -35,11 +35,8 @@ class Sample:
     decision: Decision | None
 
 
-# name -> (help, value of a sample or None to leave the series out)
-def _gauges(now_s: float) -> dict[str, tuple[str, Any]]:
-    def age(s: Sample) -> float | None:
-        at = s.row.health_checked_at
-        return max(now_s - at.timestamp(), 0.0) if at is not None else None
+def _gauges() -> dict[str, tuple[str, Any]]:
+    """name -> (help, the value of a sample, or None to leave its series out)."""
 
     def fig(name: str) -> Any:
         return lambda s: getattr(s.figures, name) if s.figures is not None else None
@@ -60,7 +57,10 @@ def _gauges(now_s: float) -> dict[str, tuple[str, Any]]:
                 s.row.health_latency_ms / 1000 if s.row.health_latency_ms is not None else None
             ),
         ),
-        "byok_probe_age_seconds": ("seconds since the last probe", age),
+        "byok_last_probe_timestamp_seconds": (
+            "when the last probe ran (Unix time; its age is time() - this)",
+            lambda s: s.row.health_checked_at.timestamp() if s.row.health_checked_at else None,
+        ),
         "byok_budget_limit_cents": (
             "the budget of the period in cents; 0 = none",
             fig("budget_limit_cents"),
@@ -90,48 +90,86 @@ def _gauges(now_s: float) -> dict[str, tuple[str, Any]]:
     }
 
 
-class IntegrationCollector(Collector):
-    """Per-integration families from the last snapshot (`update` swaps it in whole)."""
-
-    def __init__(self) -> None:
-        self.samples: Sequence[Sample] = ()
-        self.now_s = 0.0
-
-    def update(self, samples: Sequence[Sample], now_s: float) -> None:
-        self.samples, self.now_s = samples, now_s
-
-    def collect(self) -> Iterator[Any]:
-        samples, now_s = self.samples, self.now_s
-        for name, (doc, value) in _gauges(now_s).items():
-            family = GaugeMetricFamily(name, doc, labels=LABELS)
-            for s in samples:
-                x = value(s)
-                if x is not None and math.isfinite(x):
-                    family.add_metric(_labels(s), float(x))
-            yield family
-        # enum-valued: one series with the value in a label (`byok_integration_health{state=
-        # "failing"}` in a query); only the current value, a sample per integration, not four
-        health = GaugeMetricFamily(
-            "byok_integration_health",
-            "the last probe's verdict, as its state label (the value is 1)",
-            labels=(*LABELS, "state"),
-        )
-        decision = GaugeMetricFamily(
-            "byok_limit_decision",
-            "check_limits' answer now for a call without estimates, as its label (the value is 1)",
-            labels=(*LABELS, "decision"),
-        )
-        for s in samples:  # the current value only: a state that ends leaves its series
-            labels = _labels(s)
-            health.add_metric([*labels, s.row.health_state.value], 1.0)
-            if s.decision is not None:
-                decision.add_metric([*labels, s.decision.value], 1.0)
-        yield health
-        yield decision
+GAUGES = _gauges()
+HEALTH = "byok_integration_health"
+DECISION = "byok_limit_decision"
+ENUMS = {
+    # enum-valued: one series with the value in a label (`byok_integration_health{state=
+    # "failing"}` in a query); only the current value, a sample per integration, not four
+    HEALTH: ("the last probe's verdict, as its state label (the value is 1)", "state"),
+    DECISION: (
+        "check_limits' answer now for a call without estimates, as its label (the value is 1)",
+        "decision",
+    ),
+}
+FAMILIES = [*GAUGES, *ENUMS]
 
 
 def _labels(s: Sample) -> list[str]:
     return [s.tenant, s.row.name, s.row.provider_type.value]
+
+
+class _Families(Collector):
+    """The integration families of some samples, for prometheus-client's `generate_latest`."""
+
+    def __init__(self, samples: Sequence[Sample]) -> None:
+        self.samples = samples
+
+    def collect(self) -> Iterator[Any]:
+        for name, (doc, value) in GAUGES.items():
+            family = GaugeMetricFamily(name, doc, labels=LABELS)
+            for s in self.samples:
+                x = value(s)
+                if x is not None and math.isfinite(x):
+                    family.add_metric(_labels(s), float(x))
+            yield family
+        for name, (doc, label) in ENUMS.items():
+            family = GaugeMetricFamily(name, doc, labels=(*LABELS, label))
+            for s in self.samples:
+                current = s.row.health_state if name == HEALTH else s.decision
+                if current is not None:
+                    family.add_metric([*_labels(s), current.value], 1.0)
+            yield family
+
+
+def _split(text: bytes) -> dict[str, list[bytes]]:
+    """generate_latest's output, family by family: its `# HELP`/`# TYPE` lines, then samples."""
+    out: dict[str, list[bytes]] = {}
+    lines: list[bytes] = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith(b"# HELP "):
+            lines = out.setdefault(line.split(b" ", 3)[2].decode(), [])
+        lines.append(line)
+    return out
+
+
+class IntegrationRenderer:
+    """The integrations' part of the exposition, rendered by prometheus-client one integration
+    at a time and kept: an integration whose figures did not change since the last rendering
+    costs nothing, so a round re-renders what changed (a probe result, recorded usage), not
+    10,000 integrations. Ages are exported as timestamps for that reason (Prometheus' own
+    advice: a timestamp, not the time since)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str], tuple[tuple[Any, ...], dict[str, list[bytes]]]] = {}
+        headers = _split(generate_latest(_Families(())))
+        self.headers = {name: b"".join(headers[name]) for name in FAMILIES}
+
+    def render(self, samples: Sequence[Sample]) -> bytes:
+        parts: dict[str, list[bytes]] = {name: [self.headers[name]] for name in FAMILIES}
+        cache: dict[tuple[str, str], tuple[tuple[Any, ...], dict[str, list[bytes]]]] = {}
+        for s in samples:
+            key = (s.tenant, s.row.id)
+            state = (s.row, s.figures, s.decision, s.tenant)
+            hit = self._cache.get(key)
+            if hit is None or hit[0] != state:
+                own = _split(generate_latest(_Families((s,))))
+                hit = (state, {name: lines[2:] for name, lines in own.items()})
+            cache[key] = hit
+            for name, lines in hit[1].items():
+                parts[name] += lines
+        self._cache = cache
+        return b"".join(b"".join(lines) for lines in parts.values())
 
 
 class Metrics:
@@ -139,8 +177,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.integrations = IntegrationCollector()
-        self.registry.register(self.integrations)
+        self.integrations = IntegrationRenderer()
         r = self.registry
         self.probes = Counter(
             "byok_watch_probes", "probes run by this watcher, by outcome", ["outcome"], registry=r
@@ -174,12 +211,12 @@ class Metrics:
     def refresh(
         self, samples: Sequence[Sample], outbox: Mapping[str, int], leader: bool, now_s: float
     ) -> None:
-        self.integrations.update(samples, now_s)
+        """Render the exposition a scrape will serve (`now_s`: this rendering's time)."""
         for state, n in outbox.items():
             self.outbox.labels(state).set(n)
         self.leader.set(1 if leader else 0)
         self.refreshed.set(now_s)
-        body = generate_latest(self.registry)
+        body = self.integrations.render(samples) + generate_latest(self.registry)
         with self._lock:
             self._body = body
 
