@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.enums import HealthState
+from core.enums import Decision, HealthState
 from core.timeutil import to_us
 from core.watch.channels import Channel, DeliveryError
 from core.watch.lease import Lease
@@ -72,6 +72,7 @@ class Watcher:
         self.outbox = Outbox(self.state, self.options.retry)
         self._probing: asyncio.Task[None] | None = None
         self._rendered_at = -math.inf
+        self._decisions: dict[tuple[str, str], tuple[object, Decision]] = {}
         self._stale_metrics = True
         self._delivering: asyncio.Task[None] | None = None
 
@@ -242,11 +243,24 @@ class Watcher:
     async def refresh_metrics(self, leader: bool) -> None:
         dash = self.facade.dashboard
         samples: list[Sample] = []
+        known: dict[tuple[str, str], tuple[object, Decision]] = {}
         for tenant in await asyncio.to_thread(self.tenants):
             rows = await asyncio.to_thread(dash.rows, tenant)
-            ids = [r.id for r in rows]
-            figures = await asyncio.to_thread(dash.limits, tenant, ids)
-            decisions = await self.facade.limit_decisions(tenant, ids)
+            figures = await asyncio.to_thread(dash.limits, tenant, [r.id for r in rows])
+            # A decision follows from the row (status, health) and its figures: asked again only
+            # of the integrations where either changed (check_limits costs ~0.1 ms each).
+            basis = {r.id: (r, figures.get(r.id)) for r in rows}
+            ask = [i for i, b in basis.items() if self._decisions.get((tenant, i), (None,))[0] != b]
+            fresh = await self.facade.limit_decisions(tenant, ask) if ask else {}
+            decisions: dict[str, Decision] = {}
+            for iid, b in basis.items():
+                if iid in fresh:
+                    decisions[iid] = fresh[iid]
+                elif (tenant, iid) in self._decisions and iid not in ask:
+                    decisions[iid] = self._decisions[(tenant, iid)][1]
+                if iid in decisions:
+                    known[(tenant, iid)] = (b, decisions[iid])
             samples += samples_of(tenant, rows, figures, decisions)
+        self._decisions = known
         depth = await asyncio.to_thread(self.outbox.depth)
-        self.metrics.refresh(samples, depth, leader, time.time())
+        await asyncio.to_thread(self.metrics.refresh, samples, depth, leader, time.time())
