@@ -17,12 +17,13 @@ from typing import Any, ParamSpec, TypeVar
 
 from core import validation as v
 from core.context import CoreContext
-from core.enums import IntegrationStatus, ProviderType
+from core.enums import Decision, IntegrationStatus, ProviderType
 from core.errors import ValidationError
 from core.health.service import HealthService
 from core.integrations.credentials import Vault
 from core.models import (
     Alert,
+    AlertDelivery,
     BatchResult,
     HealthCheckResult,
     HealthLogEntry,
@@ -367,6 +368,24 @@ class IntegrationsFacade:
         tokens, nc = v.estimates(estimated_tokens, estimated_cost_cents)
         return await self._run(self._usage.check_limits, tenant, iid, tokens, nc)
 
+    async def limit_decisions(
+        self, tenant_id: str, integration_ids: Iterable[str]
+    ) -> dict[str, Decision]:
+        """`check_limits` without estimates for each id, in one hop to a thread (a watcher's
+        metrics, every integration each round). Ids of no integration are left out."""
+        tenant = v.tenant(tenant_id)
+        ids = [v.integration_id(iid) for iid in integration_ids]
+
+        def decide() -> dict[str, Decision]:
+            out = {}
+            for iid in ids:
+                decision = self._usage.check_limits(tenant, iid, 0, 0)
+                if decision is not None:
+                    out[iid] = decision.decision
+            return out
+
+        return await self._run(decide)
+
     async def get_alerts(
         self, tenant_id: str, integration_id: str | None = None, *, limit: int = 100
     ) -> list[Alert]:
@@ -375,7 +394,21 @@ class IntegrationsFacade:
         tenant = v.tenant(tenant_id)
         iid = v.integration_id(integration_id) if integration_id is not None else None
         most = v.read_limit(limit, v.MAX_PAGE)
-        return await self._run(self._usage.get_alerts, tenant, iid, most)
+        return await self._run(self._alerts_with_deliveries, tenant, iid, most)
+
+    def _alerts_with_deliveries(self, tenant: str, iid: str | None, most: int) -> list[Alert]:
+        alerts = self._usage.get_alerts(tenant, iid, most)
+        from core.watch.state import deliveries_by_alert
+
+        found = deliveries_by_alert(self._ctx.db_path)
+        if not found:
+            return alerts
+        return [
+            a.model_copy(update={"deliveries": [AlertDelivery(**d) for d in found[a.id]]})
+            if a.id in found
+            else a
+            for a in alerts
+        ]
 
     # -- lifetime -------------------------------------------------------------------------------
 

@@ -140,6 +140,16 @@ class LimitDecision(_Result):
     integration_id: str | None = None
 
 
+class AlertDelivery(_Result):
+    """Where `byok watch` stands with an alert on one channel (see core.watch.outbox)."""
+
+    channel: str
+    state: str = Field(description="'pending' (to be tried again), 'delivered' or 'dead'")
+    attempts: int
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+
+
 class Alert(_Result):
     """A usage threshold (80% or 100% of a budget or token limit) reached in a period.
 
@@ -158,6 +168,9 @@ class Alert(_Result):
     period_end: datetime
     created_at: datetime
     message: str
+    deliveries: list[AlertDelivery] = Field(
+        default_factory=list, description="one per channel once a watcher has announced it"
+    )
 
 
 class BatchResult(_Result):

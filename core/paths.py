@@ -14,6 +14,7 @@ MASTER_KEY_ENV = "BYOK_MASTER_KEY"
 KEY_FILE_ENV = "BYOK_KEY_FILE"
 SERVE_TOKEN_ENV = "BYOK_SERVE_TOKEN"  # `byok serve`'s access token
 KEYMAP_ENV = "BYOK_KEYMAP"
+CONFIG_DIR_ENV = "BYOK_CONFIG_DIR"
 
 
 def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -21,6 +22,14 @@ def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
     if env.get(DB_ENV):
         return Path(env[DB_ENV]).expanduser()
     return Path(user_data_dir(APP, appauthor=False)) / "byok.json"
+
+
+def config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """byok's configuration directory (channels.toml, ...): $BYOK_CONFIG_DIR, else the user's."""
+    env = os.environ if environ is None else environ
+    if env.get(CONFIG_DIR_ENV):
+        return Path(env[CONFIG_DIR_ENV]).expanduser()
+    return Path(user_config_dir(APP, appauthor=False))
 
 
 def default_key_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -31,11 +40,11 @@ def default_key_path(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def default_keymap_path(environ: Mapping[str, str] | None = None) -> Path:
-    """The console's keymap file (binding id -> keys), beside the master key by default."""
+    """The console's keymap file (binding id -> keys), in the config directory by default."""
     env = os.environ if environ is None else environ
     if env.get(KEYMAP_ENV):
         return Path(env[KEYMAP_ENV]).expanduser()
-    return Path(user_config_dir(APP, appauthor=False)) / "keymap.toml"
+    return config_dir(env) / "keymap.toml"
 
 
 def side_file(db_path: Path, part: str) -> Path:

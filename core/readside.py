@@ -119,6 +119,11 @@ class Dashboard:
             self._rows_gen = gen
         return self._rows
 
+    def tenants(self) -> list[str]:
+        """The tenants that have integrations, sorted."""
+        docs = self.store.snapshot().get(TABLE, {}).values()
+        return sorted({doc["tenant_id"] for doc in docs})
+
     def counts(self, tenant_id: str) -> dict[str, int]:
         """How many of the tenant's integrations are in each health state (all four keys)."""
         return count_by_health(self.rows(tenant_id))

@@ -70,6 +70,8 @@ def to_jsonable(value: Any) -> Any:
         return {k: to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [to_jsonable(v) for v in value]
+    if isinstance(value, datetime):  # as pydantic writes a UTC time: ...T00:00:00Z
+        return value.isoformat().replace("+00:00", "Z")
     return value
 
 

@@ -20,6 +20,7 @@ from tui.cli.args import (
     non_negative_float,
     non_negative_int,
 )
+from tui.cli.errors import UsageError
 from tui.cli.lookup import act_on, every, resolve
 from tui.errors import EX_DATAERR, EX_OK
 
@@ -86,8 +87,16 @@ def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
     json_option(p)
     p.set_defaults(handler=cmd_check)
 
-    p = add_command(sub, common, "alerts", "usage alerts (80%% and 100%% of a limit), newest first")
+    p = add_command(
+        sub,
+        common,
+        "alerts",
+        "usage alerts (80%% and 100%% of a limit), newest first; `alerts test CHANNEL` sends a "
+        "test message",
+    )
     history_options(p, limit=50)
+    p.add_argument("channel", metavar="CHANNEL", nargs="?", help="after `test`: the channel")
+    p.add_argument("--channels", metavar="PATH", help="the channels file (for `test`)")
     p.set_defaults(handler=cmd_alerts)
 
 
@@ -203,6 +212,14 @@ async def cmd_check(facade: IntegrationsFacade, args: argparse.Namespace) -> int
 
 
 async def cmd_alerts(facade: IntegrationsFacade, args: argparse.Namespace) -> int:
+    if args.channel is not None:
+        if args.ref != "test":
+            raise UsageError(
+                f"unexpected {args.channel!r}: `byok alerts test CHANNEL` or `byok alerts [REF]`"
+            )
+        from tui.cli.watch import send_test
+
+        return await send_test(facade, args.channel, args.channels)
     iid = None
     if args.ref is not None:
         iid = (await resolve(facade, args.tenant, args.ref)).id

@@ -209,6 +209,12 @@ class DetailScreen(IntegrationScreen):
             t.append(f"{fmt.ago(alert.created_at, now):>9}  ")
             t.append(f"{alert.threshold}% {alert.kind}", style=style)
             t.append(f"  {alert.message}\n")
+            for d in alert.deliveries:  # once `byok watch` has announced it
+                word = {"delivered": "✓ delivered", "dead": "✗ given up"}.get(d.state, "… pending")
+                t.append(f"{'':>11}{word} to {d.channel}", style="dim" if d.state != "dead" else "")
+                if d.state != "delivered" and d.last_error:
+                    t.append(f" ({d.attempts} tries: {d.last_error})", style="dim")
+                t.append("\n")
         box.update(fmt.safe(t))
 
     def target(self) -> tuple[str, str]:

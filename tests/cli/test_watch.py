@@ -1,0 +1,312 @@
+"""`byok watch` as systemd runs it: real processes, a real fake provider, real receivers.
+
+Each test starts the real `byok watch` (rounds of 0.2 s, a lease of 1.5 s) on a database with
+an integration past 80 % of its budget and one whose key the provider refuses, so two alerts are
+due: `budget_80` for `spender` and `health_failing` for `refused`.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from support.clirun import BYOK, byok
+from support.env import subprocess_env
+from support.providers import key_for, make
+from support.receivers import WebhookReceiver, free_port
+
+from core import IntegrationsFacade
+from core.paths import side_file
+from core.watch.lease import current
+from core.watch.outbox import Outbox
+from core.watch.state import WatchState
+from tui.demo.fakeprovider import FakeProviderServer
+
+ROUND = "0.2"
+TTL = "1.5"
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def hook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, hook: WebhookReceiver) -> Path:
+    path = tmp_path / "config"
+    path.mkdir()
+    (path / "channels.toml").write_text('[channels.hook]\nurl = "env:HOOK_URL"\n')
+    return path
+
+
+@pytest.fixture
+async def db(db_path: Path, fake_server: FakeProviderServer) -> Path:
+    facade = IntegrationsFacade(db_path)
+    try:
+        spender = await make(
+            facade, fake_server, "openai", key_for("ok"), tenant="default", name="spender"
+        )
+        await facade.update_integration("default", spender, budget_limit_cents=100)
+        await facade.record_usage(
+            "default", spender, model="gpt-4o", input_tokens=10, output_tokens=5, cost_cents=85
+        )
+        await make(facade, fake_server, "openai", key_for("401"), tenant="default", name="refused")
+    finally:
+        await facade.aclose()
+    return db_path
+
+
+class Watch:
+    """One `byok watch` child; its stderr (JSON log lines) goes to a file."""
+
+    def __init__(self, db: Path, config_dir: Path, hook: WebhookReceiver, *extra: str) -> None:
+        self.log = db.parent / f"watch-{time.monotonic_ns()}.log"
+        self.metrics_port = free_port()
+        env = subprocess_env(BYOK_CONFIG_DIR=str(config_dir), HOOK_URL=hook.url())
+        argv = [
+            *BYOK, "--db", str(db), "watch", "--round", ROUND, "--lease-ttl", TTL,
+            "--metrics", f"127.0.0.1:{self.metrics_port}", "--log-json", *extra,
+        ]  # fmt: skip
+        with open(self.log, "wb") as err:
+            self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env)
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+
+    def said(self, words: str) -> bool:
+        return any(words in line["msg"] for line in self.lines())
+
+    def scrape(self) -> str:
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.read().decode()
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=20)
+
+
+def status(db: Path) -> dict[str, Any]:
+    """`byok watch status --json`, the command."""
+    run = byok("watch", "status", "--json", db=db)
+    assert run.code == 0, run.err
+    return run.json
+
+
+def peek(db: Path) -> dict[str, Any]:
+    """The same figures read from the file in this process (for polling: no process each time)."""
+    if not side_file(db, "watch").exists():
+        return {"watcher": None, "outbox": []}
+    state = WatchState(db, create=False)
+    try:
+        lease = current(state, int(time.time() * 1e6))
+        return {"watcher": {"pid": lease.pid} if lease else None, "outbox": Outbox(state).items()}
+    finally:
+        state.close()
+
+
+def kinds(hook: WebhookReceiver) -> list[str]:
+    return sorted(m["title"] for m in hook.messages())
+
+
+EXPECTED = ["byok: refused is failing", "byok: spender at 80% of its budget"]
+
+
+def test_an_alert_raised_then_killed_before_delivery_arrives_once_after_restart(
+    db: Path, config_dir: Path, hook: WebhookReceiver
+) -> None:
+    hook.failing = True  # the channel is down: the alerts wait in the outbox
+    first = Watch(db, config_dir, hook)
+    try:
+        wait_for(
+            "both alerts tried once",
+            lambda: len([i for i in peek(db)["outbox"] if i["attempts"] >= 1]) == 2,
+        )
+    finally:
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait()
+    items = status(db)["outbox"]
+    assert {i["state"] for i in items} == {"pending"} and hook.messages() == []
+    assert all("hook" in i["last_error"] for i in items)
+
+    hook.failing = False
+    second = Watch(db, config_dir, hook)
+    try:
+        wait_for("the two alerts", lambda: len(hook.messages()) >= 2)
+        time.sleep(1.5)  # several more rounds: nothing is sent again
+        assert kinds(hook) == EXPECTED
+        assert {i["state"] for i in status(db)["outbox"]} == {"delivered"}
+    finally:
+        assert second.stop() == 0
+    assert second.said("delivered budget_80 to hook")
+    alerts = byok("alerts", "--json", db=db).json
+    (alert,) = alerts
+    assert [(d["channel"], d["state"]) for d in alert["deliveries"]] == [("hook", "delivered")]
+
+
+def test_a_channel_down_for_a_while_then_back(
+    db: Path, config_dir: Path, hook: WebhookReceiver
+) -> None:
+    port = hook.port
+    hook.stop()  # nothing listens: connection refused
+    watch = Watch(db, config_dir, hook)
+    try:
+        wait_for("a failed attempt", lambda: watch.said("delivery to hook failed (attempt 1"))
+        hook.port = port
+        hook.start()
+        # the first retry comes 5 s after the failure
+        wait_for("the two alerts", lambda: len(hook.messages()) >= 2, timeout=40)
+        time.sleep(1)
+        assert kinds(hook) == EXPECTED
+    finally:
+        assert watch.stop() == 0
+
+
+def test_two_watchers_share_the_work_and_the_survivor_takes_over(
+    db: Path, config_dir: Path, hook: WebhookReceiver, fake_server: FakeProviderServer
+) -> None:
+    a, b = Watch(db, config_dir, hook), Watch(db, config_dir, hook)
+    try:
+        wait_for("the two alerts", lambda: len(hook.messages()) >= 2)
+        time.sleep(1.5)
+        assert kinds(hook) == EXPECTED
+        probes = [r for r in fake_server.requests if r.route == "probe"]
+        assert len(probes) == 2, probes  # each integration probed once, by one watcher
+        holder = status(db)["watcher"]["pid"]
+        assert holder in (a.proc.pid, b.proc.pid)
+        leader, standby = (a, b) if holder == a.proc.pid else (b, a)
+        leader.proc.send_signal(signal.SIGKILL)
+        leader.proc.wait()
+        wait_for(
+            "the standby holding the lease",
+            lambda: (peek(db)["watcher"] or {}).get("pid") == standby.proc.pid,
+            timeout=15,
+        )
+        # a new alert is the survivor's to deliver
+        run = byok(
+            "usage",
+            "record",
+            "spender",
+            "--model",
+            "gpt-4o",
+            "--input",
+            "1",
+            "--output",
+            "1",
+            "--cost-cents",
+            "20",
+            db=db,
+        )
+        assert run.code == 0, run.err
+        wait_for("the 100% alert", lambda: len(hook.messages()) >= 3)
+        time.sleep(1)
+        assert len(hook.messages()) == 3
+        assert "at 100% of its budget" in kinds(hook)[-1] or any("100%" in t for t in kinds(hook))
+    finally:
+        for w in (a, b):
+            w.stop(signal.SIGKILL) if w.proc.poll() is None else None
+
+
+def test_the_metrics_agree_with_byok_limits(
+    db: Path, config_dir: Path, hook: WebhookReceiver
+) -> None:
+    recorded_at = db.stat().st_mtime  # the fixture's last write, just after its usage record
+    watch = Watch(db, config_dir, hook)
+    try:
+        wait_for("a probe round", lambda: watch.said("probed 2 integrations"))
+        wait_for(
+            "the refused key and both deliveries in the metrics",
+            lambda: 'byok_integration_up{integration="refused"' in (t := watch.scrape())
+            and 'byok_watch_alerts_delivered_total{channel="hook"} 2.0' in t,
+        )
+        text = watch.scrape()
+    finally:
+        assert watch.stop() == 0
+    samples: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if "integration" in s.labels and "state" not in s.labels and "decision" not in s.labels:
+                samples[(s.name, s.labels["integration"])] = s.value
+            if s.name == "byok_integration_health" and s.value == 1:
+                samples[("health", s.labels["integration"])] = s.labels["state"]  # type: ignore[assignment]
+            if s.name == "byok_limit_decision" and s.value == 1:
+                samples[("decision", s.labels["integration"])] = s.labels["decision"]  # type: ignore[assignment]
+    listed = {i["name"]: i["id"] for i in byok("list", "--json", db=db).json["items"]}
+    limits = {s["integration_id"]: s for s in byok("limits", "--json", db=db).json}
+    for name, iid in listed.items():
+        want = limits[iid]
+        assert samples[("byok_budget_used_cents", name)] == want["budget_used_cents"]
+        assert samples[("byok_budget_limit_cents", name)] == want["budget_limit_cents"]
+        assert samples[("byok_tokens_used", name)] == want["tokens_used_month"]
+        assert samples[("byok_tokens_limit", name)] == want["token_limit_month"]
+        if time.time() - recorded_at < 55:  # the one call is still in the rolling minute
+            assert samples[("byok_requests_last_minute", name)] == want["requests_this_minute"]
+        assert samples[("byok_rate_limit_rpm", name)] == want["rate_limit_rpm"]
+    assert samples[("byok_budget_used_ratio", "spender")] == pytest.approx(0.85)
+    assert samples[("byok_integration_up", "spender")] == 1
+    assert samples[("byok_integration_up", "refused")] == 0
+    assert samples[("health", "refused")] == "failing"
+    assert samples[("decision", "refused")] == "blocked"
+    assert samples[("decision", "spender")] == "warned"
+    assert ("byok_watch_leader", "") not in samples
+    assert "byok_watch_leader 1.0" in text
+    assert 'byok_watch_alerts_delivered_total{channel="hook"} 2.0' in text
+
+
+def test_sighup_and_sigterm_end_it_cleanly_and_free_the_lease(
+    db: Path, config_dir: Path, hook: WebhookReceiver
+) -> None:
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        watch = Watch(db, config_dir, hook)
+        wait_for("the lease", lambda: peek(db)["watcher"] is not None)
+        assert watch.stop(sig) == 0
+        assert status(db)["watcher"] is None
+        assert watch.said(f"{signal.Signals(sig).name}: finishing")
+
+
+def test_alerts_test_channel(db: Path, config_dir: Path, hook: WebhookReceiver) -> None:
+    env = {"BYOK_CONFIG_DIR": str(config_dir), "HOOK_URL": hook.url("/hook/s3cretT0ken")}
+    run = byok("alerts", "test", "hook", db=db, env=env)
+    assert run.code == 0 and "took the test message" in run.out, run.err
+    assert hook.messages()[0]["title"] == "byok: test message"
+    hook.failing = True
+    run = byok("alerts", "test", "hook", db=db, env=env)
+    assert run.code == 69 and "hook" in run.err and "s3cretT0ken" not in run.err + run.out
+    run = byok("alerts", "test", "nope", db=db, env=env)
+    assert run.code == 64 and "no channel named 'nope'" in run.err
+    run = byok("alerts", "spender", "extra", db=db, env=env)
+    assert run.code == 64
+
+
+def test_bad_setups_are_one_line_errors(db: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[channels.x\n")
+    run = byok("watch", "--channels", str(bad), db=db)
+    assert run.code == 64 and "not valid TOML" in run.err and "Traceback" not in run.err
+    run = byok("watch", "--metrics", "nowhere", db=db)
+    assert run.code == 64 and "HOST:PORT" in run.err
+    run = byok("watch", "--round", "5", "--lease-ttl", "10", db=db)
+    assert run.code == 64 and "at least 3 rounds" in run.err
+    run = byok("watch", db=tmp_path / "missing" / "byok.json")
+    assert run.code == 74 and not (tmp_path / "missing").exists()
