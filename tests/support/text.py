@@ -53,7 +53,8 @@ def assert_files_clean(root: Path, secret: str) -> None:
         if not path.is_file():
             continue
         raw = path.read_bytes()
-        assert secret.encode() not in raw, path
+        if secret != NO_SECRET:  # a NUL is no secret, and binary files (the dedupe index) hold many
+            assert secret.encode() not in raw, path
         if path.suffix == ".json" and raw:
             assert_clean(json.loads(raw), secret)
         elif path.suffix == ".jsonl":
