@@ -171,7 +171,12 @@ COMMANDS = [
     ),
     ("usage", "record or import usage"),
     ("check", "may this call go ahead? (exit 0 allowed, 1 warned or throttled, 2 blocked)"),
-    ("alerts", "usage alerts (80% and 100% of a limit), newest first"),
+    (
+        "alerts",
+        "usage alerts (80% and 100% of a limit), newest first; `alerts test CHANNEL` sends a "
+        "test message",
+    ),
+    ("watch", "keep watch: probe stale integrations, deliver alerts, serve Prometheus metrics"),
     ("demo", "open the console on a temporary demo database (no key needed)"),
     ("serve", "run the console in a web browser (textual-serve)"),
 ]

@@ -11,6 +11,7 @@ import pytest
 from support.clirun import Run, byok, copy_db
 from support.text import unsafe
 
+from core.health.log import encode
 from tui.demo.fakeprovider import FakeProviderServer
 
 ATTACK = "\x1b]52;c;c2VjcmV0\x07\x1b]0;owned\x07\x1b[2J\x9b31m\u202eevil\u2066\x00\u2028"
@@ -38,12 +39,12 @@ def template(tmp_path_factory: pytest.TempPathFactory, server: FakeProviderServe
         doc.update(name=f"old{ATTACK}", health_message=ATTACK, health_reason=f"ok{ATTACK}",
                    default_model=f"gpt-4o{ATTACK}")  # fmt: skip
     db.write_text(json.dumps(data))
-    log_path = db.with_name("byok.health.json")
-    log = json.loads(log_path.read_text())
-    for item in log["log"].values():
-        for entry in item["entries"]:
+    for segment in db.with_name("byok.health.d").glob("*.jsonl"):  # checksummed lines
+        lines = segment.read_bytes().splitlines()
+        entries = [json.loads(line.partition(b" ")[2]) for line in lines]
+        for entry in entries:
             entry.update(message=ATTACK, integration_name=ATTACK, reason=ATTACK)
-    log_path.write_text(json.dumps(log))
+        segment.write_bytes(b"".join(encode(entry) for entry in entries))
     return db
 
 
