@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +51,8 @@ class Account:
     created_at: str
 
     def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "provider": self.provider,
-            "base_url": self.base_url,
-            "credential_hint": self.credential_hint,
-            "credential_source": self.credential_source,
-            "created_at": self.created_at,
-        }
+        """What a listing shows: everything but the tenant (the credential is only its hint)."""
+        return {k: v for k, v in asdict(self).items() if k != "tenant_id"}
 
 
 def _account(key: str, doc: Mapping[str, Any]) -> Account:
