@@ -113,10 +113,12 @@ class Syncer:
                 rows = fetch(client, start, end)
                 by_day: dict[str, list[p.Row]] = {d: [] for d in day_names(start, end)}
                 for row in rows:
-                    day = (row.get("day") or row["start"])[:10]
+                    day = by_day.get((row.get("day") or row["start"])[:10])
+                    if day is None:  # outside the window: never let it replace a day half-read
+                        continue
                     if kind == "usage":
                         row["cents"] = prices.cents(row)
-                    by_day.setdefault(day, []).append(row)
+                    day.append(row)
                 self.store.commit_window(
                     account.tenant_id, account.id, kind, by_day, to_iso(self.clock()), to_iso(end)
                 )
@@ -136,10 +138,12 @@ class Syncer:
         """Refresh the automatic links of the account's provider; manual links are kept."""
         tenant = account.tenant_id
         current = self.store.links_to(tenant)
+        # not the ones linked by hand, nor those another account of the provider linked
         docs = [
             d
             for d in self.repo.find(tenant, provider_type=ProviderType(account.provider))
             if (current.get(d["id"]) or {}).get("how") != "manual"
+            and (current.get(d["id"]) or {}).get("account_id", account.id) == account.id
         ]
         hints = {d["id"]: local_hint(d, self.repo.secret) for d in docs}
         linked, ambiguous, unmatched = auto_links(hints, keys)
@@ -168,8 +172,7 @@ class Syncer:
         burn7: float | None = None
         if account.provider == "openrouter":
             currency, amount = p.openrouter_credits(client)
-            burn7 = self._openrouter_keys(account)
-            report["rows"] = 1
+            burn7 = self._openrouter_keys(account, report)
         else:
             currency, amount = p.deepseek_balance(client)
         now = to_iso(self.clock())
@@ -187,23 +190,30 @@ class Syncer:
         report["balance_cents"] = amount
         report["currency"] = currency
 
-    def _openrouter_keys(self, account: Account) -> float:
+    def _openrouter_keys(self, account: Account, report: dict[str, Any]) -> float:
         """Each OpenRouter integration's own /key (with its own key): today's spend as the day's
-        reported figure; the sum of the weeks, for the runway."""
+        reported figure; the sum of the weeks, for the runway. A key that cannot be read is
+        said in `report["key_errors"]`, and the others go on."""
         today = day_start(self.clock()).strftime("%Y-%m-%d")
         rows: list[p.Row] = []
         week = 0.0
         links: dict[str, Doc] = {}
         for doc in self.repo.find(account.tenant_id, provider_type=ProviderType.OPENROUTER):
             base = (doc.get("config") or {}).get("base_url") or account.base_url
-            secret = self.repo.secret(doc)
-            if not secret:
-                continue
-            client = self.client(base, "openrouter", secret)
             try:
-                daily, weekly = p.openrouter_key(client)
-            finally:
-                client.close()
+                secret = self.repo.secret(doc)
+                if not secret:
+                    continue
+                client = self.client(base, "openrouter", secret)
+                try:
+                    daily, weekly = p.openrouter_key(client)
+                finally:
+                    client.close()
+            except IntegrationError as exc:
+                report.setdefault("key_errors", []).append(
+                    {"integration_id": doc["id"], "error": str(exc)}
+                )
+                continue
             rows.append({"key": doc["id"], "model": "", "cents": daily, "in": 0, "out": 0})
             week += weekly
             links[doc["id"]] = {
@@ -213,6 +223,7 @@ class Syncer:
                 "how": "auto",
             }
         self.store.link_many(links)
+        report["rows"] = len(rows)
         self.store.commit_window(
             account.tenant_id,
             account.id,

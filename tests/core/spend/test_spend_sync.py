@@ -279,3 +279,22 @@ async def test_sigkill_during_sync_loses_nothing_and_leaves_no_half_window(
         raw = json.loads(side_file(db_path, "spend").read_text())
         days = {k: d["rows"] for k, d in raw["days"].items()}
         assert {k: days[k] for k in before} == before
+
+
+async def test_an_openrouter_key_that_fails_is_said_and_the_others_go_on(setup, server) -> None:
+    facade, spend, _, _ = setup
+    base = {"base_url": server.base_url_for("openrouter")}
+    good, bad = "sk-or-v1-" + "g" * 40, "sk-or-v1-@401@" + "b" * 40
+    server.admin.key_usage[good] = (2.0, 3.0)
+    made = {}
+    for name, key in (("good", good), ("bad", bad)):
+        made[name] = await facade.create_integration(
+            "default", name=name, provider_type="openrouter", credential=key, config=base
+        )
+    spend.add_account("default", "or", "openrouter", ADMIN, server.base_url_for("openrouter"))
+    [report] = spend.sync("default")
+    assert report["ok"] and report["rows"] == 1
+    assert [e["integration_id"] for e in report["key_errors"]] == [made["bad"].id]
+    assert bad not in report["key_errors"][0]["error"]
+    [day] = spend.report("default")["days"]
+    assert day["integration_id"] == made["good"].id and day["reported_cents"] == 200
