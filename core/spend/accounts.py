@@ -8,7 +8,7 @@ used, with byok's own secrets refused. The credential is never shown: a listing 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -77,9 +77,11 @@ class Accounts:
         clock: Clock,
         environ: Mapping[str, str],
         db_path: Path,
+        first_seal: Callable[[], bool],
     ) -> None:
         self.store, self.vault, self.clock = store, vault, clock
         self.environ, self.db_path = environ, db_path
+        self._first_seal = first_seal  # whether no integration's key is sealed yet
 
     def list(self, tenant_id: str) -> list[Account]:
         found = [
@@ -119,8 +121,10 @@ class Accounts:
         if why is not None:
             raise ValidationError(f"{why}; such a reference is never sent", "credential")
         account_id = uuid.uuid4().hex
+        # A missing master key file is created only if nothing is sealed yet (as for keys): a new
+        # key would hide the loss of the one that sealed the others.
         form = stored_form(
-            spec, self.vault, tenant, _aad_id(account_id), may_create_key=lambda: True
+            spec, self.vault, tenant, _aad_id(account_id), may_create_key=self._nothing_sealed
         )
         doc: Doc = {
             "tenant_id": tenant,
@@ -132,6 +136,12 @@ class Accounts:
         }
         self.store.put("accounts", account_id, doc)
         return _account(account_id, doc)
+
+    def _nothing_sealed(self) -> bool:
+        return self._first_seal() and not any(
+            (d.get("credential") or {}).get("source") == CredentialSource.ENCRYPTED.value
+            for d in self.store.table("accounts").values()
+        )
 
     def remove(self, tenant_id: str, name: str) -> Account:
         account = self.get(tenant_id, name)

@@ -35,7 +35,9 @@ class SpendService:
     ) -> None:
         db_path = repo.store.path
         self.store = SpendStore(side_file(db_path, "spend"), durable=durable)
-        self.accounts = Accounts(self.store, vault, clock, repo.environ, db_path)
+        self.accounts = Accounts(
+            self.store, vault, clock, repo.environ, db_path, first_seal=repo._first_seal
+        )
         self.repo, self.clock, self.log_dir = repo, clock, usage_log_dir
         self.syncer = Syncer(
             self.store, self.accounts, repo, clock, sleep=sleep, max_wait_s=max_wait_s

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from support.clock import T0, Clock
 
+from core.errors import CredentialError
 from core.facade import IntegrationsFacade
+from core.integrations.credentials import Vault
 from core.paths import side_file
 from core.spend.service import SpendService
 from tui.demo.fakeadmin import Use
@@ -240,7 +242,9 @@ async def test_recorded_beside_reported_gives_drift(setup, server) -> None:
 CHILD = """
 import sys
 from datetime import datetime
+from core.errors import CredentialError
 from core.facade import IntegrationsFacade
+from core.integrations.credentials import Vault
 now = datetime.fromisoformat(sys.argv[3])
 f = IntegrationsFacade(sys.argv[1], clock=lambda: now)
 while True:
@@ -298,3 +302,24 @@ async def test_an_openrouter_key_that_fails_is_said_and_the_others_go_on(setup, 
     assert bad not in report["key_errors"][0]["error"]
     [day] = spend.report("default")["days"]
     assert day["integration_id"] == made["good"].id and day["reported_cents"] == 200
+
+
+async def test_account_add_never_makes_a_new_master_key_over_sealed_keys(
+    setup, server, tmp_path: Path
+) -> None:
+    facade, _, _, clock = setup
+    # the integrations' keys were sealed under the environment's key; without it, and with no
+    # key file, a new key must not be made for the account (it would hide the loss)
+    key_file = tmp_path / "lost" / "master.key"
+    fresh = SpendService(
+        facade.context.repo,
+        Vault(key_path=key_file, environ={}),
+        clock,
+        usage_log_dir=facade.dashboard.usage.log_dir,
+    )
+    try:
+        with pytest.raises(CredentialError, match="no master key"):
+            fresh.add_account("default", "org", "openai", ADMIN, server.base_url_for("openai"))
+        assert not key_file.exists() and fresh.accounts.list("default") == []
+    finally:
+        fresh.close()
