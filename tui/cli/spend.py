@@ -54,9 +54,9 @@ def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_account_link)
 
     p = add_command(sub, common, "sync", "read usage, cost and balances from the provider accounts")
+    json_option(p)
     p.add_argument("--account", metavar="NAME")
     p.add_argument("--days", type=positive_int, metavar="N", help="re-read the last N days")
-    json_option(p)
     p.set_defaults(handler=cmd_sync)
 
     p = add_command(sub, common, "spend", "recorded vs provider-reported spend per day, balances")
