@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from core import validation as v
 from core.context import CoreContext
@@ -41,6 +41,9 @@ from core.options import Options
 from core.readside import Dashboard
 from core.results import to_detail, to_health_status, to_summary
 from core.usage.service import UsageService
+
+if TYPE_CHECKING:
+    from core.spend.service import SpendService
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -109,6 +112,7 @@ class IntegrationsFacade:
         self._dashboard = dashboard
         self._health = HealthService(self._ctx)
         self._usage = UsageService(self._ctx, dashboard.usage)
+        self._spend: SpendService | None = None
 
     @property
     def dashboard(self) -> Dashboard:
@@ -412,7 +416,24 @@ class IntegrationsFacade:
 
     # -- lifetime -------------------------------------------------------------------------------
 
+    def spend(self) -> SpendService:
+        """The spend capability (accounts, sync, drift: core.spend), opened on first use.
+        Synchronous: run its calls in a worker thread from async code."""
+        if self._spend is None:
+            from core.spend.service import SpendService
+
+            self._spend = SpendService(
+                self._repo,
+                self._ctx.vault,
+                self._ctx.clock,
+                usage_log_dir=self._dashboard.usage.log_dir,
+                durable=self._ctx.options.durable,
+            )
+        return self._spend
+
     async def aclose(self) -> None:
+        if self._spend is not None:
+            self._spend.close()
         await self._health.aclose()
         self._usage.close()
         self._ctx.store.close()

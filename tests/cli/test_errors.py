@@ -153,7 +153,8 @@ def test_the_clis_own_failures_keep_their_codes(
     assert _run_failing(exc, tmp_path, monkeypatch, capsys) == (code, err)
 
 
-# `byok --help`'s commands and their help lines, in order, as main.py alone built them
+# `byok --help`'s commands and their help lines, in order, as main.py alone built them (and
+# the spend group's, added since)
 COMMANDS = [
     ("list", "list integrations, newest first"),
     ("show", "show one integration"),
@@ -176,6 +177,9 @@ COMMANDS = [
         "usage alerts (80% and 100% of a limit), newest first; `alerts test CHANNEL` sends a "
         "test message",
     ),
+    ("account", "provider accounts (admin keys) for spend sync"),
+    ("sync", "read usage, cost and balances from the provider accounts"),
+    ("spend", "recorded vs provider-reported spend per day, balances"),
     ("watch", "keep watch: probe stale integrations, deliver alerts, serve Prometheus metrics"),
     ("demo", "open the console on a temporary demo database (no key needed)"),
     ("serve", "run the console in a web browser (textual-serve)"),

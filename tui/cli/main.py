@@ -30,13 +30,14 @@ from collections.abc import Sequence
 
 from core import __version__
 from core.errors import IntegrationError
-from tui.cli import console, health, integrations, usage, watch
+from tui.cli import console, health, integrations, spend, usage, watch
 from tui.cli import output as fmt
 from tui.cli.args import ByokArgumentParser, global_options
 from tui.cli.errors import CommandError, UsageError
 from tui.errors import EX_INTERRUPTED, EX_IOERR, EX_USAGE, SHOWN, UNEXPECTED, sentence
 
-GROUPS = (integrations, health, usage, watch, console)  # in the order `byok --help` lists them
+# in the order `byok --help` lists them
+GROUPS = (integrations, health, usage, spend, watch, console)
 
 
 def build_parser() -> ByokArgumentParser:

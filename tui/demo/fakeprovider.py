@@ -39,6 +39,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tui.demo.fakeadmin import FakeAdmin
+
 # The API root of each provider below the server's /{provider} prefix (what its SDK takes).
 ROOTS: dict[str, str] = {
     "openai": "/v1",
@@ -203,6 +205,7 @@ class FakeProviderServer:
         self.default = Outcome.parse(default)
         self.models: dict[str, list[str]] = {k: list(v) for k, v in DEFAULT_MODELS.items()}
         self.requests: list[Seen] = []
+        self.admin = FakeAdmin()  # the admin (usage, cost, balance) routes: tui.demo.fakeadmin
         self.hang_s = 60.0
         self._by_key: dict[tuple[str, str | None], Outcome] = {}
         self._by_route: dict[tuple[str, str], Outcome] = {}
@@ -316,6 +319,12 @@ class FakeProviderServer:
             h.send(404, {"error": {"message": f"no such route {url.path}"}})
             return
         sub = rest[len(ROOTS[provider]) :] or "/"
+        admin = self.admin.answer(provider, sub, url.query, h.headers)
+        if admin is not None:
+            with self._lock:
+                self.requests.append(Seen(provider, "admin", method, url.path, None, str(admin[0])))
+            h.send(*admin)
+            return
         route = None
         for name, (verb, pattern) in ROUTES[provider].items():
             if pattern.fullmatch(sub):

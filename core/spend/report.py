@@ -1,0 +1,150 @@
+"""`byok spend`: per integration and UTC day, what byok recorded beside what the provider
+reported, their difference (drift), and each account's balance and runway.
+
+Recorded spend per day is read from the usage log (core.usage.store), which keeps the last days
+only (7 by default): for an older day `recorded_cents` is None (not known), not 0.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from core.spend.store import Doc
+from core.timeutil import to_iso
+from core.usage.pricing import nc_to_cents
+from core.usage.store import FORMAT, SEGMENT_SUFFIX
+
+Row = dict[str, Any]
+RUNWAY_DAYS = 7  # the burn that the runway extrapolates: the last 7 days
+
+
+def recorded_by_day(
+    log_dir: Path, tenant_id: str, integration_ids: Iterable[str]
+) -> tuple[dict[tuple[str, str], float], str | None]:
+    """(integration id, day) -> recorded cents from the log, and the first day the log holds
+    (None when it holds nothing). Only integration ids asked for are summed."""
+    wanted = set(integration_ids)
+    sums: dict[tuple[str, str], float] = {}
+    try:
+        names = sorted(
+            e.name for e in os.scandir(log_dir)
+            if e.name.endswith(SEGMENT_SUFFIX) and not e.name.startswith(".")
+        )  # fmt: skip
+    except FileNotFoundError:
+        return sums, None
+    for name in names:
+        for body in _frames(log_dir / name):
+            if body.get("t") != tenant_id:
+                continue
+            ids = body.get("i") or []
+            for row in body.get("e") or ():
+                iid = ids[row[0]]
+                if iid not in wanted or row[5] is None:
+                    continue
+                day = datetime.fromtimestamp(row[2] / 1e6, UTC).strftime("%Y-%m-%d")
+                sums[(iid, day)] = sums.get((iid, day), 0.0) + nc_to_cents(int(row[5]))
+    return sums, (names[0][:10] if names else None)
+
+
+def _frames(path: Path) -> Iterator[dict[str, Any]]:
+    """The frames of one log segment (`crc32-hex SPACE json`, see core.usage.store) whose
+    checksum holds; an unterminated last line (a writer killed mid-append) is not one."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:  # expired meanwhile
+        return
+    for line in raw.split(b"\n")[:-1]:
+        payload = line[9:]
+        if line[8:9] != b" " or line[:8] != b"%08x" % zlib.crc32(payload):
+            continue
+        body = orjson.loads(payload)
+        if isinstance(body, dict) and body.get("v") == FORMAT:
+            yield body
+
+
+def spend_rows(
+    days: Iterable[Doc],
+    links: Mapping[str, Doc],
+    recorded: Mapping[tuple[str, str], float],
+    log_from: str | None,
+    only: str | None = None,
+) -> list[Row]:
+    """One row per linked integration and synced usage day."""
+    by_key = {
+        (d["account_id"], d["provider_key_id"]): iid
+        for iid, d in links.items()
+        if only is None or iid == only
+    }
+    out: dict[tuple[str, str], Row] = {}
+    for doc in days:
+        if doc.get("kind") != "usage":
+            continue
+        day = doc["day"]
+        touched = {iid for (acc, _), iid in by_key.items() if acc == doc["account_id"]}
+        for iid in touched:  # a synced day with no row is a reported 0
+            _row(out, iid, day, doc["synced_at"])
+        for r in doc["rows"]:
+            iid = by_key.get((doc["account_id"], r.get("key")))
+            if iid is None:
+                continue
+            row = _row(out, iid, day, doc["synced_at"])
+            row["reported_cents"] += r.get("cents") or 0.0
+            row["reported_tokens"] += int(r.get("in") or 0) + int(r.get("out") or 0)
+    for (iid, day), row in out.items():
+        known = log_from is not None and day >= log_from
+        rec = recorded.get((iid, day), 0.0) if known else None
+        row["recorded_cents"] = None if rec is None else round(rec, 4)
+        row["reported_cents"] = round(row["reported_cents"], 4)
+        row["drift_cents"] = None if rec is None else round(rec - row["reported_cents"], 4)
+    return sorted(out.values(), key=lambda r: (r["integration_id"], r["period_start"]))
+
+
+def _row(out: dict[tuple[str, str], Row], iid: str, day: str, synced_at: str) -> Row:
+    row = out.get((iid, day))
+    if row is None:
+        start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        row = out[(iid, day)] = {
+            "integration_id": iid,
+            "period_start": to_iso(start),
+            "period_end": to_iso(start + timedelta(days=1)),
+            "recorded_cents": None,
+            "reported_cents": 0.0,
+            "reported_tokens": 0,
+            "drift_cents": None,
+            "synced_at": synced_at,
+        }
+    return row
+
+
+def balance_rows(
+    accounts: Mapping[str, str], balances: Mapping[str, Doc], burn7: Mapping[str, float]
+) -> list[Row]:
+    """Each account's balance and runway: days left at the last 7 days' average burn (None
+    when nothing was spent, or the balance is not in dollars)."""
+    rows = []
+    for aid, doc in balances.items():
+        if aid not in accounts:
+            continue
+        burn = doc.get("burn7_cents")
+        burn = burn if burn is not None else burn7.get(aid)
+        amount = float(doc.get("amount_cents") or 0)
+        daily = (burn or 0) / RUNWAY_DAYS
+        runway = round(amount / daily, 1) if daily > 0 and doc.get("currency") == "USD" else None
+        rows.append(
+            {
+                "account": accounts[aid],
+                "currency": doc.get("currency"),
+                "balance_cents": round(amount, 4),
+                "burn_7d_cents": None if burn is None else round(burn, 4),
+                "runway_days": runway,
+                "synced_at": doc.get("synced_at"),
+            }
+        )
+    return sorted(rows, key=lambda r: r["account"])

@@ -1,0 +1,112 @@
+"""The spend capability in one object: accounts, sync, links by hand, and the spend report.
+Synchronous (the facade and the CLI run it in a worker thread); it holds the spend side file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from core.enums import ProviderType
+from core.errors import ValidationError
+from core.integrations.credentials import Vault
+from core.integrations.repository import IntegrationRepo
+from core.paths import side_file
+from core.spend.accounts import Account, Accounts
+from core.spend.report import balance_rows, recorded_by_day, spend_rows
+from core.spend.store import SpendStore
+from core.spend.sync import Syncer
+from core.timeutil import Clock
+
+
+class SpendService:
+    def __init__(
+        self,
+        repo: IntegrationRepo,
+        vault: Vault,
+        clock: Clock,
+        *,
+        usage_log_dir: Path,
+        durable: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait_s: float = 60.0,
+    ) -> None:
+        db_path = repo.store.path
+        self.store = SpendStore(side_file(db_path, "spend"), durable=durable)
+        self.accounts = Accounts(
+            self.store, vault, clock, repo.environ, db_path, first_seal=repo._first_seal
+        )
+        self.repo, self.clock, self.log_dir = repo, clock, usage_log_dir
+        self.syncer = Syncer(
+            self.store, self.accounts, repo, clock, sleep=sleep, max_wait_s=max_wait_s
+        )
+
+    def close(self) -> None:
+        self.store.close()
+
+    def add_account(self, tenant_id: str, name: str, provider: str, credential: str,
+                    base_url: str | None = None) -> Account:  # fmt: skip
+        return self.accounts.add(tenant_id, name, provider, credential, base_url)
+
+    def sync(
+        self, tenant_id: str, account: str | None = None, days: int | None = None
+    ) -> list[dict[str, Any]]:
+        return self.syncer.sync(tenant_id, account, days)
+
+    def link(
+        self, tenant_id: str, ref: str, provider_key_id: str, account: str | None = None
+    ) -> dict[str, Any]:
+        """Tie an integration to a provider key id by hand; sync never changes it."""
+        doc = self.repo.resolve(tenant_id, ref)
+        if doc is None:
+            raise ValidationError(f"no integration {ref!r} in tenant {tenant_id!r}", "ref")
+        kid = provider_key_id.strip()
+        if not kid or len(kid) > 200 or not kid.isprintable():
+            raise ValidationError("must be the provider's key id", "provider_key_id")
+        if account is not None:
+            chosen = self.accounts.get(tenant_id, account)
+        else:
+            same = [a for a in self.accounts.list(tenant_id) if a.provider == doc["provider_type"]]
+            if len(same) != 1:
+                raise ValidationError(
+                    f"{len(same)} {doc['provider_type']} accounts: name one with --account",
+                    "account",
+                )
+            chosen = same[0]
+        if chosen.provider != doc["provider_type"]:
+            raise ValidationError(
+                f"{chosen.name} is not a {doc['provider_type']} account", "account"
+            )
+        link = {
+            "tenant_id": tenant_id,
+            "account_id": chosen.id,
+            "provider_key_id": kid,
+            "how": "manual",
+        }
+        self.store.link_many({doc["id"]: link})
+        return {"integration_id": doc["id"], "account": chosen.name, **link}
+
+    def report(self, tenant_id: str, ref: str | None = None) -> dict[str, Any]:
+        only = None
+        if ref is not None:
+            doc = self.repo.resolve(tenant_id, ref)
+            if doc is None:
+                raise ValidationError(f"no integration {ref!r} in tenant {tenant_id!r}", "ref")
+            only = doc["id"]
+        links = self.store.links_to(tenant_id)
+        accounts = {a.id: a for a in self.accounts.list(tenant_id)}
+        deepseek = [d["id"] for d in self.repo.find(tenant_id, provider_type=ProviderType.DEEPSEEK)]
+        recorded, log_from = recorded_by_day(self.log_dir, tenant_id, [*links, *deepseek])
+        rows = spend_rows(self.store.days(tenant_id), links, recorded, log_from, only)
+        week = {(self.clock() - timedelta(days=n)).strftime("%Y-%m-%d") for n in range(7)}
+        burn = {
+            aid: sum(c for (iid, day), c in recorded.items() if iid in deepseek and day in week)
+            for aid, a in accounts.items()
+            if a.provider == "deepseek"
+        }
+        balances = balance_rows(
+            {aid: a.name for aid, a in accounts.items()}, self.store.table("balances"), burn
+        )
+        return {"days": rows, "balances": balances}
