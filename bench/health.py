@@ -43,9 +43,11 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def start_server(delay_ms: int) -> tuple[subprocess.Popen[str], int]:
+def start_server(delay_ms: int | None = None) -> tuple[subprocess.Popen[str], int]:
+    """The fake provider in a child process (answering after `delay_ms`, or at once); its port."""
+    default = ["--default", f"slow:{delay_ms}"] if delay_ms is not None else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.demo.fakeprovider", "--default", f"slow:{delay_ms}"],
+        [sys.executable, "-m", "tui.demo.fakeprovider", *default],
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parents[1],

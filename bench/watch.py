@@ -36,25 +36,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from health import start_server  # noqa: E402  (bench/health.py, beside this script)
+
 from core import IntegrationsFacade  # noqa: E402
 from core.watch.metrics import Metrics, MetricsServer  # noqa: E402
 from core.watch.service import Watcher, WatchOptions  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def start_fake() -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.demo.fakeprovider"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().split()
-    if not line or line[0] != "READY":
-        raise SystemExit("the fake provider did not start")
-    return proc, int(line[1])
 
 
 async def build(db: Path, n: int, port: int) -> None:
@@ -225,7 +213,7 @@ async def main() -> int:
     parser.add_argument("--idle-s", type=float, default=60)
     args = parser.parse_args()
     os.environ.setdefault("BYOK_MASTER_KEY", base64.b64encode(secrets.token_bytes(32)).decode())
-    fake, port = start_fake()
+    fake, port = start_server()
     work = Path(tempfile.mkdtemp(prefix="byok-bench-watch-"))
     try:
         sizes = [int(s) for s in args.sizes.split(",")]
