@@ -35,7 +35,12 @@ Row = dict[str, Any]
 
 
 class SyncError(IntegrationError):
-    """A provider's admin API could not be read; nothing of the window was written."""
+    """A provider's admin API could not be read; nothing of the window was written. `status` is
+    the HTTP status when the provider answered with one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class AdminClient:
@@ -50,18 +55,24 @@ class AdminClient:
         retries: int = 3,
         max_wait_s: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.now = now
         self.client = httpx.Client(headers=dict(headers), timeout=timeout_s)
         self.retries, self.max_wait_s, self.sleep = retries, max_wait_s, sleep
+        self.routes: set[str] = set()  # the paths that answered, for the sync's report
+        self.refused: set[str] = set()  # the paths a provider does not offer this account
 
     def close(self) -> None:
         self.client.close()
 
-    def get(self, path: str, params: Params | None = None) -> Any:
+    def get(
+        self, path: str, params: Params | None = None, headers: Mapping[str, str] | None = None
+    ) -> Any:
         for attempt in range(self.retries + 1):
             try:
-                resp = self.client.get(self.base_url + path, params=params)
+                resp = self.client.get(self.base_url + path, params=params, headers=headers)
             except httpx.HTTPError as exc:
                 raise SyncError(f"GET {path}: {type(exc).__name__}") from None
             if resp.status_code == 429 and attempt < self.retries:
@@ -71,19 +82,28 @@ class AdminClient:
                 self.sleep(wait)
                 continue
             if resp.status_code != 200:
-                raise SyncError(f"GET {path}: HTTP {resp.status_code}")
+                raise SyncError(f"GET {path}: HTTP {resp.status_code}", resp.status_code)
             try:
-                return resp.json()
+                body = resp.json()
             except ValueError:
                 raise SyncError(f"GET {path}: the answer is not JSON") from None
+            self.routes.add(path)
+            return body
         raise SyncError(f"GET {path}: still 429 after {self.retries} retries")
 
-    def pages(self, path: str, params: Params, cursor: str, after: str) -> Iterator[Any]:
+    def pages(
+        self,
+        path: str,
+        params: Params,
+        cursor: str,
+        after: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[Any]:
         """The `data` items of every page: `has_more` plus the cursor field `after` of the
         answer, sent back as the parameter `cursor`."""
         query = dict(params)
         for _ in range(MAX_PAGES):
-            body = self.get(path, query)
+            body = self.get(path, query, headers)
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
                 raise SyncError(f"GET {path}: the answer has no data list")
             yield from body["data"]

@@ -19,6 +19,7 @@ from typing import Any
 from core.enums import ProviderType
 from core.errors import IntegrationError
 from core.integrations.repository import IntegrationRepo
+from core.spend import anthropic
 from core.spend import providers as p
 from core.spend.accounts import Account, Accounts
 from core.spend.links import auto_links, local_hint
@@ -32,7 +33,7 @@ FIRST_DAYS = 30
 Fetch = Callable[[p.AdminClient, datetime, datetime], list[p.Row]]
 REPORTS: dict[str, tuple[Fetch, Fetch, Callable[[p.AdminClient], list[tuple[str, str]]]]] = {
     "openai": (p.openai_usage, p.openai_costs, p.openai_keys),
-    "anthropic": (p.anthropic_usage, p.anthropic_costs, p.anthropic_keys),
+    "anthropic": (anthropic.usage, anthropic.costs, p.anthropic_keys),
 }
 
 
@@ -65,6 +66,7 @@ class Syncer:
             timeout_s=self.timeout_s,
             max_wait_s=self.max_wait_s,
             sleep=self.sleep,
+            now=self.clock,
         )
 
     def sync(
@@ -83,6 +85,7 @@ class Syncer:
             "error": None,
             "windows": 0,
             "rows": 0,
+            "read": [],
         }
         try:
             client = self.client(account.base_url, account.provider, self.accounts.secret(account))
@@ -92,6 +95,7 @@ class Syncer:
                 else:
                     self._balance(account, client, report)
             finally:
+                report["read"] = sorted(client.routes)  # which of the provider's APIs answered
                 client.close()
         except IntegrationError as exc:  # SyncError, CredentialError, StoreError: said, not raised
             report.update(ok=False, error=str(exc))

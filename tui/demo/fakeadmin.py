@@ -12,6 +12,15 @@ parameters or misreads a page fails here as it would for real. The shapes:
   https://docs.anthropic.com/en/api/admin-api/usage-cost/get-cost-report (amount: a decimal
   string in cents), keys (`partial_key_hint`, after_id/last_id):
   https://docs.anthropic.com/en/api/admin-api/apikeys/list-api-keys
+* Anthropic's Usage and Cost Analytics API (beta):
+  https://platform.claude.com/docs/en/manage-claude/usage-cost-analytics-api, shapes as in the
+  official SDK (anthropic 2.15, `beta.organization.analytics.usage/cost.list`): flat rows of
+  {starting_at, ending_at, group {api_key_id, model, ...}, usage {...} | cost {amount, currency,
+  list_amount, requests}}, one per bucket and group, `limit` rows a page, has_more/next_page;
+  the `anthropic-beta: analytics-usage-cost-2026-08-24` header required, and the documented
+  400s (starting_at before 2026-01-01 or, when `now` is set, older than 365 days; no ending_at
+  with time_bucket_width; a range over 31 days). `analytics = False` answers 404, as an
+  organisation without it would.
 * OpenRouter: https://openrouter.ai/docs/api-reference/get-credits and
   https://openrouter.ai/docs/api-reference/api-keys/get-current-key (usage_daily, usage_weekly)
 * DeepSeek: https://api-docs.deepseek.com/api/get-user-balance
@@ -23,6 +32,7 @@ route with `outcome` ("429:SECONDS", "500", "503") `times` times.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +66,10 @@ class FakeAdmin:
     credits: tuple[float, float] = (100.0, 25.0)  # OpenRouter total_credits, total_usage ($)
     key_usage: dict[str, tuple[float, float]] = field(default_factory=dict)  # key -> day, week $
     balance: tuple[str, str] = ("USD", "110.00")  # DeepSeek currency, total_balance
+    analytics: bool = True  # Anthropic's analytics API offered (else 404)
+    key_costs: dict[tuple[str, str | None], float] = field(default_factory=dict)
+    # (day, Anthropic api key id or None) -> cents, for the analytics cost endpoint
+    now: Any = None  # () -> datetime: when set, the analytics 365-day rule is checked against it
     page_size: int = 24  # buckets per page at most, whatever `limit` asks
     faults: dict[tuple[str, str, int], list[Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -101,6 +115,8 @@ class FakeAdmin:
             return 200, self._usage(provider, q, page), {}
         if route == "cost":
             return 200, self._cost(provider, q, page), {}
+        if route in ("analytics_usage", "analytics_cost"):
+            return self._analytics(route, q, headers, page)
         if route == "projects":
             projects = sorted({p for p, _, _ in self.openai_keys})
             data = [{"object": "organization.project", "id": p, "name": p} for p in projects]
@@ -169,6 +185,91 @@ class FakeAdmin:
             buckets.append(_bucket(provider, b, b + DAY, results))
         return _paged(provider, buckets, (page + 1) * limit < len(starts), page + 1)
 
+    def _analytics(self, route: str, q: dict[str, list[str]], headers: Any, page: int) -> Answer:
+        if not self.analytics:
+            return 404, _error("not_found_error", "Not found"), {}
+        problem = _analytics_problem(q, headers, self.now)
+        if problem:
+            return 400, _error("invalid_request_error", problem), {}
+        start, end = _window("anthropic", q)
+        width = {"1d": DAY, "1h": HOUR, "1m": 60}[q["time_bucket_width"][0]]
+        group = q.get("group_by[]") or []
+        rows: list[dict[str, Any]] = []
+        for b in range(start - start % width, end, width):
+            stop = min(b + width, end)
+            if route == "analytics_usage":
+                found = [u for u in self.usage["anthropic"] if b <= u.at.timestamp() < stop]
+                calls = Counter(_group_key(u, group) for u in found)  # a Use is one request
+                for r in _grouped("anthropic", found, group):
+                    n = calls[(r["api_key_id"], r["model"])]
+                    rows.append(_analytics_usage_row(b, stop, r, group, n))
+            else:
+                day = datetime.fromtimestamp(b, UTC).strftime("%Y-%m-%d")
+                for (d, key), cents in sorted(self.key_costs.items(), key=str):
+                    if d == day and width == DAY:
+                        rows.append(_analytics_cost_row(b, stop, key, cents, group))
+        limit = min(int((q.get("limit") or ["20"])[0]), self.page_size)
+        chosen = rows[page * limit : (page + 1) * limit]
+        return 200, _paged("anthropic", chosen, (page + 1) * limit < len(rows), page + 1), {}
+
+
+def _analytics_problem(q: dict[str, list[str]], headers: Any, now: Any) -> str | None:
+    if "analytics-usage-cost-2026-08-24" not in (headers.get("anthropic-beta") or ""):
+        return "this endpoint requires the anthropic-beta header analytics-usage-cost-2026-08-24"
+    if not q.get("starting_at"):
+        return "starting_at: field required"
+    if q.get("time_bucket_width") and not q.get("ending_at"):
+        return "ending_at is required when time_bucket_width is set"
+    if (q.get("time_bucket_width") or [""])[0] not in ("1d", "1h", "1m"):
+        return "time_bucket_width: one of 1d, 1h, 1m (required by this fake)"
+    start, end = _stamp(q["starting_at"][0]), _stamp(q["ending_at"][0])
+    if start < _stamp("2026-01-01T00:00:00Z"):
+        return "starting_at must be no earlier than 2026-01-01T00:00:00Z"
+    if now is not None and start < now().timestamp() - 365 * DAY:
+        return "starting_at must be within the last 365 days"
+    if end - start > 31 * DAY:
+        return "the range may span at most 31 days"
+    if not 1 <= int((q.get("limit") or ["20"])[0]) <= 1000:
+        return "limit: between 1 and 1000"
+    if len(q.get("group_by[]") or []) > 5:
+        return "group_by: at most 5 dimensions"
+    return None
+
+
+def _analytics_group(group: list[str], key: str | None, model: str | None) -> dict[str, Any]:
+    dims = ("actor", "actor_type", "agent_id", "api_key_id", "context_window", "inference_geo",
+            "model", "product", "service_tier", "speed", "workspace_id")  # fmt: skip
+    out: dict[str, Any] = dict.fromkeys(dims)
+    out["api_key_id"] = key if "api_key_id" in group else None
+    out["model"] = model if "model" in group else None
+    return out
+
+
+def _analytics_usage_row(
+    start: int, end: int, r: dict[str, Any], group: list[str], requests: int
+) -> dict[str, Any]:
+    use = {k: r[k] for k in ("uncached_input_tokens", "cache_read_input_tokens",
+                             "cache_creation", "output_tokens", "server_tool_use")}  # fmt: skip
+    use["total_tokens"] = (
+        r["uncached_input_tokens"] + r["cache_read_input_tokens"] + use["output_tokens"]
+    )
+    use["requests"] = requests
+    where = _analytics_group(group, r["api_key_id"], r["model"])
+    return {"starting_at": _iso(start), "ending_at": _iso(end), "group": where, "usage": use}
+
+
+def _analytics_cost_row(
+    start: int, end: int, key: str | None, cents: float, group: list[str]
+) -> dict[str, Any]:
+    cost = {"amount": f"{cents:.6f}", "currency": "USD", "list_amount": f"{cents:.6f}",
+            "requests": None}  # fmt: skip
+    return {"starting_at": _iso(start), "ending_at": _iso(end),
+            "group": _analytics_group(group, key, None), "cost": cost}  # fmt: skip
+
+
+def _error(kind: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
 
 def _route(provider: str, sub: str) -> str | None:
     if provider == "openai":
@@ -189,6 +290,8 @@ def _route(provider: str, sub: str) -> str | None:
         return {
             "/v1/organizations/usage_report/messages": "usage",
             "/v1/organizations/cost_report": "cost",
+            "/v1/organizations/analytics/usage": "analytics_usage",
+            "/v1/organizations/analytics/cost": "analytics_cost",
             "/v1/organizations/api_keys": "anthropic_keys",
         }.get(sub)
     if provider == "openrouter" and sub == "/credits":
@@ -227,11 +330,14 @@ def _iso(stamp: int) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _group_key(u: Use, group: list[str]) -> tuple[str | None, str | None]:
+    return (u.key_id if "api_key_id" in group else None, u.model if "model" in group else None)
+
+
 def _grouped(provider: str, found: list[Use], group: list[str]) -> list[dict[str, Any]]:
     sums: dict[tuple[str | None, str | None], list[int]] = {}
     for u in found:
-        k = (u.key_id if "api_key_id" in group else None, u.model if "model" in group else None)
-        acc = sums.setdefault(k, [0, 0, 0, 0])
+        acc = sums.setdefault(_group_key(u, group), [0, 0, 0, 0])
         for i, n in enumerate((u.input, u.output, u.cached, 1)):
             acc[i] += n
     out = []
