@@ -96,7 +96,12 @@ def spend_rows(
                 continue
             row = _row(out, iid, day, doc["synced_at"])
             row["reported_cents"] += r.get("cents") or 0.0
+            if r.get("billed"):
+                row["reported_from"] = "provider"
             row["reported_tokens"] += int(r.get("in") or 0) + int(r.get("out") or 0)
+    for (iid, day), (cents, synced_at) in _billed_per_key(days, by_key).items():
+        row = _row(out, iid, day, synced_at)
+        row["reported_cents"], row["reported_from"] = cents, "provider"
     for (iid, day), row in out.items():
         known = log_from is not None and day >= log_from
         rec = recorded.get((iid, day), 0.0) if known else None
@@ -104,6 +109,24 @@ def spend_rows(
         row["reported_cents"] = round(row["reported_cents"], 4)
         row["drift_cents"] = None if rec is None else round(rec - row["reported_cents"], 4)
     return sorted(out.values(), key=lambda r: (r["integration_id"], r["period_start"]))
+
+
+def _billed_per_key(
+    days: Iterable[Doc], by_key: Mapping[tuple[str, str], str]
+) -> dict[tuple[str, str], tuple[float, str]]:
+    """(integration id, day) -> the cost the provider itself reported for the integration's key
+    (Anthropic's analytics cost; a cost row without `key` is organisation-wide, not a key's),
+    and when it was synced."""
+    billed: dict[tuple[str, str], tuple[float, str]] = {}
+    for doc in days:
+        if doc.get("kind") != "cost":
+            continue
+        for r in doc["rows"]:
+            iid = by_key.get((doc["account_id"], r["key"])) if r.get("key") else None
+            if iid is not None:
+                before = billed.get((iid, doc["day"]), (0.0, ""))[0]
+                billed[(iid, doc["day"])] = (before + r["cents"], doc["synced_at"])
+    return billed
 
 
 def _row(out: dict[tuple[str, str], Row], iid: str, day: str, synced_at: str) -> Row:
@@ -117,6 +140,7 @@ def _row(out: dict[tuple[str, str], Row], iid: str, day: str, synced_at: str) ->
             "recorded_cents": None,
             "reported_cents": 0.0,
             "reported_tokens": 0,
+            "reported_from": "prices",  # the reported tokens priced with genai-prices
             "drift_cents": None,
             "synced_at": synced_at,
         }

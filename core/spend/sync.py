@@ -218,7 +218,9 @@ class Syncer:
                     {"integration_id": doc["id"], "error": str(exc)}
                 )
                 continue
-            rows.append({"key": doc["id"], "model": "", "cents": daily, "in": 0, "out": 0})
+            rows.append(
+                {"key": doc["id"], "model": "", "cents": daily, "in": 0, "out": 0, "billed": True}
+            )  # OpenRouter's own dollars, not tokens priced by byok
             week += weekly
             links[doc["id"]] = {
                 "tenant_id": account.tenant_id,

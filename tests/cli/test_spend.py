@@ -43,7 +43,7 @@ def test_account_add_list_sync_spend_rm(db_path: Path, own_fake_server: FakeProv
     rows = spent.json["days"]
     assert {
         "integration_id", "period_start", "period_end", "recorded_cents", "reported_cents",
-        "reported_tokens", "drift_cents", "synced_at",
+        "reported_tokens", "reported_from", "drift_cents", "synced_at",
     } == set(rows[0])  # fmt: skip
     assert sum(r["reported_tokens"] for r in rows) == 1010
     assert byok("spend", db=db_path).code == 0

@@ -165,13 +165,14 @@ async def cmd_spend(facade: IntegrationsFacade, args: argparse.Namespace) -> int
         return EX_OK
     if report["days"]:
         fmt.table(
-            ["INTEGRATION", "DAY", "RECORDED", "REPORTED", "TOKENS", "DRIFT", "SYNCED"],
+            ["INTEGRATION", "DAY", "RECORDED", "REPORTED", "FROM", "TOKENS", "DRIFT", "SYNCED"],
             [
                 [
                     r["integration_id"][:12],
                     r["period_start"][:10],
                     _money(r["recorded_cents"]),
                     _money(r["reported_cents"]),
+                    r["reported_from"],
                     fmt.tokens(r["reported_tokens"]),
                     _money(r["drift_cents"]),
                     r["synced_at"][:16],

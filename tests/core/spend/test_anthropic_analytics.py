@@ -82,8 +82,12 @@ async def test_analytics_gives_tokens_requests_and_the_cost_per_key(setup, serve
     assert {r["key"] for r in rows} == {"apikey_A"}
     costs = {(r["key"], r["cents"]) for r in _cost_rows(spend)}
     assert costs == {("apikey_A", 123.456789), (None, 10.0)}
-    spent = spend.report("default", "c")
-    assert sum(r["reported_tokens"] for r in spent["days"]) == 20 * 220
+    spent = spend.report("default", "c")["days"]
+    assert sum(r["reported_tokens"] for r in spent) == 20 * 220
+    # the day the provider billed the key: its own figure, not the tokens priced by byok
+    [today] = [r for r in spent if r["period_start"].startswith(T0.strftime("%Y-%m-%d"))]
+    assert (today["reported_cents"], today["reported_from"]) == (123.4568, "provider")
+    assert {r["reported_from"] for r in spent if r is not today} == {"prices"}
 
 
 async def test_an_organisation_without_analytics_is_read_from_the_legacy_reports(
@@ -96,6 +100,7 @@ async def test_an_organisation_without_analytics_is_read_from_the_legacy_reports
     assert sum(r["in"] + r["out"] for r in _usage_rows(spend)) == 20 * 220
     assert [r.get("key") for r in _cost_rows(spend) if r["cents"]] == [None]
     assert round(sum(r["cents"] for r in _cost_rows(spend)), 2) == 999.0
+    assert {r["reported_from"] for r in spend.report("default")["days"]} == {"prices"}
 
 
 async def test_a_403_on_analytics_falls_back_once_per_sync(setup, server) -> None:

@@ -219,7 +219,7 @@ async def test_balances_and_runway(setup, server) -> None:
     assert by["or"]["balance_cents"] == 7000 and by["or"]["runway_days"] == 70.0
     assert by["ds"]["balance_cents"] == 11000 and by["ds"]["runway_days"] is None  # no burn
     [day] = [r for r in report["days"] if r["integration_id"] == made.id]
-    assert day["reported_cents"] == 150
+    assert (day["reported_cents"], day["reported_from"]) == (150, "provider")
 
 
 async def test_recorded_beside_reported_gives_drift(setup, server) -> None:
