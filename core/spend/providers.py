@@ -1,8 +1,10 @@
 """The providers' admin endpoints, read-only, as rows byok stores.
 
 Shapes as documented (read 2026-12):
-* OpenAI: https://platform.openai.com/docs/api-reference/usage/completions,
-  https://platform.openai.com/docs/api-reference/usage/costs,
+* OpenAI: https://platform.openai.com/docs/api-reference/usage/completions (and the embeddings,
+  moderations, images, audio_speeches and audio_transcriptions pages beside it),
+  https://platform.openai.com/docs/api-reference/usage/costs (grouped by `api_key_id` as the
+  official SDK, openai 3.57, offers),
   https://platform.openai.com/docs/api-reference/projects/list and
   https://platform.openai.com/docs/api-reference/project-api-keys/list
 * Anthropic: https://docs.anthropic.com/en/api/admin-api/usage-cost/get-messages-usage-report,
@@ -138,7 +140,21 @@ def headers_for(provider: str, secret: str) -> dict[str, str]:
 # -- OpenAI -------------------------------------------------------------------------------------
 
 
+# The usage endpoints grouped by API key and model (the SDK's `admin.organization.usage`, openai
+# 3.57); the others (vector stores, code interpreter, file and web search) group by project only.
+OPENAI_USAGE = (
+    "completions",
+    "embeddings",
+    "moderations",
+    "images",
+    "audio_speeches",
+    "audio_transcriptions",
+)
+
+
 def openai_usage(client: AdminClient, start: datetime, end: datetime) -> list[Row]:
+    """Hourly usage per API key and model of every endpoint in OPENAI_USAGE: tokens where the
+    endpoint counts them (embeddings and moderations count input only), requests everywhere."""
     params: Params = {
         "start_time": int(start.timestamp()),
         "end_time": int(end.timestamp()),
@@ -147,30 +163,34 @@ def openai_usage(client: AdminClient, start: datetime, end: datetime) -> list[Ro
         "limit": 168,
     }
     rows: list[Row] = []
-    for bucket in client.pages("/organization/usage/completions", params, "page", "next_page"):
-        at = _hour(datetime.fromtimestamp(int(bucket["start_time"]), UTC))
-        for r in bucket.get("results") or ():
-            rows.append(
-                {
-                    "key": r.get("api_key_id"),
-                    "model": r.get("model") or "",
-                    "start": at,
-                    "in": _int(r.get("input_tokens")),
-                    "out": _int(r.get("output_tokens")),
-                    "cached": _int(r.get("input_cached_tokens")),
-                    "cache_write": 0,
-                    "req": _int(r.get("num_model_requests")),
-                }
-            )
+    for endpoint in OPENAI_USAGE:
+        path = f"/organization/usage/{endpoint}"
+        for bucket in client.pages(path, params, "page", "next_page"):
+            at = _hour(datetime.fromtimestamp(int(bucket["start_time"]), UTC))
+            for r in bucket.get("results") or ():
+                rows.append(
+                    {
+                        "key": r.get("api_key_id"),
+                        "model": r.get("model") or "",
+                        "start": at,
+                        "in": _int(r.get("input_tokens")),
+                        "out": _int(r.get("output_tokens")),
+                        "cached": _int(r.get("input_cached_tokens")),
+                        "cache_write": 0,
+                        "req": _int(r.get("num_model_requests")),
+                    }
+                )
     return rows
 
 
 def openai_costs(client: AdminClient, start: datetime, end: datetime) -> list[Row]:
+    """Daily cost per API key (`key`; None for spend no key made, such as file storage) and
+    line item: the provider's own figure, for every endpoint."""
     params: Params = {
         "start_time": int(start.timestamp()),
         "end_time": int(end.timestamp()),
         "bucket_width": "1d",  # the only width the Costs API offers
-        "group_by": ["line_item"],
+        "group_by": ["api_key_id", "line_item"],
         "limit": 31,
     }
     rows: list[Row] = []
@@ -183,6 +203,7 @@ def openai_costs(client: AdminClient, start: datetime, end: datetime) -> list[Ro
                     "day": day,
                     "cents": float(amount.get("value") or 0) * 100,  # dollars
                     "item": r.get("line_item"),
+                    "key": r.get("api_key_id"),
                 }
             )
     return rows

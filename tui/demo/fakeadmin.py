@@ -4,8 +4,11 @@ Stdlib only, no `core`: written from the providers' docs, so a client that sends
 parameters or misreads a page fails here as it would for real. The shapes:
 * OpenAI usage: https://platform.openai.com/docs/api-reference/usage/completions (a "page" of
   "bucket"s with start_time/end_time and results grouped by api_key_id and model; has_more and
-  next_page, sent back as `page`), costs: https://platform.openai.com/docs/api-reference/usage/costs
-  (amount {value, currency} in dollars, 1d buckets only), projects and their API keys
+  next_page, sent back as `page`), and the embeddings, moderations, images, audio_speeches and
+  audio_transcriptions endpoints beside it (their result objects as in the official SDK, openai
+  3.57: tokens, images, characters or seconds, and num_model_requests); costs:
+  https://platform.openai.com/docs/api-reference/usage/costs (amount {value, currency} in
+  dollars, 1d buckets only, grouped by api_key_id when asked), projects and their API keys
   (`redacted_value`): https://platform.openai.com/docs/api-reference/project-api-keys/list
 * Anthropic usage: https://docs.anthropic.com/en/api/admin-api/usage-cost/get-messages-usage-report
   (data of {starting_at, ending_at, results}, `group_by[]`, has_more/next_page as `page`), cost:
@@ -39,6 +42,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 Answer = tuple[int, Any, dict[str, str]]
+ENDPOINTS_BY_KEY = ("embeddings", "moderations", "images", "audio_speeches",
+                    "audio_transcriptions")  # fmt: skip  # OpenAI's, beside completions
 HOUR = 3600
 DAY = 86400
 
@@ -53,6 +58,8 @@ class Use:
     input: int
     output: int
     cached: int = 0
+    endpoint: str = "completions"  # OpenAI's usage endpoint (OPENAI_USAGE)
+    units: int = 0  # images, characters or seconds, for the endpoints that count those
 
 
 @dataclass
@@ -67,8 +74,10 @@ class FakeAdmin:
     key_usage: dict[str, tuple[float, float]] = field(default_factory=dict)  # key -> day, week $
     balance: tuple[str, str] = ("USD", "110.00")  # DeepSeek currency, total_balance
     analytics: bool = True  # Anthropic's analytics API offered (else 404)
-    key_costs: dict[tuple[str, str | None], float] = field(default_factory=dict)
-    # (day, Anthropic api key id or None) -> cents, for the analytics cost endpoint
+    key_costs: dict[str, dict[tuple[str, str | None], float]] = field(
+        default_factory=lambda: {"openai": {}, "anthropic": {}}
+    )  # (day, api key id or None) -> cents: the costs grouped by api_key_id (OpenAI's costs,
+    # Anthropic's analytics cost); `costs` is what no key made, on top
     now: Any = None  # () -> datetime: when set, the analytics 365-day rule is checked against it
     page_size: int = 24  # buckets per page at most, whatever `limit` asks
     faults: dict[tuple[str, str, int], list[Any]] = field(default_factory=dict)
@@ -112,7 +121,7 @@ class FakeAdmin:
         self, provider: str, route: str, sub: str, q: dict[str, list[str]], headers: Any, page: int
     ) -> Answer:
         if route == "usage":
-            return 200, self._usage(provider, q, page), {}
+            return 200, self._usage(provider, q, page, sub.rsplit("/", 1)[1]), {}
         if route == "cost":
             return 200, self._cost(provider, q, page), {}
         if route in ("analytics_usage", "analytics_cost"):
@@ -156,7 +165,9 @@ class FakeAdmin:
                 "topped_up_balance": total}  # fmt: skip
         return 200, {"is_available": True, "balance_infos": [info]}, {}
 
-    def _usage(self, provider: str, q: dict[str, list[str]], page: int) -> dict[str, Any]:
+    def _usage(
+        self, provider: str, q: dict[str, list[str]], page: int, endpoint: str
+    ) -> dict[str, Any]:
         start, end = _window(provider, q)
         width = HOUR if (q.get("bucket_width") or ["1d"])[0] == "1h" else DAY
         group = q.get("group_by") or q.get("group_by[]") or []
@@ -166,9 +177,12 @@ class FakeAdmin:
         buckets = []
         for b in chosen:
             found = [
-                u for u in self.usage[provider] if b <= int(u.at.timestamp()) < min(b + width, end)
+                u
+                for u in self.usage[provider]
+                if b <= int(u.at.timestamp()) < min(b + width, end)
+                and (provider != "openai" or u.endpoint == endpoint)
             ]
-            results = _grouped(provider, found, group)
+            results = _grouped(provider, found, group, endpoint)
             buckets.append(_bucket(provider, b, min(b + width, end), results))
         return _paged(provider, buckets, (page + 1) * limit < len(starts), page + 1)
 
@@ -180,10 +194,25 @@ class FakeAdmin:
         buckets = []
         for b in chosen:
             day = datetime.fromtimestamp(b, UTC).strftime("%Y-%m-%d")
-            cents = self.costs[provider].get(day)
-            results = [] if cents is None else [_cost_result(provider, cents)]
+            results = self._cost_results(provider, day, q)
             buckets.append(_bucket(provider, b, b + DAY, results))
         return _paged(provider, buckets, (page + 1) * limit < len(starts), page + 1)
+
+    def day_costs(self, provider: str, day: str) -> dict[str | None, float]:
+        """A day's cost per API key (None: what no key made), the keys' and `costs` together."""
+        found: dict[str | None, float] = {}
+        for (d, key), cents in sorted(self.key_costs[provider].items(), key=str):
+            if d == day:
+                found[key] = found.get(key, 0.0) + cents
+        if day in self.costs[provider]:
+            found[None] = found.get(None, 0.0) + self.costs[provider][day]
+        return found
+
+    def _cost_results(self, provider: str, day: str, q: dict[str, list[str]]) -> list[Any]:
+        found = self.day_costs(provider, day)
+        if provider == "openai" and "api_key_id" in (q.get("group_by") or []):
+            return [_cost_result(provider, cents, key) for key, cents in found.items()]
+        return [_cost_result(provider, sum(found.values()))] if found else []
 
     def _analytics(self, route: str, q: dict[str, list[str]], headers: Any, page: int) -> Answer:
         if not self.analytics:
@@ -200,14 +229,13 @@ class FakeAdmin:
             if route == "analytics_usage":
                 found = [u for u in self.usage["anthropic"] if b <= u.at.timestamp() < stop]
                 calls = Counter(_group_key(u, group) for u in found)  # a Use is one request
-                for r in _grouped("anthropic", found, group):
+                for r in _grouped("anthropic", found, group, "messages"):
                     n = calls[(r["api_key_id"], r["model"])]
                     rows.append(_analytics_usage_row(b, stop, r, group, n))
             else:
                 day = datetime.fromtimestamp(b, UTC).strftime("%Y-%m-%d")
-                for (d, key), cents in sorted(self.key_costs.items(), key=str):
-                    if d == day and width == DAY:
-                        rows.append(_analytics_cost_row(b, stop, key, cents, group))
+                for key, cents in self.day_costs("anthropic", day).items() if width == DAY else ():
+                    rows.append(_analytics_cost_row(b, stop, key, cents, group))
         limit = min(int((q.get("limit") or ["20"])[0]), self.page_size)
         chosen = rows[page * limit : (page + 1) * limit]
         return 200, _paged("anthropic", chosen, (page + 1) * limit < len(rows), page + 1), {}
@@ -273,7 +301,8 @@ def _error(kind: str, message: str) -> dict[str, Any]:
 
 def _route(provider: str, sub: str) -> str | None:
     if provider == "openai":
-        if sub == "/organization/usage/completions":
+        usage, _, endpoint = sub.rpartition("/")
+        if usage == "/organization/usage" and endpoint in ("completions", *ENDPOINTS_BY_KEY):
             return "usage"
         if sub == "/organization/costs":
             return "cost"
@@ -334,19 +363,18 @@ def _group_key(u: Use, group: list[str]) -> tuple[str | None, str | None]:
     return (u.key_id if "api_key_id" in group else None, u.model if "model" in group else None)
 
 
-def _grouped(provider: str, found: list[Use], group: list[str]) -> list[dict[str, Any]]:
+def _grouped(
+    provider: str, found: list[Use], group: list[str], endpoint: str
+) -> list[dict[str, Any]]:
     sums: dict[tuple[str | None, str | None], list[int]] = {}
     for u in found:
-        acc = sums.setdefault(_group_key(u, group), [0, 0, 0, 0])
-        for i, n in enumerate((u.input, u.output, u.cached, 1)):
+        acc = sums.setdefault(_group_key(u, group), [0, 0, 0, 0, 0])
+        for i, n in enumerate((u.input, u.output, u.cached, 1, u.units)):
             acc[i] += n
     out = []
-    for (key, model), (inp, outp, cached, n) in sorted(sums.items(), key=str):
+    for (key, model), (inp, outp, cached, n, units) in sorted(sums.items(), key=str):
         if provider == "openai":
-            out.append({"object": "organization.usage.completions.result", "input_tokens": inp,
-                        "output_tokens": outp, "input_cached_tokens": cached,
-                        "num_model_requests": n, "api_key_id": key, "model": model,
-                        "project_id": None, "user_id": None, "batch": None})  # fmt: skip
+            out.append(_openai_result(endpoint, key, model, inp, outp, cached, n, units))
         else:
             out.append({"uncached_input_tokens": inp - cached, "cache_read_input_tokens": cached,
                         "cache_creation": {"ephemeral_1h_input_tokens": 0,
@@ -357,10 +385,34 @@ def _grouped(provider: str, found: list[Use], group: list[str]) -> list[dict[str
     return out
 
 
-def _cost_result(provider: str, cents: float) -> dict[str, Any]:
+# What each OpenAI usage endpoint counts beside num_model_requests (its result object's fields).
+OPENAI_UNITS = {"images": "images", "audio_speeches": "characters",
+                "audio_transcriptions": "seconds"}  # fmt: skip
+
+
+def _openai_result(
+    endpoint: str, key: str | None, model: str | None, *counts: int
+) -> dict[str, Any]:
+    inp, outp, cached, n, units = counts
+    body: dict[str, Any] = {"object": f"organization.usage.{endpoint}.result",
+                            "num_model_requests": n, "api_key_id": key, "model": model,
+                            "project_id": None, "user_id": None}  # fmt: skip
+    if endpoint == "completions":
+        body.update(input_tokens=inp, output_tokens=outp, input_cached_tokens=cached, batch=None)
+    elif endpoint in ("embeddings", "moderations"):
+        body["input_tokens"] = inp
+    else:
+        body[OPENAI_UNITS[endpoint]] = units
+        if endpoint == "images":
+            body.update(size=None, source=None)
+    return body
+
+
+def _cost_result(provider: str, cents: float, key: str | None = None) -> dict[str, Any]:
     if provider == "openai":
         return {"object": "organization.costs.result", "amount": {"value": cents / 100,
-                "currency": "usd"}, "line_item": None, "project_id": None}  # fmt: skip
+                "currency": "usd"}, "line_item": None, "project_id": None,
+                "api_key_id": key}  # fmt: skip
     return {"currency": "USD", "amount": f"{cents:.4f}", "description": None, "cost_type": None,
             "workspace_id": None, "model": None, "token_type": None}  # fmt: skip
 
