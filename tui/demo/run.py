@@ -223,7 +223,11 @@ def seed_spend(server: Any, ids: dict[str, str], now: datetime) -> None:
     router = samples["openrouter-shared"]
     admin.key_usage[demo_key(router)] = (1.85, 11.40)  # today's and the week's dollars
     admin.credits = (100.0, 32.5)
-    admin.balance = ("USD", "3.10")  # DeepSeek: a short runway at deepseek-dev's burn
+    # DeepSeek: three days of deepseek-dev's recorded burn, a short runway whatever the date
+    deepseek = samples["deepseek-dev"]
+    seeded = deepseek.budget_cents * deepseek.seed_fraction
+    daily = seeded * min(elapsed_h, 7 * 24) / elapsed_h / 7
+    admin.balance = ("USD", f"{3 * daily / 100:.2f}")
 
 
 def _redacted(sample: Sample) -> str:

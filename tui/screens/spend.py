@@ -36,16 +36,19 @@ NO_ACCOUNT = (
 
 
 def money(cents: float | None) -> str:
-    return "n/a" if cents is None else f"${cents / 100:,.2f}"
+    if cents is None:
+        return "n/a"
+    return "<$0.01" if 0 < cents < 0.5 else f"${cents / 100:,.2f}"
 
 
 def signed(cents: float | None) -> str:
     """A drift with its sign: − is spend the provider billed that byok did not record."""
     if cents is None:
         return "n/a"
-    if round(cents, 2) == 0:
+    if cents == 0:
         return "$0.00"
-    return f"{'+' if cents > 0 else '−'}${abs(cents) / 100:,.2f}"
+    sign = "+" if cents > 0 else "−"
+    return sign + ("<$0.01" if abs(cents) < 0.5 else f"${abs(cents) / 100:,.2f}")
 
 
 def runway(days: float | None) -> str:
@@ -174,7 +177,10 @@ class SpendScreen(DataScreen):
             accounts.add_column(label, key=key)
         yield accounts
         yield Static("Loading…", id="spend-account-note")
-        yield Static("Recorded vs reported, per UTC day, newest first", id="spend-days-title")
+        yield Static(
+            "Recorded vs reported per UTC day, newest first · drift −: billed, not recorded",
+            id="spend-days-title",
+        )
         days: DataTable[Any] = MeasuredTable(id="spend-days", cursor_type="row")
         for label, key in (
             ("Integration", "name"),
@@ -241,7 +247,10 @@ class SpendScreen(DataScreen):
         if account is None:
             note.update("")
             return
-        text = Text(f"{account['name']} · {account['provider']} · {account['base_url']}")
+        text = Text(
+            f"{account['name']} · {account['provider']} · key {account['credential_hint'] or '–'}"
+            f" ({account['credential_source']}) · added {account['created_at'][:10]}"
+        )
         if account["last_sync_ok"] is False and account["last_error"]:
             text.append("\nlast sync failed: ", style=self.look("failing"))
             text.append(account["last_error"])
@@ -261,7 +270,7 @@ class SpendScreen(DataScreen):
         for r in ordered[:MAX_DAYS]:
             iid = r["integration_id"]
             drift = r["drift_cents"]
-            unseen = drift is not None and round(drift, 2) < 0
+            unseen = drift is not None and drift <= -0.5  # a cent or more unrecorded
             table.add_row(
                 fmt.cell(short(names.get(iid, iid[:12]))),
                 r["period_start"][:10],
@@ -279,7 +288,7 @@ class SpendScreen(DataScreen):
         bits = [f"{days:,} integration days" if days else "no day synced yet"]
         if days > MAX_DAYS:
             bits.append(f"showing the newest {MAX_DAYS}")
-        bits += ["drift = recorded − reported (− : billed, not recorded)", self.app.sync_state]
+        bits += ["drift = recorded − reported", self.app.sync_state]
         self.query_one("#spend-status", Static).update(fmt.safe("  ·  ".join(bits)))
 
     # -- cursor ---------------------------------------------------------------------------------
