@@ -418,20 +418,26 @@ class ByokApp(App[int]):
         elif asked and not failed:
             n = len(reports)
             self.notify(f"{n} account{'s' * (n != 1)} synced.", title="Sync", timeout=4)
+        if reports:
+            self.refresh_screens()
 
     def _sync_finished(self) -> None:
         self.syncing = False
         now = self.now().strftime("%H:%M UTC")
         self.sync_state = (
-            f"last sync run {now}, next in {fmt.ago_interval(self.sync_interval_s)}"
+            f"synced {now}, next in {fmt.ago_interval(self.sync_interval_s)}"
             if self.sync_interval_s
-            else f"last sync run {now} (background sync off)"
+            else f"synced {now}, background sync off"
         )
         if self.sync_interval_s and self.is_running:
             self._sync_timer = self.set_timer(
                 self.sync_interval_s, lambda: self.sync_spend(due_only=True)
             )
-        self.refresh_screens()
+        from tui.screens.spend import SpendScreen
+
+        for screen in self.screen_stack:  # the one screen that shows the sync's state
+            if isinstance(screen, SpendScreen):
+                screen.tick()
 
     @work(exit_on_error=False, group="account")
     async def remove_account(self, account_id: str, name: str) -> None:

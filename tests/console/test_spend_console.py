@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
-from support.clock import fixed_clock
 from support.console import notifications, wait_for
+from support.consoleapp import loaded, make_app
 from support.spendtenant import SECRETS, TENANT, build_spend_tenant
 from textual.widgets import DataTable, Static
 
 from core import IntegrationsFacade
 from tui.app import ByokApp
+from tui.commands import binding_commands
 from tui.demo.fakeprovider import FakeProviderServer
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.detail import DetailScreen
@@ -28,22 +28,8 @@ def server() -> Iterator[FakeProviderServer]:
         yield s
 
 
-@pytest.fixture
-async def sfacade(db_path: Path) -> AsyncIterator[IntegrationsFacade]:
-    f = IntegrationsFacade(db_path, clock=fixed_clock, durable=False)
-    yield f
-    await f.aclose()
-
-
 def _app(facade: IntegrationsFacade, sync_interval_s: float | None = None) -> ByokApp:
-    return ByokApp(
-        facade,
-        clock=fixed_clock,
-        probe_interval_s=None,
-        refresh_interval_s=None,
-        cursor_blink=False,
-        sync_interval_s=sync_interval_s,
-    )
+    return make_app(facade, refresh_interval_s=None, sync_interval_s=sync_interval_s)
 
 
 def _rows(screen: SpendScreen, table_id: str) -> list[list[str]]:
@@ -59,7 +45,7 @@ def _synced(facade: IntegrationsFacade) -> set[str]:
 
 
 async def _open_spend(pilot) -> SpendScreen:
-    await wait_for(pilot, lambda: pilot.app.home() is not None and pilot.app.home().loaded)
+    await wait_for(pilot, lambda: loaded(pilot.app))
     await pilot.press("dollar_sign")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, SpendScreen))
     screen = pilot.app.screen
@@ -73,15 +59,15 @@ def _no_secret(app: ByokApp) -> None:
 
 
 async def test_background_sync_runs_in_a_worker_and_schedules_the_next_after(
-    sfacade, server
+    tfacade, server
 ) -> None:
-    ids = await build_spend_tenant(sfacade, server)
-    app = _app(sfacade, sync_interval_s=900)
+    ids = await build_spend_tenant(tfacade, server)
+    app = _app(tfacade, sync_interval_s=900)
     async with app.run_test(size=SIZE) as pilot:
         # nothing synced yet: the console syncs every account once it has its facade
-        await wait_for(pilot, lambda: _synced(sfacade) == {"org", "router-mgmt", "ds"})
+        await wait_for(pilot, lambda: _synced(tfacade) == {"org", "router-mgmt", "ds"})
         await wait_for(pilot, lambda: not app.syncing and app._sync_timer is not None)
-        assert "next in 15 min" in app.sync_state
+        assert app.sync_state == "synced 12:00 UTC, next in 15 min"
         assert any(s.route == "admin" and s.path.endswith("/usage/completions")
                    for s in server.requests)  # fmt: skip
         # the failed account is said, literally, and the console goes on
@@ -98,7 +84,7 @@ async def test_background_sync_runs_in_a_worker_and_schedules_the_next_after(
         days = _rows(screen, "#spend-days")
         names = {r[0] for r in days}
         assert {"prod-openai", "batch-openai", "router"} <= names
-        overview = sfacade.spend().overview(TENANT)
+        overview = tfacade.spend().overview(TENANT)
         today = overview["integrations"][ids["prod-openai"]]["today"]
         [row] = [r for r in days if r[0] == "prod-openai" and r[1] == "2026-11-14"]
         assert row[2] == "$0.40" and row[4] == signed(today["drift_cents"])
@@ -112,15 +98,15 @@ async def test_background_sync_runs_in_a_worker_and_schedules_the_next_after(
         await wait_for(pilot, lambda: not app.syncing and len(server.requests) > before)
 
 
-async def test_a_failed_sync_is_a_notification_not_a_crash(sfacade, server) -> None:
-    await build_spend_tenant(sfacade, server)
+async def test_a_failed_sync_is_a_notification_not_a_crash(tfacade, server) -> None:
+    await build_spend_tenant(tfacade, server)
     server.admin.fail("openai", "usage", "503", page=0, times=1000)
-    app = _app(sfacade)  # no background sync: s syncs now
+    app = _app(tfacade)  # no background sync: s syncs now
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_spend(pilot)
         assert all(r[5] == "never" for r in _rows(screen, "#spend-accounts"))
         await pilot.press("s")
-        await wait_for(pilot, lambda: _synced(sfacade) == {"org", "router-mgmt", "ds"})
+        await wait_for(pilot, lambda: _synced(tfacade) == {"org", "router-mgmt", "ds"})
         await wait_for(pilot, lambda: not app.syncing)
         await wait_for(pilot, lambda: _rows(screen, "#spend-accounts")[1][5] != "never")
         shown = notifications(app)
@@ -132,9 +118,9 @@ async def test_a_failed_sync_is_a_notification_not_a_crash(sfacade, server) -> N
         assert app._sync_timer is None  # background sync off: nothing scheduled
 
 
-async def test_removing_an_account_asks_first(sfacade, server) -> None:
-    await build_spend_tenant(sfacade, server)
-    app = _app(sfacade)
+async def test_removing_an_account_asks_first(tfacade, server) -> None:
+    await build_spend_tenant(tfacade, server)
+    app = _app(tfacade)
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_spend(pilot)
         await pilot.press("j")  # from ds to org
@@ -144,11 +130,11 @@ async def test_removing_an_account_asks_first(sfacade, server) -> None:
         assert question == "Remove the account org?"
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, SpendScreen))
-        assert len(sfacade.spend().accounts.list(TENANT)) == 3
+        assert len(tfacade.spend().accounts.list(TENANT)) == 3
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await wait_for(pilot, lambda: len(sfacade.spend().accounts.list(TENANT)) == 2)
+        await wait_for(pilot, lambda: len(tfacade.spend().accounts.list(TENANT)) == 2)
         await wait_for(pilot, lambda: [r[0] for r in _rows(screen, "#spend-accounts")]
                        == ["ds", "router-mgmt"])  # fmt: skip
         assert "Removed the account org and what was synced from it." in " ".join(
@@ -157,12 +143,12 @@ async def test_removing_an_account_asks_first(sfacade, server) -> None:
 
 
 async def test_detail_shows_the_key_link_reported_spend_drift_and_balance(
-    sfacade, server
+    tfacade, server
 ) -> None:
-    ids = await build_spend_tenant(sfacade, server)
-    sfacade.spend().sync(TENANT)
-    overview = sfacade.spend().overview(TENANT)
-    app = _app(sfacade)
+    ids = await build_spend_tenant(tfacade, server)
+    tfacade.spend().sync(TENANT)
+    overview = tfacade.spend().overview(TENANT)
+    app = _app(tfacade)
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_spend(pilot)
         await wait_for(pilot, lambda: screen.query_one("#spend-days", DataTable).row_count > 0)
@@ -178,7 +164,7 @@ async def test_detail_shows_the_key_link_reported_spend_drift_and_balance(
         await wait_for(pilot, lambda: box.display)
         text = str(detail.query_one("#detail-spend", Static).render())
         info = overview["integrations"][ids["prod-openai"]]
-        assert "linked to key_A of org (found by its redacted key)" in text
+        assert "linked to key_A of org (auto: by its redacted key)" in text
         assert f"drift {signed(info['today']['drift_cents'])}" in text
         assert "recorded $0.40" in text
         _no_secret(app)
@@ -194,21 +180,23 @@ async def test_detail_shows_the_key_link_reported_spend_drift_and_balance(
         assert "balance    $37.50 · runway 75 days (router-mgmt)" in text
 
 
-async def test_command_mode_opens_the_spend_screen_and_syncs(sfacade, server) -> None:
-    await build_spend_tenant(sfacade, server)
-    app = _app(sfacade)
+async def test_command_mode_opens_the_spend_screen_and_syncs(tfacade, server) -> None:
+    await build_spend_tenant(tfacade, server)
+    app = _app(tfacade)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.home() is not None and app.home().loaded)
+        await wait_for(pilot, lambda: loaded(app))
+        palette = {c.title: c.help for c in binding_commands(app.screen)}
+        assert palette["Spend"] == "Provider-reported spend, drift, balances, accounts ($)"
         await pilot.press("colon", *"sync", "enter")
-        await wait_for(pilot, lambda: _synced(sfacade) == {"org", "router-mgmt", "ds"})
+        await wait_for(pilot, lambda: _synced(tfacade) == {"org", "router-mgmt", "ds"})
         await pilot.press("colon", *"spend", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, SpendScreen))
 
 
-async def test_no_account_says_how_to_add_one(sfacade) -> None:
-    app = _app(sfacade)
+async def test_no_account_says_how_to_add_one(tfacade) -> None:
+    app = _app(tfacade)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.home() is not None and app.home().loaded)
+        await wait_for(pilot, lambda: loaded(app))
         await pilot.press("dollar_sign")
         await wait_for(pilot, lambda: isinstance(app.screen, SpendScreen))
         screen = app.screen

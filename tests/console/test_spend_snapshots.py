@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from support.clock import fixed_clock
 from support.console import wait_for
+from support.consoleapp import loaded, make_app
 from support.spendtenant import SECRETS, TENANT, build_spend_tenant
 
 from core import IntegrationsFacade
@@ -38,21 +39,13 @@ def _app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, theme: str | None) -> 
     monkeypatch.setattr("core.spend.accounts.uuid.uuid4", fixed)
     monkeypatch.chdir(tmp_path)
     facade = IntegrationsFacade(tmp_path / "byok.json", clock=fixed_clock, durable=False)
-    return ByokApp(
-        facade,
-        clock=fixed_clock,
-        probe_interval_s=None,
-        refresh_interval_s=None,
-        cursor_blink=False,
-        theme=theme,
-        sync_interval_s=None,
-    )
+    return make_app(facade, refresh_interval_s=None, theme=theme, sync_interval_s=None)
 
 
 def _opened(server: FakeProviderServer):
     async def run_before(pilot) -> None:
         app = pilot.app
-        await wait_for(pilot, lambda: app.home() is not None and app.home().loaded)
+        await wait_for(pilot, lambda: loaded(app))
         facade = app.facade
         await build_spend_tenant(facade, server)
         await asyncio.to_thread(facade.spend().sync, TENANT)

@@ -5,7 +5,10 @@ the built-in fake provider (`tui.demo.fakeprovider`) listens on 127.0.0.1 and an
 integration's probes as scripted: some succeed, some are slow, rate limited, refuse the key or
 have run out of credit. Usage from earlier in the month is seeded so the gauges start at telling
 levels (one near its budget, one over), and a background thread keeps recording calls every
-second so they move. Then the ordinary console opens on all of it at once, while another thread
+second so they move. Four provider accounts point at the fake provider's admin routes
+(tui/demo/fakeadmin.py), which report usage a little off what was recorded and two balances, and
+are synced once: the spend screen (`$`) opens on drift, balances and runway. Then the ordinary
+console opens on all of it at once, while another thread
 probes every sample: health fills in as the probes land. Nothing touches the user's
 own database, key file or the internet.
 """

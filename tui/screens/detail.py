@@ -52,6 +52,7 @@ class DetailScreen(IntegrationScreen):
         super().__init__(id="detail")
         self.integration_id = integration_id
         self.detail: IntegrationDetailResult | None = None
+        self.spend: dict[str, Any] | None = None  # core.spend's overview, read once per change
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-scroll"):
@@ -92,7 +93,13 @@ class DetailScreen(IntegrationScreen):
         self._render_log(log, None)
         alerts = await data.alerts(detail.id, limit=10)
         self._render_alerts(alerts, None)
-        self._render_spend(await data.spend())
+        if self.spend is None:  # read when the files changed, not on every tick of the clock
+            self.spend = await data.spend()
+        self._render_spend(self.spend)
+
+    def refresh_data(self) -> None:
+        self.spend = None
+        super().refresh_data()
 
     def _render_spend(self, overview: dict[str, Any]) -> None:
         from tui.screens.spend import spend_text

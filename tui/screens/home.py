@@ -570,10 +570,10 @@ class HomeScreen(IntegrationScreen):
             return
         text = self._panel_text(item, detail)
         if self.spend["accounts"]:
-            from tui.screens.spend import spend_text
+            from tui.screens.spend import panel_text
 
             info = self.spend["integrations"].get(integration_id)
-            text.append_text(spend_text(info, self.app.now(), self.look))
+            text.append_text(panel_text(info, self.look))
         self.query_one("#panel", Static).update(fmt.safe(text))
 
     def refresh_data(self) -> None:

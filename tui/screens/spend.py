@@ -62,7 +62,7 @@ def short(name: str, width: int = NAME_WIDTH) -> str:
 
 
 LINK_WORDS = {
-    "auto": "linked to {key} of {account} (found by its redacted key)",
+    "auto": "linked to {key} of {account} (auto: by its redacted key)",
     "manual": "linked to {key} of {account} (by hand)",
     "ambiguous": "ambiguous: several keys of {account} fit its hint; byok account link REF KEY_ID",
     "unmatched": "unmatched: no key of {account} fits its hint; byok account link REF KEY_ID",
@@ -86,11 +86,11 @@ def figures_line(label: str, figures: dict[str, Any]) -> str:
         f"{label:<11}reported {money(figures['reported_cents'])}"
         f" · recorded {money(figures['recorded_cents'])}"
         f" · drift {signed(figures['drift_cents'])}"
-        f" · {fmt.count(figures['reported_tokens'])} tokens"
+        f" · {fmt.count(figures['reported_tokens'])} tok"
     )
     if figures["unknown_days"]:
         n = figures["unknown_days"]
-        text += f" ({n} day{'s' * (n != 1)} without a recorded figure)"
+        text += f"\n{'':<11}({n} day{'s' * (n != 1)} without a recorded figure: n/a, not 0)"
     return text
 
 
@@ -104,18 +104,38 @@ def spend_text(info: dict[str, Any] | None, now: datetime, look: fmt.Look) -> Te
         text.append(figures_line("this month", info["month"]) + "\n")
         synced = from_iso(info["month"]["synced_at"])
         text.append(f"{'synced':<11}{fmt.ago(synced, now)}\n")
-    balance = info["balance"]
-    if balance is not None:
-        days = balance["runway_days"]
-        low = days is not None and days < LOW_RUNWAY_DAYS
-        text.append(f"{'balance':<11}{balance_text(balance)} · runway ")
-        text.append(runway(days), style=look("warn" if low else ""))
-        text.append(f" ({link_account(info)})\n")
+    if info["balance"] is not None:
+        text.append_text(balance_line(info["balance"], look, 11))
+        text.append(f" ({info['link']['account'] or ''})\n")
     return text
 
 
-def link_account(info: dict[str, Any]) -> str:
-    return str(info["link"]["account"] or "")
+def panel_text(info: dict[str, Any] | None, look: fmt.Look) -> Text:
+    """The same, in a line or two for the list's panel: today's figures, the link's state."""
+    if info is None:
+        return Text(f"{'reported':<9}not linked to a provider key\n")
+    state = info["link"]["state"]
+    today = info["today"]
+    text = Text(f"{'reported':<9}")
+    if state in ("auto", "manual"):
+        text.append(
+            f"today {money(today['reported_cents'])} · drift {signed(today['drift_cents'])}"
+            f" · key link {state}\n"
+        )
+    else:
+        text.append(f"key link {state} ({info['link']['account'] or '–'})\n")
+    if info["balance"] is not None:
+        text.append_text(balance_line(info["balance"], look, 9))
+        text.append("\n")
+    return text
+
+
+def balance_line(balance: dict[str, Any], look: fmt.Look, indent: int) -> Text:
+    days = balance["runway_days"]
+    low = days is not None and days < LOW_RUNWAY_DAYS
+    text = Text(f"{'balance':<{indent}}{balance_text(balance)} · runway ")
+    text.append(runway(days), style=look("warn" if low else ""))
+    return text
 
 
 def balance_text(balance: dict[str, Any]) -> str:
@@ -162,6 +182,7 @@ class SpendScreen(DataScreen):
     def __init__(self) -> None:
         super().__init__(id="spend")
         self.accounts: list[dict[str, Any]] = []  # in the table's order
+        self.shown: tuple[dict[str, Any], dict[str, str]] | None = None  # overview, names
 
     def compose(self) -> ComposeResult:
         yield Static("Provider accounts", id="spend-title")
@@ -200,7 +221,17 @@ class SpendScreen(DataScreen):
         data = self.app.data
         overview = await data.spend()
         listing = await data.listing()
-        names = {r.id: r.name for r in listing.items}
+        self.shown = overview, {r.id: r.name for r in listing.items}
+        self._paint()
+
+    def tick(self) -> None:
+        """Time passed, nothing changed on disk: the ages repaint, nothing is read again."""
+        if self.shown is not None:
+            self._paint()
+
+    def _paint(self) -> None:
+        assert self.shown is not None
+        overview, names = self.shown
         now = self.app.now()
         self._render_accounts(overview["accounts"], now)
         self._render_days(overview["days"], names, now)
@@ -285,7 +316,7 @@ class SpendScreen(DataScreen):
 
     def _render_status(self, overview: dict[str, Any]) -> None:
         days = len(overview["days"])
-        bits = [f"{days:,} integration days" if days else "no day synced yet"]
+        bits = [f"{days:,} days" if days else "no day synced yet"]
         if days > MAX_DAYS:
             bits.append(f"showing the newest {MAX_DAYS}")
         bits += ["drift = recorded − reported", self.app.sync_state]
