@@ -293,11 +293,8 @@ class SpendScreen(DataScreen):
         table = self.query_one("#spend-days", DataTable)
         keep = self._cursor_key(table)
         table.clear()
-        ordered = sorted(
-            days,
-            key=lambda r: (r["period_start"], names.get(r["integration_id"], "").casefold()),
-            reverse=True,
-        )
+        by_name = sorted(days, key=lambda r: names.get(r["integration_id"], "").casefold())
+        ordered = sorted(by_name, key=lambda r: r["period_start"], reverse=True)  # stable
         for r in ordered[:MAX_DAYS]:
             iid = r["integration_id"]
             drift = r["drift_cents"]
