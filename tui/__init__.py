@@ -6,7 +6,8 @@ Console API (used by `tui.cli.main`):
 
     ByokApp(facade: core.IntegrationsFacade | None = None, *, tenant_id="default",
             probe_interval_s: float | None = 300, clock=None, refresh_interval_s=1.0,
-            cursor_blink=True, theme=None, db_path=None, dashboard=None)
+            cursor_blink=True, theme=None, db_path=None, dashboard=None,
+            sync_interval_s: float | None = 900)
         facade              the core facade to use (its own dashboard serves the reads).
         dashboard           an open core.Dashboard to read from; the full facade is built over
                             it after the first paint. Given neither, the app opens `db_path`
@@ -18,6 +19,9 @@ Console API (used by `tui.cli.main`):
                             process (a few stat calls); None/0 = off. It also drives the
                             console's own clock: with nothing changed for 5 s, the ages and
                             the rolling minute of requests repaint.
+        sync_interval_s     the background spend sync (core.spend): in a thread, the provider
+                            accounts nobody synced for this long, once after start and then
+                            this long after each run ended; None/0 = off (`s`/`:sync` still do).
         cursor_blink        False for stable snapshots.
         theme               a Textual theme name; default textual-dark, or ansi-dark in a
                             16-colour terminal or with NO_COLOR (ansi-light if

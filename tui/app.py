@@ -9,6 +9,7 @@ previous one finished (set_timer, never an interval that could overlap itself).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import time
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], datetime]
 CLOCK_S = 5.0  # ages and the rolling minute repaint this often on a database nobody writes to
+SYNC_S = 900.0  # the background spend sync: accounts not synced (by anyone) for this long
 ANSI_COLOR_SYSTEMS = {"standard", "windows"}
 HEALTH_SEVERITY: dict[HealthState, SeverityLevel] = {
     HealthState.FAILING: "error",
@@ -96,6 +98,7 @@ class ByokApp(App[int]):
         theme: str | None = None,
         db_path: str | os.PathLike[str] | None = None,
         dashboard: Dashboard | None = None,
+        sync_interval_s: float | None = SYNC_S,
     ) -> None:
         # NO_COLOR: Textual strips every colour (its NoColor filter) only when it starts in ANSI
         # mode; otherwise it greys them (Monochrome), which paints black on near-black.
@@ -127,6 +130,14 @@ class ByokApp(App[int]):
         self._repainted = time.monotonic()
         self._probe_timer: Timer | None = None
         self.testing_all = False
+        self.sync_interval_s = sync_interval_s if sync_interval_s else None
+        self._sync_timer: Timer | None = None
+        self.syncing = False
+        self.sync_state = (
+            f"background sync every {fmt.ago_interval(self.sync_interval_s)}"
+            if self.sync_interval_s
+            else "background sync off"
+        )
         self.notices = NoticeLog(self)
         self.key_overrides: dict[str, str] = {}  # the keymap file's, once applied
 
@@ -180,6 +191,8 @@ class ByokApp(App[int]):
         # collection walks only what came after. Collected first, so no garbage is frozen.
         await asyncio.to_thread(_collect_and_freeze)
         self.check_alerts()
+        if self.sync_interval_s:
+            self.sync_spend(due_only=True)  # what nobody synced for an interval: now
 
     def _set_first_theme(self, name: str) -> None:
         """Set the theme before the first stylesheet parse, without the theme watcher: that
@@ -354,6 +367,85 @@ class ByokApp(App[int]):
             if self.probe_interval_s and self.is_running:
                 self._probe_timer = self.set_timer(self.probe_interval_s, self._probe)
 
+    # -- background spend sync ------------------------------------------------------------------
+
+    def action_sync(self) -> None:
+        """Sync every account now (s on the spend screen, :sync)."""
+        self.sync_spend(due_only=False)
+
+    def sync_spend(self, *, due_only: bool) -> None:
+        """One sync run in a thread; the next is scheduled when it has finished. `due_only`:
+        the accounts nobody (this console, cron, `byok watch`) synced for an interval."""
+        if self.syncing:
+            if not due_only:
+                self.notify("A sync is running already.", title="Sync", timeout=4)
+            return
+        if self._sync_timer is not None:
+            self._sync_timer.stop()
+            self._sync_timer = None
+        self.syncing = True
+        self.sync_state = "syncing…"
+        self._sync_worker(due_only)
+
+    @work(thread=True, exclusive=True, group="spend-sync", exit_on_error=False)
+    def _sync_worker(self, due_only: bool) -> None:
+        try:
+            facade = self.call_from_thread(self.data.get_facade)
+            spend = facade.spend()
+            tenant = self.data.tenant_id
+            if due_only:
+                due = spend.due(tenant, self.sync_interval_s or SYNC_S)
+                reports = [r for a in due for r in spend.sync(tenant, a.id)]
+            else:
+                reports = spend.sync(tenant)
+            self._from_thread(self._synced, reports, not due_only)
+        finally:
+            self._from_thread(self._sync_finished)
+
+    def _from_thread(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Run `callback` on the app's loop, unless the app has stopped meanwhile."""
+        if self.is_running:
+            with contextlib.suppress(RuntimeError):  # stopped between the check and the call
+                self.call_from_thread(callback, *args)
+
+    def _synced(self, reports: list[dict[str, Any]], asked: bool) -> None:
+        failed = [r for r in reports if not r["ok"]]
+        for r in failed:  # not fatal: the other accounts went on, the next run tries again
+            self.notify(f"{r['account']}: {r['error']}", title="Sync failed", severity="error",
+                        timeout=10)  # fmt: skip
+        if asked and not reports:
+            self.notify("No provider account: add one with byok account add.", title="Sync")
+        elif asked and not failed:
+            n = len(reports)
+            self.notify(f"{n} account{'s' * (n != 1)} synced.", title="Sync", timeout=4)
+        if reports:
+            self.refresh_screens()
+
+    def _sync_finished(self) -> None:
+        self.syncing = False
+        now = self.now().strftime("%H:%M UTC")
+        self.sync_state = (
+            f"synced {now}, next in {fmt.ago_interval(self.sync_interval_s)}"
+            if self.sync_interval_s
+            else f"synced {now}, background sync off"
+        )
+        if self.sync_interval_s and self.is_running:
+            self._sync_timer = self.set_timer(
+                self.sync_interval_s, lambda: self.sync_spend(due_only=True)
+            )
+        from tui.screens.spend import SpendScreen
+
+        for screen in self.screen_stack:  # the one screen that shows the sync's state
+            if isinstance(screen, SpendScreen):
+                screen.tick()
+
+    @work(exit_on_error=False, group="account")
+    async def remove_account(self, account_id: str, name: str) -> None:
+        facade = await self.data.get_facade()
+        await asyncio.to_thread(facade.spend().accounts.remove, self.data.tenant_id, account_id)
+        self.notify(f"Removed the account {name} and what was synced from it.", timeout=4)
+        self.refresh_screens()
+
     def _update_home_header(self) -> None:
         home = self.home()
         if home is not None:
@@ -408,6 +500,11 @@ class ByokApp(App[int]):
         from tui.screens.limits import LimitsScreen
 
         self._push_once(LimitsScreen)
+
+    def action_spend(self) -> None:
+        from tui.screens.spend import SpendScreen
+
+        self._push_once(SpendScreen)
 
     def action_health_log(self) -> None:
         from tui.screens.healthlog import HealthLogScreen

@@ -48,6 +48,8 @@ SORT_NAMES = tuple(sort.name for sort in SORTS)
 COMMANDS: tuple[Command, ...] = (
     Command("limits", "every integration's limits"),
     Command("log", "the health log"),
+    Command("spend", "spend the providers report: drift, balances, accounts"),
+    Command("sync", "sync the provider accounts now"),
     Command("new", "add an integration"),
     Command("test", "probe the marked or highlighted; all: every one", (("all",),)),
     Command("sort", "sort the list", (SORT_NAMES, DIRECTIONS), 1, arg_names=("COLUMN", "asc|desc")),
@@ -181,6 +183,8 @@ def _refresh(app: ByokApp, args: list[str]) -> None:
 RUNS: dict[str, Callable[[ByokApp, list[str]], None]] = {
     "limits": lambda app, _: app.action_limits(),
     "log": lambda app, _: app.action_health_log(),
+    "spend": lambda app, _: app.action_spend(),
+    "sync": lambda app, _: app.action_sync(),
     "new": lambda app, _: app.action_new(),
     "test": _test,
     "sort": _on_list(_sort),

@@ -26,6 +26,7 @@ KEY_NAMES = {
     "plus": "+",
     "minus": "-",
     "colon": ":",
+    "dollar_sign": "$",
 }
 
 

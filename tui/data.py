@@ -174,6 +174,12 @@ class ConsoleData:
         facade = await self.get_facade()
         return await facade.get_health_log(self.tenant_id, integration_id, limit=limit)
 
+    async def spend(self) -> dict[str, Any]:
+        """Spend as the providers report it (core.spend's overview): days, balances, accounts
+        with their last sync, and per integration its link and figures."""
+        facade = await self.get_facade()
+        return await asyncio.to_thread(facade.spend().overview, self.tenant_id)
+
     def change_token(self) -> tuple[Any, ...]:
         """A cheap identity of everything the console shows: the integrations file's generation
         plus the size and mtime of the side files (health log, usage rollups and usage log).

@@ -32,6 +32,8 @@ def recorded_by_day(
     (None when it holds nothing). Only integration ids asked for are summed."""
     wanted = set(integration_ids)
     sums: dict[tuple[str, str], float] = {}
+    if not wanted:  # nothing to sum: the log is not read
+        return sums, None
     try:
         names = sorted(
             e.name for e in os.scandir(log_dir)
@@ -172,3 +174,21 @@ def balance_rows(
             }
         )
     return sorted(rows, key=lambda r: r["account"])
+
+
+def summary(rows: Iterable[Row], since: str) -> Row:
+    """One integration's days from `since` (an ISO day start) on, added up: reported cents and
+    tokens, and recorded cents and drift over the days whose recorded figure is known
+    (`unknown_days` counts the others; their recorded figure is not 0, it is not known)."""
+    chosen = [r for r in rows if r["period_start"] >= since]
+    known = [r for r in chosen if r["recorded_cents"] is not None]
+    return {
+        "since": since,
+        "days": len(chosen),
+        "reported_cents": round(sum(r["reported_cents"] for r in chosen), 4),
+        "reported_tokens": sum(r["reported_tokens"] for r in chosen),
+        "recorded_cents": round(sum(r["recorded_cents"] for r in known), 4) if known else None,
+        "drift_cents": round(sum(r["drift_cents"] for r in known), 4) if known else None,
+        "unknown_days": len(chosen) - len(known),
+        "synced_at": max((r["synced_at"] for r in chosen), default=None),
+    }

@@ -15,10 +15,10 @@ from core.integrations.credentials import Vault
 from core.integrations.repository import IntegrationRepo
 from core.paths import side_file
 from core.spend.accounts import Account, Accounts
-from core.spend.report import balance_rows, recorded_by_day, spend_rows
+from core.spend.report import Row, balance_rows, recorded_by_day, spend_rows, summary
 from core.spend.store import SpendStore
-from core.spend.sync import Syncer
-from core.timeutil import Clock
+from core.spend.sync import Syncer, day_start
+from core.timeutil import Clock, from_iso, to_iso
 
 
 class SpendService:
@@ -110,3 +110,83 @@ class SpendService:
             {aid: a.name for aid, a in accounts.items()}, self.store.table("balances"), burn
         )
         return {"days": rows, "balances": balances}
+
+    def overview(self, tenant_id: str) -> dict[str, Any]:
+        """What the console shows, in one read: `report` (days, balances), each account with
+        its last sync and balance, and per integration its link (auto, manual, ambiguous,
+        unmatched), today's and this month's figures (`summary`) and its account's balance."""
+        accounts = self.accounts.list(tenant_id)
+        if not accounts:  # nothing synced to show: no file is read further
+            return {"days": [], "balances": [], "accounts": [], "integrations": {}}
+        spent = self.report(tenant_id)
+        syncs = self.store.table("syncs")
+        balances = {b["account"]: b for b in spent["balances"]}
+        shown = []
+        for a in accounts:
+            last = syncs.get(a.id) or {}
+            shown.append(
+                {
+                    **a.public(),
+                    "last_sync_at": last.get("at"),
+                    "last_sync_ok": last.get("ok"),
+                    "last_error": last.get("error"),
+                    "balance": balances.get(a.name),
+                }
+            )
+        states = self._link_states(tenant_id, accounts, syncs)
+        now = self.clock()
+        today = to_iso(day_start(now))
+        month = to_iso(day_start(now).replace(day=1))
+        by_iid: dict[str, list[Row]] = {}
+        for row in spent["days"]:
+            by_iid.setdefault(row["integration_id"], []).append(row)
+        names = {a.id: a.name for a in accounts}
+        for link in states.values():
+            link["account"] = names.get(link["account"], link["account"])
+        deepseek = [d["id"] for d in self.repo.find(tenant_id, provider_type=ProviderType.DEEPSEEK)]
+        only = [a.name for a in accounts if a.provider == "deepseek"]
+        one = only[0] if len(only) == 1 else None
+        for iid in deepseek:  # no key link: the balance is the tenant's DeepSeek account's
+            states.setdefault(iid, {"state": "none", "provider_key_id": None, "account": one})
+        integrations = {}
+        for iid, link in states.items():
+            rows = by_iid.get(iid, [])
+            integrations[iid] = {
+                "link": link,
+                "today": summary(rows, today),
+                "month": summary(rows, month),
+                "balance": balances.get(link["account"]) if link["account"] else None,
+            }
+        return {**spent, "accounts": shown, "integrations": integrations}
+
+    def _link_states(
+        self, tenant_id: str, accounts: list[Account], syncs: Any
+    ) -> dict[str, dict[str, Any]]:
+        """integration id -> {state, provider_key_id, account (its id)}: a link (auto or
+        manual) first; else what the last sync of its provider's account found (ambiguous,
+        unmatched)."""
+        states: dict[str, dict[str, Any]] = {}
+        for a in accounts:
+            last = syncs.get(a.id) or {}
+            for state in ("unmatched", "ambiguous"):  # ambiguous says more: it wins
+                for iid in last.get(state) or ():
+                    states[iid] = {"state": state, "provider_key_id": None, "account": a.id}
+        for iid, link in self.store.links_to(tenant_id).items():
+            states[iid] = {
+                "state": link.get("how", "auto"),
+                "provider_key_id": link.get("provider_key_id"),
+                "account": link.get("account_id"),
+            }
+        return states
+
+    def due(self, tenant_id: str, older_than_s: float) -> list[Account]:
+        """The accounts not synced (by any process: the console, cron, `byok watch`) for
+        `older_than_s` seconds, or never."""
+        syncs = self.store.table("syncs")
+        cut = self.clock() - timedelta(seconds=older_than_s)
+        out = []
+        for account in self.accounts.list(tenant_id):
+            at = from_iso((syncs.get(account.id) or {}).get("at"))
+            if at is None or at <= cut:
+                out.append(account)
+        return out

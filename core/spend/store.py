@@ -11,6 +11,7 @@ Tables:
 * `days`      "account|kind|YYYY-MM-DD" -> {tenant_id, account_id, kind, day, synced_at, rows}
 * `balances`  account id -> {tenant_id, currency, amount, synced_at}
 * `marks`     "account|kind" -> {end}: the end of the last committed window
+* `syncs`     account id -> {tenant_id, at, ok, error, ambiguous, unmatched}: its last sync
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from core.storage import AtomicJSONStorage
 
 Doc = dict[str, Any]
-TABLES = ("accounts", "links", "days", "balances", "marks")
+TABLES = ("accounts", "links", "days", "balances", "marks", "syncs")
 
 
 def check_shape(data: Mapping[str, Any]) -> str | None:
@@ -72,6 +73,7 @@ class SpendStore:
             data = self.file.read() or {}
             data.get("accounts", {}).pop(account_id, None)
             data.get("balances", {}).pop(account_id, None)
+            data.get("syncs", {}).pop(account_id, None)
             for table in ("links", "days", "marks"):
                 rows = data.get(table, {})
                 for key in [k for k, d in rows.items() if _of(k, d, account_id)]:

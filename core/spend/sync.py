@@ -10,6 +10,7 @@ One account that fails does not stop the others: its report says why.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -99,7 +100,24 @@ class Syncer:
                 client.close()
         except IntegrationError as exc:  # SyncError, CredentialError, StoreError: said, not raised
             report.update(ok=False, error=str(exc))
+        self._remember(account, report)
         return report
+
+    def _remember(self, account: Account, report: Mapping[str, Any]) -> None:
+        """The account's last sync, for whoever shows it later (the console, another process):
+        when, whether it worked, and the integrations it could not link."""
+        doc = {
+            "tenant_id": account.tenant_id,
+            "at": to_iso(self.clock()),
+            "ok": report["ok"],
+            "error": report["error"],
+            "ambiguous": [a["integration_id"] for a in report.get("ambiguous") or ()],
+            "unmatched": list(report.get("unmatched") or ()),
+        }
+        if account.id not in self.store.table("accounts"):
+            return  # removed meanwhile: nothing to remember it by
+        with contextlib.suppress(IntegrationError):  # the sync's result stands, unrecorded
+            self.store.put("syncs", account.id, doc)
 
     # -- OpenAI and Anthropic: usage and cost reports -------------------------------------------
 

@@ -150,6 +150,7 @@ def test_every_character_legible_on_every_screen(
         ("Enter", "Limits this month"),
         ("L", "worst first"),
         ("H", "Health log"),
+        ("$", "Recorded vs reported"),
         ("n", "New integration"),
         ("?", "binding id"),
     ):

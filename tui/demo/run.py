@@ -5,7 +5,10 @@ the built-in fake provider (`tui.demo.fakeprovider`) listens on 127.0.0.1 and an
 integration's probes as scripted: some succeed, some are slow, rate limited, refuse the key or
 have run out of credit. Usage from earlier in the month is seeded so the gauges start at telling
 levels (one near its budget, one over), and a background thread keeps recording calls every
-second so they move. Then the ordinary console opens on all of it at once, while another thread
+second so they move. Four provider accounts point at the fake provider's admin routes
+(tui/demo/fakeadmin.py), which report usage a little off what was recorded and two balances, and
+are synced once: the spend screen (`$`) opens on drift, balances and runway. Then the ordinary
+console opens on all of it at once, while another thread
 probes every sample: health fills in as the probes land. Nothing touches the user's
 own database, key file or the internet.
 """
@@ -178,6 +181,73 @@ async def seed(facade: IntegrationsFacade, base_url_for: Any) -> dict[str, str]:
     return ids
 
 
+# The demo's provider accounts (admin keys of the fake provider, never valid anywhere), and
+# what its admin routes report (tui/demo/fakeadmin.py): usage a little off what byok recorded,
+# so that the spend screen shows drift both ways, and balances with a long and a short runway.
+DEMO_ACCOUNTS = (
+    ("demo-openai", "openai", "sk-admin-demo-openai-organization-0000"),
+    ("demo-anthropic", "anthropic", "sk-ant-admin01-demo-anthropic-org-0000"),
+    ("demo-openrouter", "openrouter", "sk-or-v1-demo-management-key-0000"),
+    ("demo-deepseek", "deepseek", "sk-demo-deepseek-balance-key-0000"),
+)
+# (sample, the provider's key id, the model it reports, cents a token of its 5:1 in:out mix)
+REPORTED = (
+    ("prod-openai", "key_demo_prod", "gpt-4o", 3.75e-4),  # $2.50 / $10 per M tokens
+    ("claude-research", "apikey_demo_research", "claude-sonnet-4-5-20250929", 5e-4),  # $3 / $15
+)
+SPEND_DAYS = 10
+
+
+def seed_spend(server: Any, ids: dict[str, str], now: datetime) -> None:
+    """What the fake provider's admin routes report for the demo's keys."""
+    from tui.demo.fakeadmin import Use
+
+    admin = server.admin
+    samples = {s.name: s for s in SAMPLES}
+    rng = random.Random(15)
+    admin.openai_keys = [("proj_demo", "key_demo_prod", _redacted(samples["prod-openai"]))]
+    admin.anthropic_keys = [
+        ("apikey_demo_research", _redacted(samples["claude-research"]))
+    ]
+    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    elapsed_h = max((now - month).total_seconds() / 3600, 1.0)
+    hour0 = now.replace(minute=0, second=0, microsecond=0)
+    for name, key_id, model, per_token in REPORTED:
+        sample = samples[name]
+        per_hour = sample.budget_cents * sample.seed_fraction / elapsed_h  # as seeded: recorded
+        provider = "openai" if sample.provider == "openai" else "anthropic"
+        for back in range(1, SPEND_DAYS * 24):
+            at = hour0 - timedelta(hours=back)
+            tokens = int(per_hour * rng.uniform(0.8, 1.4) / per_token)  # some calls unrecorded
+            admin.usage[provider].append(Use(at, key_id, model, tokens * 5 // 6, tokens // 6))
+        for back in range(SPEND_DAYS):
+            day = (month if back == 0 else hour0 - timedelta(days=back)).strftime("%Y-%m-%d")
+            admin.costs[provider][day] = round(per_hour * 24, 2)
+    router = samples["openrouter-shared"]
+    admin.key_usage[demo_key(router)] = (1.85, 11.40)  # today's and the week's dollars
+    admin.credits = (100.0, 32.5)
+    # DeepSeek: three days of deepseek-dev's recorded burn, a short runway whatever the date
+    deepseek = samples["deepseek-dev"]
+    seeded = deepseek.budget_cents * deepseek.seed_fraction
+    daily = seeded * min(elapsed_h, 7 * 24) / elapsed_h / 7
+    admin.balance = ("USD", f"{3 * daily / 100:.2f}")
+
+
+def _redacted(sample: Sample) -> str:
+    """The provider's redacted form of the sample's key (OpenAI's `sk-abc...wxyz`)."""
+    key = demo_key(sample)
+    return f"{key[:6]}...{key[-4:]}"
+
+
+def add_demo_accounts(facade: IntegrationsFacade, server: Any) -> list[dict[str, Any]]:
+    """The demo's accounts, pointed at the fake provider, then one sync of them all
+    (synchronous: run it in a thread)."""
+    spend = facade.spend()
+    for name, provider, credential in DEMO_ACCOUNTS:
+        spend.add_account(TENANT, name, provider, credential, server.base_url_for(provider))
+    return spend.sync(TENANT)
+
+
 class UsageSimulator:
     """Records a few calls every second on its own thread and facade, so the gauges move."""
 
@@ -312,7 +382,10 @@ def run_demo(**console_options: Any) -> int:
             async def setup() -> dict[str, str]:
                 facade = IntegrationsFacade(db_path)
                 try:
-                    return await seed(facade, server.base_url_for)
+                    ids = await seed(facade, server.base_url_for)
+                    seed_spend(server, ids, datetime.now(UTC))
+                    await asyncio.to_thread(add_demo_accounts, facade, server)
+                    return ids
                 finally:
                     await facade.aclose()
 

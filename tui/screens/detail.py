@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 class DetailScreen(IntegrationScreen):
     AUTO_FOCUS = "#detail-scroll"
+    DEFAULT_CSS = "#detail-spend-box { height: auto; display: none; }"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "back", "Back", id="detail.back", tooltip="Back one screen"),
         Binding("e", "edit", "Edit", id="detail.edit", tooltip="Edit this integration"),
@@ -51,6 +52,7 @@ class DetailScreen(IntegrationScreen):
         super().__init__(id="detail")
         self.integration_id = integration_id
         self.detail: IntegrationDetailResult | None = None
+        self.spend: dict[str, Any] | None = None  # core.spend's overview, read once per change
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-scroll"):
@@ -69,6 +71,9 @@ class DetailScreen(IntegrationScreen):
             yield Static("", id="detail-log")
             yield Static("Alerts", classes="section-title")
             yield Static("", id="detail-alerts")
+            with Vertical(id="detail-spend-box"):  # shown once the tenant has an account
+                yield Static("Spend reported by the provider", classes="section-title")
+                yield Static("", id="detail-spend")
         yield KeyBar()
 
     async def load(self) -> None:
@@ -88,6 +93,23 @@ class DetailScreen(IntegrationScreen):
         self._render_log(log, None)
         alerts = await data.alerts(detail.id, limit=10)
         self._render_alerts(alerts, None)
+        if self.spend is None:  # read when the files changed, not on every tick of the clock
+            self.spend = await data.spend()
+        self._render_spend(self.spend)
+
+    def refresh_data(self) -> None:
+        self.spend = None
+        super().refresh_data()
+
+    def _render_spend(self, overview: dict[str, Any]) -> None:
+        from tui.screens.spend import spend_text
+
+        box = self.query_one("#detail-spend-box", Vertical)
+        box.display = bool(overview["accounts"])
+        if box.display:
+            info = overview["integrations"].get(self.integration_id)
+            text = spend_text(info, self.app.now(), self.look)
+            self.query_one("#detail-spend", Static).update(fmt.safe(text))
 
     def _render_fields(self, d: IntegrationDetailResult) -> None:
         now = self.app.now()

@@ -25,6 +25,7 @@ from tui.screens.healthlog import HealthLogScreen
 from tui.screens.home import HomeScreen
 from tui.screens.limits import LimitsScreen
 from tui.screens.notifications import NotificationsScreen
+from tui.screens.spend import SpendScreen
 from tui.widgets.rowtable import RowTable
 
 RULE = (
@@ -119,6 +120,7 @@ SECTIONS: tuple[tuple[str, type[DOMNode]], ...] = (
     ("Detail", DetailScreen),
     ("Limits", LimitsScreen),
     ("Health log", HealthLogScreen),
+    ("Spend", SpendScreen),
     ("Notifications", NotificationsScreen),
     ("Command line (:)", CommandScreen),
     ("Form", FormScreen),

@@ -141,6 +141,14 @@ class HomeScreen(IntegrationScreen):
         Binding(
             "H", "app.health_log", "Log", id="home.health_log", tooltip="All probes, newest first"
         ),
+        Binding(
+            "dollar_sign",
+            "app.spend",
+            "Spend",
+            show=False,
+            id="home.spend",
+            tooltip="Provider-reported spend, drift, balances, accounts",
+        ),
         Binding("r", "refresh", "Refresh", show=False, id="home.refresh", tooltip="Reload now"),
         Binding("s", "sort", "Sort", show=False, id="home.sort", tooltip="Sort by the next column"),
         Binding(
@@ -196,6 +204,7 @@ class HomeScreen(IntegrationScreen):
     | T | home.test_all | Probe all, with progress |
     | L | home.limits | Every integration's limits |
     | H | home.health_log | All probes, newest first |
+    | $ | home.spend | Provider-reported spend, drift, balances, accounts |
     | r | home.refresh | Reload now |
     | s | home.sort | Sort by the next column |
     | w | home.wide | Every column at full width (scrolls sideways); again: the columns that fit |
@@ -217,6 +226,7 @@ class HomeScreen(IntegrationScreen):
         self.listing: Listing | None = None  # unfiltered
         self.limits: dict[str, LimitFigures | None] = {}
         self.limits_available = True
+        self.spend: dict[str, Any] | None = None  # core.spend's overview, for the panel
         self.loaded = False
         self._pending_cursor: str | None = None
         self._pending_row: int | None = None
@@ -553,10 +563,22 @@ class HomeScreen(IntegrationScreen):
         data = self.app.data
         facade = await data.get_facade()
         detail = await facade.get_integration(data.tenant_id, integration_id)
+        if self.spend is None:  # read once per change of the files, not per cursor move
+            self.spend = await data.spend()
         item = self.current()
         if detail is None or item is None or item.id != integration_id:
             return
-        self.query_one("#panel", Static).update(fmt.safe(self._panel_text(item, detail)))
+        text = self._panel_text(item, detail)
+        if self.spend["accounts"]:
+            from tui.screens.spend import panel_text
+
+            info = self.spend["integrations"].get(integration_id)
+            text.append_text(panel_text(info, self.look))
+        self.query_one("#panel", Static).update(fmt.safe(text))
+
+    def refresh_data(self) -> None:
+        self.spend = None  # the files changed: the panel's spend figures too, maybe
+        super().refresh_data()
 
     # -- selection ------------------------------------------------------------------------------
 
