@@ -118,7 +118,7 @@ def headers_for(provider: str, secret: str) -> dict[str, str]:
 # -- OpenAI -------------------------------------------------------------------------------------
 
 
-def openai_usage(client: AdminClient, start: datetime, end: datetime) -> list[Row]:
+def openai_usage(client: AdminClient, start: datetime, end: datetime) -> Iterator[Row]:
     params: Params = {
         "start_time": int(start.timestamp()),
         "end_time": int(end.timestamp()),
@@ -126,26 +126,22 @@ def openai_usage(client: AdminClient, start: datetime, end: datetime) -> list[Ro
         "group_by": ["api_key_id", "model"],
         "limit": 168,
     }
-    rows: list[Row] = []
     for bucket in client.pages("/organization/usage/completions", params, "page", "next_page"):
         at = _hour(datetime.fromtimestamp(int(bucket["start_time"]), UTC))
         for r in bucket.get("results") or ():
-            rows.append(
-                {
-                    "key": r.get("api_key_id"),
-                    "model": r.get("model") or "",
-                    "start": at,
-                    "in": _int(r.get("input_tokens")),
-                    "out": _int(r.get("output_tokens")),
-                    "cached": _int(r.get("input_cached_tokens")),
-                    "cache_write": 0,
-                    "req": _int(r.get("num_model_requests")),
-                }
-            )
-    return rows
+            yield {
+                "key": r.get("api_key_id"),
+                "model": r.get("model") or "",
+                "start": at,
+                "in": _int(r.get("input_tokens")),
+                "out": _int(r.get("output_tokens")),
+                "cached": _int(r.get("input_cached_tokens")),
+                "cache_write": 0,
+                "req": _int(r.get("num_model_requests")),
+            }
 
 
-def openai_costs(client: AdminClient, start: datetime, end: datetime) -> list[Row]:
+def openai_costs(client: AdminClient, start: datetime, end: datetime) -> Iterator[Row]:
     params: Params = {
         "start_time": int(start.timestamp()),
         "end_time": int(end.timestamp()),
@@ -153,19 +149,15 @@ def openai_costs(client: AdminClient, start: datetime, end: datetime) -> list[Ro
         "group_by": ["line_item"],
         "limit": 31,
     }
-    rows: list[Row] = []
     for bucket in client.pages("/organization/costs", params, "page", "next_page"):
         day = datetime.fromtimestamp(int(bucket["start_time"]), UTC).strftime("%Y-%m-%d")
         for r in bucket.get("results") or ():
             amount = r.get("amount") or {}
-            rows.append(
-                {
-                    "day": day,
-                    "cents": float(amount.get("value") or 0) * 100,  # dollars
-                    "item": r.get("line_item"),
-                }
-            )
-    return rows
+            yield {
+                "day": day,
+                "cents": float(amount.get("value") or 0) * 100,  # dollars
+                "item": r.get("line_item"),
+            }
 
 
 def openai_keys(client: AdminClient) -> list[tuple[str, str]]:
@@ -186,7 +178,7 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def anthropic_usage(client: AdminClient, start: datetime, end: datetime) -> list[Row]:
+def anthropic_usage(client: AdminClient, start: datetime, end: datetime) -> Iterator[Row]:
     params: Params = {
         "starting_at": _rfc3339(start),
         "ending_at": _rfc3339(end),
@@ -194,7 +186,6 @@ def anthropic_usage(client: AdminClient, start: datetime, end: datetime) -> list
         "group_by[]": ["api_key_id", "model"],
         "limit": 168,
     }
-    rows: list[Row] = []
     path = "/v1/organizations/usage_report/messages"
     for bucket in client.pages(path, params, "page", "next_page"):
         at = _hour(datetime.fromisoformat(str(bucket["starting_at"]).replace("Z", "+00:00")))
@@ -202,38 +193,31 @@ def anthropic_usage(client: AdminClient, start: datetime, end: datetime) -> list
             creation = r.get("cache_creation") or {}
             written = sum(_int(n) for n in creation.values())
             read = _int(r.get("cache_read_input_tokens"))
-            rows.append(
-                {
-                    "key": r.get("api_key_id"),
-                    "model": r.get("model") or "",
-                    "start": at,
-                    # byok counts input with its cached parts, as OpenAI reports it
-                    "in": _int(r.get("uncached_input_tokens")) + read + written,
-                    "out": _int(r.get("output_tokens")),
-                    "cached": read,
-                    "cache_write": written,
-                    "req": 0,  # not reported
-                }
-            )
-    return rows
+            yield {
+                "key": r.get("api_key_id"),
+                "model": r.get("model") or "",
+                "start": at,
+                # byok counts input with its cached parts, as OpenAI reports it
+                "in": _int(r.get("uncached_input_tokens")) + read + written,
+                "out": _int(r.get("output_tokens")),
+                "cached": read,
+                "cache_write": written,
+                "req": 0,  # not reported
+            }
 
 
-def anthropic_costs(client: AdminClient, start: datetime, end: datetime) -> list[Row]:
+def anthropic_costs(client: AdminClient, start: datetime, end: datetime) -> Iterator[Row]:
     params: Params = {
         "starting_at": _rfc3339(start),
         "ending_at": _rfc3339(end),
         "group_by[]": ["description"],
         "limit": 31,
     }
-    rows: list[Row] = []
     for bucket in client.pages("/v1/organizations/cost_report", params, "page", "next_page"):
         day = str(bucket["starting_at"])[:10]
         for r in bucket.get("results") or ():
             # "amount": a decimal string in the currency's lowest unit (cents)
-            rows.append(
-                {"day": day, "cents": float(r.get("amount") or 0), "item": r.get("description")}
-            )
-    return rows
+            yield {"day": day, "cents": float(r.get("amount") or 0), "item": r.get("description")}
 
 
 def anthropic_keys(client: AdminClient) -> list[tuple[str, str]]:

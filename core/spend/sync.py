@@ -11,7 +11,7 @@ One account that fails does not stop the others: its report says why.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,14 +22,14 @@ from core.integrations.repository import IntegrationRepo
 from core.spend import providers as p
 from core.spend.accounts import Account, Accounts
 from core.spend.links import auto_links, local_hint
-from core.spend.store import Doc, SpendStore
+from core.spend.store import DayRows, Doc, SpendStore
 from core.timeutil import Clock, from_iso, to_iso, to_us
 from core.usage.pricing import PriceTable, nc_to_cents
 
 WINDOW = timedelta(days=7)
 REVISED = timedelta(hours=48)
 FIRST_DAYS = 30
-Fetch = Callable[[p.AdminClient, datetime, datetime], list[p.Row]]
+Fetch = Callable[[p.AdminClient, datetime, datetime], Iterator[p.Row]]
 REPORTS: dict[str, tuple[Fetch, Fetch, Callable[[p.AdminClient], list[tuple[str, str]]]]] = {
     "openai": (p.openai_usage, p.openai_costs, p.openai_keys),
     "anthropic": (p.anthropic_usage, p.anthropic_costs, p.anthropic_keys),
@@ -110,20 +110,22 @@ class Syncer:
             start = self._start(account, kind, now, days)
             while start < now:
                 end = min(start + WINDOW, now)
-                rows = fetch(client, start, end)
-                by_day: dict[str, list[p.Row]] = {d: [] for d in day_names(start, end)}
-                for row in rows:
-                    day = by_day.get((row.get("day") or row["start"])[:10])
-                    if day is None:  # outside the window: never let it replace a day half-read
-                        continue
+                summed = DayRows(kind, day_names(start, end))
+                for row in fetch(client, start, end):  # every page is read before the commit
                     if kind == "usage":
                         row["cents"] = prices.cents(row)
-                    day.append(row)
+                    # a row outside the window is dropped: it must not replace a day half-read
+                    summed.add((row.get("day") or row["start"])[:10], row)
+                    report["rows"] += 1
                 self.store.commit_window(
-                    account.tenant_id, account.id, kind, by_day, to_iso(self.clock()), to_iso(end)
+                    account.tenant_id,
+                    account.id,
+                    kind,
+                    summed.rows(),
+                    to_iso(self.clock()),
+                    to_iso(end),
                 )
                 report["windows"] += 1
-                report["rows"] += len(rows)
                 start = end
 
     def _start(self, account: Account, kind: str, now: datetime, days: int | None) -> datetime:
@@ -195,7 +197,7 @@ class Syncer:
         reported figure; the sum of the weeks, for the runway. A key that cannot be read is
         said in `report["key_errors"]`, and the others go on."""
         today = day_start(self.clock()).strftime("%Y-%m-%d")
-        rows: list[p.Row] = []
+        summed = DayRows("usage", [today])
         week = 0.0
         links: dict[str, Doc] = {}
         for doc in self.repo.find(account.tenant_id, provider_type=ProviderType.OPENROUTER):
@@ -214,7 +216,7 @@ class Syncer:
                     {"integration_id": doc["id"], "error": str(exc)}
                 )
                 continue
-            rows.append({"key": doc["id"], "model": "", "cents": daily, "in": 0, "out": 0})
+            summed.add(today, {"key": doc["id"], "cents": daily})
             week += weekly
             links[doc["id"]] = {
                 "tenant_id": account.tenant_id,
@@ -223,12 +225,12 @@ class Syncer:
                 "how": "auto",
             }
         self.store.link_many(links)
-        report["rows"] = len(rows)
+        report["rows"] = len(summed.by_day[today])
         self.store.commit_window(
             account.tenant_id,
             account.id,
             "usage",
-            {today: rows},
+            summed.rows(),
             to_iso(self.clock()),
             to_iso(self.clock()),
         )

@@ -21,6 +21,7 @@ from core.facade import IntegrationsFacade
 from core.integrations.credentials import Vault
 from core.paths import side_file
 from core.spend.service import SpendService
+from core.spend.store import SpendStore
 from tui.demo.fakeadmin import Use
 from tui.demo.fakeprovider import FakeProviderServer
 
@@ -76,7 +77,7 @@ async def setup(db_path: Path, server: FakeProviderServer) -> Any:
 
 
 def _day_docs(spend: SpendService) -> dict[str, Any]:
-    return {k: d["rows"] for k, d in spend.store.table("days").items()}
+    return {(d["account_id"], d["kind"], d["day"]): d["rows"] for d in spend.store.days("default")}
 
 
 def _tokens(report: dict[str, Any], iid: str) -> int:
@@ -279,10 +280,14 @@ async def test_sigkill_during_sync_loses_nothing_and_leaves_no_half_window(
         assert child.poll() is None
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
-        # the file parses, and every day is whole: as it was (the data did not change)
-        raw = json.loads(side_file(db_path, "spend").read_text())
-        days = {k: d["rows"] for k, d in raw["days"].items()}
-        assert {k: days[k] for k in before} == before
+        # the files parse, and every day is whole: as it was (the data did not change)
+        json.loads(side_file(db_path, "spend").read_text())
+        fresh = SpendStore(side_file(db_path, "spend"))
+        try:
+            days = {(d["account_id"], d["kind"], d["day"]): d["rows"] for d in fresh.days("default")}
+            assert {k: days[k] for k in before} == before
+        finally:
+            fresh.close()
 
 
 async def test_an_openrouter_key_that_fails_is_said_and_the_others_go_on(setup, server) -> None:
