@@ -31,6 +31,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,16 @@ def check_shape(data: Mapping[str, Any]) -> str | None:
 
 def day_key(account_id: str, kind: str, day: str) -> str:
     return f"{account_id}|{kind}|{day}"
+
+
+def day_names(start: datetime, end: datetime) -> list[str]:
+    """The UTC days that [start, end) touches, from the day holding `start`."""
+    names = []
+    day = start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    while day < end:
+        names.append(day.strftime("%Y-%m-%d"))
+        day += timedelta(days=1)
+    return names
 
 
 def segment_dir(path: Path) -> Path:

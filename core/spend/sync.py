@@ -22,7 +22,7 @@ from core.integrations.repository import IntegrationRepo
 from core.spend import providers as p
 from core.spend.accounts import Account, Accounts
 from core.spend.links import auto_links, local_hint
-from core.spend.store import DayRows, Doc, SpendStore
+from core.spend.store import DayRows, Doc, SpendStore, day_names
 from core.timeutil import Clock, from_iso, to_iso, to_us
 from core.usage.pricing import PriceTable, nc_to_cents
 
@@ -38,14 +38,6 @@ REPORTS: dict[str, tuple[Fetch, Fetch, Callable[[p.AdminClient], list[tuple[str,
 
 def day_start(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def day_names(start: datetime, end: datetime) -> list[str]:
-    names, day = [], day_start(start)
-    while day < end:
-        names.append(day.strftime("%Y-%m-%d"))
-        day += timedelta(days=1)
-    return names
 
 
 @dataclass

@@ -284,7 +284,9 @@ async def test_sigkill_during_sync_loses_nothing_and_leaves_no_half_window(
         json.loads(side_file(db_path, "spend").read_text())
         fresh = SpendStore(side_file(db_path, "spend"))
         try:
-            days = {(d["account_id"], d["kind"], d["day"]): d["rows"] for d in fresh.days("default")}
+            days = {
+                (d["account_id"], d["kind"], d["day"]): d["rows"] for d in fresh.days("default")
+            }
             assert {k: days[k] for k in before} == before
         finally:
             fresh.close()

@@ -1,0 +1,112 @@
+"""What the providers reported for linked integrations over a period: the limits' other source.
+
+Read from the spend index (`byok.spend.json`, small) and only the segments holding the period's
+days, summed per provider key once per account and period and kept until the index changes: a
+limits read costs a `stat` when nothing was synced since. Light on purpose (no httpx, no
+pydantic): the console's dashboard computes the limits figures with it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from core.spend.store import (
+    Segments,
+    day_key,
+    day_names,
+    open_spend_file,
+    read_days,
+    segment_dir,
+)
+from core.storage import AtomicJSONStorage
+
+KEY, IN, OUT, CENTS = 0, 2, 3, 7  # columns of a stored usage row (store.COLUMNS["usage"])
+
+
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """A key's reported spend over a period: cents (tokens priced where the provider reports
+    tokens only), input + output tokens, and the last sync of a day of the period."""
+
+    cents: float
+    tokens: int
+    synced_at: str
+
+
+class ReportedSpend:
+    """The reported spend of one database (`path`: its spend side file, which may not exist)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: AtomicJSONStorage | None = None
+        self._segments: Segments | None = None
+        self._gen: object = None
+        # (account id, period start, end) -> (key -> [cents, tokens], synced_at) or None
+        self._sums: dict[tuple[str, datetime, datetime], Any] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def period(
+        self, tenant_id: str, integration_ids: Iterable[str], start: datetime, end: datetime
+    ) -> dict[str, Reported]:
+        """Each linked integration's reported spend over [start, end), by id; an integration
+        with no link, or whose account has synced no day of the period, is left out."""
+        with self._lock:
+            file = self._open()
+            if file is None:
+                return {}
+            gen = file.generation()
+            if gen != self._gen:
+                self._sums, self._gen = {}, gen
+            links = file.snapshot().get("links", {})
+            out: dict[str, Reported] = {}
+            for iid in integration_ids:
+                link = links.get(iid)
+                if link is None or link.get("tenant_id") != tenant_id:
+                    continue
+                found = self._account(file, link["account_id"], start, end)
+                if found is None:
+                    continue
+                sums, synced_at = found
+                cents, tokens = sums.get(link["provider_key_id"], (0.0, 0))
+                out[iid] = Reported(round(cents, 4), tokens, synced_at)
+            return out
+
+    def _open(self) -> AtomicJSONStorage | None:
+        if self._file is None:
+            if not os.path.exists(self.path):
+                return None
+            self._file = open_spend_file(self.path, create=False)
+            self._segments = Segments(segment_dir(self._file.path))
+        return self._file
+
+    def _account(
+        self, file: AtomicJSONStorage, account_id: str, start: datetime, end: datetime
+    ) -> tuple[dict[str, list[Any]], str] | None:
+        cached = self._sums.get((account_id, start, end), False)
+        if cached is not False:
+            return cached
+        assert self._segments is not None
+        keys = [day_key(account_id, "usage", d) for d in day_names(start, end)]
+        sums: dict[str, list[Any]] = {}
+        synced: list[str] = []
+        for _, _, doc, rows in read_days(file, self._segments, keys):
+            synced.append(doc["synced_at"])
+            for row in rows:
+                acc = sums.get(row[KEY])
+                if acc is None:
+                    acc = sums[row[KEY]] = [0.0, 0]
+                acc[0] += row[CENTS] or 0.0
+                acc[1] += row[IN] + row[OUT]
+        found = (sums, max(synced)) if synced else None
+        self._sums[(account_id, start, end)] = found
+        return found
