@@ -235,9 +235,13 @@ class _Prices:
     def __init__(self, provider: str) -> None:
         self.table = PriceTable()
         self.pid = PriceTable.provider_id(provider, None)
+        self._at_us: dict[str, int] = {}
 
     def cents(self, row: Mapping[str, Any]) -> float | None:
-        at = from_iso(row["start"])
+        at_us = self._at_us.get(row["start"])
+        if at_us is None:  # an hour's rows share it: parsed once
+            at = from_iso(row["start"])
+            at_us = self._at_us[row["start"]] = to_us(at) if at else 0
         nc = self.table.cost_nc(
             self.pid,
             row["model"],
@@ -245,6 +249,6 @@ class _Prices:
             row["out"],
             row["cached"],
             row["cache_write"],
-            at_us=to_us(at) if at else None,
+            at_us=at_us or None,
         )
         return None if nc is None else nc_to_cents(nc)

@@ -16,6 +16,10 @@ parameters or misreads a page fails here as it would for real. The shapes:
   https://openrouter.ai/docs/api-reference/api-keys/get-current-key (usage_daily, usage_weekly)
 * DeepSeek: https://api-docs.deepseek.com/api/get-user-balance
 
+Usage comes from `usage` (a list per provider), or from `source(provider, start, end)` when set:
+the uses of [start, end) in Unix seconds, made on demand (the benchmark's 90 days of hourly
+buckets for 100 keys x 5 models would be a million objects held).
+
 Faults: `fail(provider, route, outcome, page=N, times=1)` answers the N-th page (0-based) of that
 route with `outcome` ("429:SECONDS", "500", "503") `times` times.
 """
@@ -23,6 +27,7 @@ route with `outcome` ("429:SECONDS", "500", "503") `times` times.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +61,7 @@ class FakeAdmin:
     credits: tuple[float, float] = (100.0, 25.0)  # OpenRouter total_credits, total_usage ($)
     key_usage: dict[str, tuple[float, float]] = field(default_factory=dict)  # key -> day, week $
     balance: tuple[str, str] = ("USD", "110.00")  # DeepSeek currency, total_balance
+    source: Callable[[str, int, int], list[Use]] | None = None
     page_size: int = 24  # buckets per page at most, whatever `limit` asks
     faults: dict[tuple[str, str, int], list[Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -149,12 +155,14 @@ class FakeAdmin:
         chosen = starts[page * limit : (page + 1) * limit]
         buckets = []
         for b in chosen:
-            found = [
-                u for u in self.usage[provider] if b <= int(u.at.timestamp()) < min(b + width, end)
-            ]
-            results = _grouped(provider, found, group)
+            results = _grouped(provider, self._uses(provider, b, min(b + width, end)), group)
             buckets.append(_bucket(provider, b, min(b + width, end), results))
         return _paged(provider, buckets, (page + 1) * limit < len(starts), page + 1)
+
+    def _uses(self, provider: str, start: int, end: int) -> list[Use]:
+        if self.source is not None:
+            return self.source(provider, start, end)
+        return [u for u in self.usage[provider] if start <= int(u.at.timestamp()) < end]
 
     def _cost(self, provider: str, q: dict[str, list[str]], page: int) -> dict[str, Any]:
         start, end = _window(provider, q)
