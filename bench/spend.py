@@ -41,6 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from health import ready_port
 from limits_scale import CHECK, PEAK, run_child
 from timing import time_async
 
@@ -136,12 +137,7 @@ def start_server(keys: int, models: int) -> tuple[subprocess.Popen[str], int]:
         [sys.executable, __file__, "--serve", "--keys", str(keys), "--models", str(models)],
         stdout=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
-    assert proc.stdout is not None
-    line = proc.stdout.readline().split()
-    if not line or line[0] != "READY":
-        proc.kill()
-        raise SystemExit("the fake provider did not start")
-    return proc, int(line[1])
+    return proc, ready_port(proc)
 
 
 def base_db(workdir: Path, keys: int, url: str) -> Path:
