@@ -2,6 +2,8 @@
 
 Shapes as documented (read 2026-12):
 * OpenAI: https://platform.openai.com/docs/api-reference/usage/completions,
+  https://platform.openai.com/docs/api-reference/usage/embeddings,
+  https://platform.openai.com/docs/api-reference/usage/moderations,
   https://platform.openai.com/docs/api-reference/usage/costs,
   https://platform.openai.com/docs/api-reference/projects/list and
   https://platform.openai.com/docs/api-reference/project-api-keys/list
@@ -118,6 +120,13 @@ def headers_for(provider: str, secret: str) -> dict[str, str]:
 # -- OpenAI -------------------------------------------------------------------------------------
 
 
+# The usage endpoints that report tokens per API key and model (embeddings and moderations: input
+# tokens only). images, audio_speeches and audio_transcriptions count images, characters and
+# seconds, which byok cannot price per key (the Costs API has their cost, organisation-wide);
+# vector_stores and code_interpreter_sessions group by project only, never by key.
+OPENAI_USAGE = ("completions", "embeddings", "moderations")
+
+
 def openai_usage(client: AdminClient, start: datetime, end: datetime) -> Iterator[Row]:
     params: Params = {
         "start_time": int(start.timestamp()),
@@ -126,7 +135,13 @@ def openai_usage(client: AdminClient, start: datetime, end: datetime) -> Iterato
         "group_by": ["api_key_id", "model"],
         "limit": 168,
     }
-    for bucket in client.pages("/organization/usage/completions", params, "page", "next_page"):
+    for endpoint in OPENAI_USAGE:
+        path = f"/organization/usage/{endpoint}"
+        yield from _openai_buckets(client.pages(path, params, "page", "next_page"))
+
+
+def _openai_buckets(buckets: Iterator[Any]) -> Iterator[Row]:
+    for bucket in buckets:
         at = _hour(datetime.fromtimestamp(int(bucket["start_time"]), UTC))
         for r in bucket.get("results") or ():
             yield {

@@ -4,7 +4,9 @@ Stdlib only, no `core`: written from the providers' docs, so a client that sends
 parameters or misreads a page fails here as it would for real. The shapes:
 * OpenAI usage: https://platform.openai.com/docs/api-reference/usage/completions (a "page" of
   "bucket"s with start_time/end_time and results grouped by api_key_id and model; has_more and
-  next_page, sent back as `page`), costs: https://platform.openai.com/docs/api-reference/usage/costs
+  next_page, sent back as `page`), likewise .../usage/embeddings and .../usage/moderations (their
+  results: input_tokens and num_model_requests only; openai/openai-openapi's openapi.yaml,
+  UsageEmbeddingsResult and UsageModerationsResult), costs: https://platform.openai.com/docs/api-reference/usage/costs
   (amount {value, currency} in dollars, 1d buckets only), projects and their API keys
   (`redacted_value`): https://platform.openai.com/docs/api-reference/project-api-keys/list
 * Anthropic usage: https://docs.anthropic.com/en/api/admin-api/usage-cost/get-messages-usage-report
@@ -34,6 +36,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 Answer = tuple[int, Any, dict[str, str]]
+OPENAI_USAGE = {f"/organization/usage/{e}" for e in ("completions", "embeddings", "moderations")}
 HOUR = 3600
 DAY = 86400
 
@@ -48,6 +51,7 @@ class Use:
     input: int
     output: int
     cached: int = 0
+    endpoint: str = "completions"  # OpenAI's usage endpoint: completions, embeddings, moderations
 
 
 @dataclass
@@ -104,7 +108,7 @@ class FakeAdmin:
         self, provider: str, route: str, sub: str, q: dict[str, list[str]], headers: Any, page: int
     ) -> Answer:
         if route == "usage":
-            return 200, self._usage(provider, q, page), {}
+            return 200, self._usage(provider, q, page, sub.rsplit("/", 1)[-1]), {}
         if route == "cost":
             return 200, self._cost(provider, q, page), {}
         if route == "projects":
@@ -146,7 +150,9 @@ class FakeAdmin:
                 "topped_up_balance": total}  # fmt: skip
         return 200, {"is_available": True, "balance_infos": [info]}, {}
 
-    def _usage(self, provider: str, q: dict[str, list[str]], page: int) -> dict[str, Any]:
+    def _usage(
+        self, provider: str, q: dict[str, list[str]], page: int, endpoint: str
+    ) -> dict[str, Any]:
         start, end = _window(provider, q)
         width = HOUR if (q.get("bucket_width") or ["1d"])[0] == "1h" else DAY
         group = q.get("group_by") or q.get("group_by[]") or []
@@ -155,7 +161,10 @@ class FakeAdmin:
         chosen = starts[page * limit : (page + 1) * limit]
         buckets = []
         for b in chosen:
-            results = _grouped(provider, self._uses(provider, b, min(b + width, end)), group)
+            uses = self._uses(provider, b, min(b + width, end))
+            if provider == "openai":
+                uses = [u for u in uses if u.endpoint == endpoint]
+            results = _grouped(provider, uses, group, endpoint)
             buckets.append(_bucket(provider, b, min(b + width, end), results))
         return _paged(provider, buckets, (page + 1) * limit < len(starts), page + 1)
 
@@ -180,7 +189,7 @@ class FakeAdmin:
 
 def _route(provider: str, sub: str) -> str | None:
     if provider == "openai":
-        if sub == "/organization/usage/completions":
+        if sub in OPENAI_USAGE:
             return "usage"
         if sub == "/organization/costs":
             return "cost"
@@ -235,7 +244,9 @@ def _iso(stamp: int) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _grouped(provider: str, found: list[Use], group: list[str]) -> list[dict[str, Any]]:
+def _grouped(
+    provider: str, found: list[Use], group: list[str], endpoint: str
+) -> list[dict[str, Any]]:
     sums: dict[tuple[str | None, str | None], list[int]] = {}
     for u in found:
         k = (u.key_id if "api_key_id" in group else None, u.model if "model" in group else None)
@@ -244,7 +255,11 @@ def _grouped(provider: str, found: list[Use], group: list[str]) -> list[dict[str
             acc[i] += n
     out = []
     for (key, model), (inp, outp, cached, n) in sorted(sums.items(), key=str):
-        if provider == "openai":
+        if provider == "openai" and endpoint != "completions":
+            out.append({"object": f"organization.usage.{endpoint}.result", "input_tokens": inp,
+                        "num_model_requests": n, "api_key_id": key, "model": model,
+                        "project_id": None, "user_id": None})  # fmt: skip
+        elif provider == "openai":
             out.append({"object": "organization.usage.completions.result", "input_tokens": inp,
                         "output_tokens": outp, "input_cached_tokens": cached,
                         "num_model_requests": n, "api_key_id": key, "model": model,

@@ -103,6 +103,25 @@ async def test_openai_sync_links_keys_and_reports_per_integration(setup, server)
     assert ADMIN not in side_file(facade.db_path, "spend").read_text()
 
 
+async def test_openai_embeddings_and_moderations_count_per_key(setup, server) -> None:
+    _, spend, ids, _ = setup
+    at = T0 - timedelta(hours=2)
+    server.admin.usage["openai"] += [
+        Use(at, "key_A", "text-embedding-3-small", 1_000_000, 0, endpoint="embeddings"),
+        Use(at, "key_A", "omni-moderation-latest", 5_000, 0, endpoint="moderations"),
+    ]
+    spend.add_account("default", "org", "openai", ADMIN, server.base_url_for("openai"))
+    spend.sync("default", days=3)
+    rows = [r for d in spend.store.days("default", "usage") for r in d["rows"]]
+    by_model = {r["model"]: r for r in rows if r["key"] == "key_A"}
+    assert by_model["text-embedding-3-small"]["in"] == 1_000_000
+    assert by_model["text-embedding-3-small"]["cents"] == 2.0  # $0.02 per million tokens
+    assert by_model["omni-moderation-latest"]["cents"] == 0.0  # free, and priced so
+    assert _tokens(spend.report("default"), ids["a"]) == 20 * 1100 + 1_005_000
+    asked = {s.path.rsplit("/", 1)[-1] for s in server.requests if "/usage/" in s.path}
+    assert asked == {"completions", "embeddings", "moderations"}
+
+
 async def test_resync_replaces_buckets_never_adds(setup, server) -> None:
     _, spend, ids, _clock = setup
     spend.add_account("default", "org", "openai", ADMIN, server.base_url_for("openai"))
