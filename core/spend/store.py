@@ -217,9 +217,13 @@ def read_days(
         keys = list(table) if want is None else [k for k in want if k in table]
         try:
             out = [(data, k, table[k], day_rows(data, segments, k, table[k])) for k in keys]
-        except FileNotFoundError:
-            if attempt == 2:
-                raise
+        except FileNotFoundError as exc:
+            if attempt == 2:  # not a commit racing this read: the file was removed by hand
+                raise StoreError(
+                    f"{exc.filename} is missing (a synced window's rows); run byok sync "
+                    "--days N again to read those days",
+                    str(exc.filename),
+                ) from None
             continue
         yield from out
         return

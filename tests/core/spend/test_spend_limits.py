@@ -15,7 +15,7 @@ import pytest
 from support.clock import Clock
 
 from core.enums import Decision
-from core.errors import ValidationError
+from core.errors import StoreError, ValidationError
 from core.facade import IntegrationsFacade
 from core.paths import side_file
 from core.readside import Dashboard
@@ -295,3 +295,11 @@ def test_a_schema_1_file_is_migrated_to_segments(tmp_path: Path) -> None:
     assert stored["_meta"]["1"]["schema"] == 2 and "pending" not in stored
     assert all("rows" not in d and d["seg"] for d in stored["days"].values())
     assert len(list(segment_dir(path).iterdir())) == 2  # one per account and kind
+
+
+async def test_a_segment_removed_by_hand_is_a_clear_store_error(synced, db_path: Path) -> None:
+    facade, iid, _ = synced
+    for seg in segment_dir(side_file(db_path, "spend")).iterdir():
+        seg.unlink()
+    with pytest.raises(StoreError, match=r"is missing .* run byok sync --days N again"):
+        await facade.get_limits_status("default", iid)
