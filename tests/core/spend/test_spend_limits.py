@@ -87,6 +87,11 @@ async def test_without_spend_data_the_status_is_recorded_only(db_path: Path) -> 
         assert s.reported_cents is None and s.reported_tokens is None
         assert s.reported_synced_at is None
         assert not side_file(db_path, "spend").exists()  # reading created nothing
+        # `reported` counts the provider's figure alone: nothing synced is 0, said so
+        await facade.update_integration("default", made.id, limits_source="reported")
+        s = await facade.get_limits_status("default", made.id)
+        assert s is not None and (s.budget_used_cents, s.tokens_used_month) == (0, 0)
+        assert (s.budget_source, s.recorded_cents, s.reported_cents) == ("reported", 40, None)
     finally:
         await facade.aclose()
 
