@@ -27,12 +27,14 @@ from core.spend.store import (
 from core.storage import AtomicJSONStorage
 
 KEY, IN, OUT, CENTS = 0, 2, 3, 7  # columns of a stored usage row (store.COLUMNS["usage"])
+COST_KEY, COST_CENTS = 0, 2  # of a cost row (store.COLUMNS["cost"])
 
 
 @dataclass(frozen=True, slots=True)
 class Reported:
-    """A key's reported spend over a period: cents (tokens priced where the provider reports
-    tokens only), input + output tokens, and the last sync of a day of the period."""
+    """A key's reported spend over a period: cents (a day's cost the provider reported for the
+    key where it did, else the day's tokens priced), input + output tokens, and the last sync of
+    a day of the period."""
 
     cents: float
     tokens: int
@@ -96,17 +98,35 @@ class ReportedSpend:
         if cached is not False:
             return cached
         assert self._segments is not None
-        keys = [day_key(account_id, "usage", d) for d in day_names(start, end)]
-        sums: dict[str, list[Any]] = {}
+        days = day_names(start, end)
+        keys = [day_key(account_id, kind, d) for d in days for kind in ("usage", "cost")]
+        # day -> key -> [priced cents, tokens], and day -> key -> billed cents
+        used: dict[str, dict[str, list[Any]]] = {}
+        billed: dict[str, dict[str, float]] = {}
         synced: list[str] = []
         for _, _, doc, rows in read_days(file, self._segments, keys):
             synced.append(doc["synced_at"])
+            if doc["kind"] == "cost":
+                paid = billed.setdefault(doc["day"], {})
+                for row in rows:
+                    if row[COST_KEY] is not None:  # None: organisation-wide, no key's
+                        paid[row[COST_KEY]] = paid.get(row[COST_KEY], 0.0) + row[COST_CENTS]
+                continue
+            day = used.setdefault(doc["day"], {})
             for row in rows:
-                acc = sums.get(row[KEY])
+                acc = day.get(row[KEY])
                 if acc is None:
-                    acc = sums[row[KEY]] = [0.0, 0]
+                    acc = day[row[KEY]] = [0.0, 0]
                 acc[0] += row[CENTS] or 0.0
                 acc[1] += row[IN] + row[OUT]
+        sums: dict[str, list[Any]] = {}
+        for day in days:  # the provider's own cost of a key-day replaces its priced tokens
+            priced, paid = used.get(day, {}), billed.get(day, {})
+            for key in priced.keys() | paid.keys():
+                acc = sums.setdefault(key, [0.0, 0])
+                cents, tokens = priced.get(key, (0.0, 0))
+                acc[0] += paid.get(key, cents)
+                acc[1] += tokens
         found = (sums, max(synced)) if synced else None
         self._sums[(account_id, start, end)] = found
         return found

@@ -46,7 +46,7 @@ TABLES = ("accounts", "links", "days", "balances", "marks")
 # A stored row per kind: a list in this order (the names are those of the rows `days()` returns).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "usage": ("key", "model", "in", "out", "cached", "cache_write", "req", "cents"),
-    "cost": ("item", "cents"),
+    "cost": ("key", "item", "cents"),  # key: None for organisation-wide cost
 }
 SEGMENT_SUFFIX = ".seg.json"
 
@@ -84,7 +84,7 @@ def segment_dir(path: Path) -> Path:
 
 
 class DayRows:
-    """A window's rows summed per day and group (usage: key and model; cost: line item), in the
+    """A window's rows summed per day and group (usage: key and model; cost: key and item), in the
     stored column order. Cents of rows that could not be priced (None) are left out of the sum;
     a group with no priced row has None."""
 
@@ -99,9 +99,8 @@ class DayRows:
             return False
         cols = COLUMNS[self.kind]
         width = len(cols) - 1  # the last column is cents
-        group = (
-            (row.get("key"), row.get("model") or "") if self.kind == "usage" else (row.get("item"),)
-        )
+        second = (row.get("model") or "") if self.kind == "usage" else row.get("item")
+        group = (row.get("key"), second)
         acc = groups.get(group)
         if acc is None:
             acc = groups[group] = [*group, *([0] * (width - len(group))), None]

@@ -292,7 +292,7 @@ def test_a_schema_1_file_is_migrated_to_segments(tmp_path: Path) -> None:
                 "cents": 12.0,
             }
         ]
-        assert store.days("t", "cost")[0]["rows"] == [{"item": None, "cents": 150.0}]
+        assert store.days("t", "cost")[0]["rows"] == [{"key": None, "item": None, "cents": 150.0}]
         assert store.mark("acc", "usage") == "2026-11-15T00:00:00+00:00"
     finally:
         store.close()
@@ -308,3 +308,18 @@ async def test_a_segment_removed_by_hand_is_a_clear_store_error(synced, db_path:
         seg.unlink()
     with pytest.raises(StoreError, match=r"is missing .* run byok sync --days N again"):
         await facade.get_limits_status("default", iid)
+
+
+async def test_a_cost_the_provider_reports_for_the_key_replaces_its_priced_tokens(synced) -> None:
+    facade, iid, _ = synced
+    spend = facade.spend()
+    account = spend.accounts.list("default")[0]
+    # as a provider that reports cost per API key answers (a cost row with its key), for Dec 1;
+    # a row without a key is organisation-wide and no key's
+    spend.store.commit_window(
+        "default", account.id, "cost", {"2026-12-01": [["key_A", None, 500.0], [None, None, 9.0]]},
+        NOW.isoformat(), NOW.isoformat(),
+    )  # fmt: skip
+    s = await facade.get_limits_status("default", iid)
+    assert s is not None and s.reported_cents == 500.0 and s.budget_used_cents == 500
+    assert s.reported_tokens == 33_000  # the tokens are still the usage report's
