@@ -52,12 +52,17 @@ def start_server(delay_ms: int | None = None) -> tuple[subprocess.Popen[str], in
         text=True,
         cwd=Path(__file__).resolve().parents[1],
     )
+    return proc, ready_port(proc)
+
+
+def ready_port(proc: subprocess.Popen[str]) -> int:
+    """The port a fake provider child prints on its first line (`READY <port>`)."""
     assert proc.stdout is not None
     line = proc.stdout.readline().split()
     if not line or line[0] != "READY":
         proc.kill()
         raise SystemExit("the fake provider did not start")
-    return proc, int(line[1])
+    return int(line[1])
 
 
 def stats(port: int, reset: bool = False) -> dict[str, int]:

@@ -111,7 +111,7 @@ class IntegrationsFacade:
         self._repo = repo
         self._dashboard = dashboard
         self._health = HealthService(self._ctx)
-        self._usage = UsageService(self._ctx, dashboard.usage)
+        self._usage = UsageService(self._ctx, dashboard.usage, dashboard.reported)
         self._spend: SpendService | None = None
 
     @property
@@ -190,6 +190,7 @@ class IntegrationsFacade:
         token_limit_month: int = 0,
         rate_limit_rpm: int = 0,
         created_by: str | None = None,
+        limits_source: str = "max",
     ) -> IntegrationDetailResult:
         tenant = v.tenant(tenant_id)
         doc = await self._run(
@@ -203,6 +204,7 @@ class IntegrationsFacade:
             budget_limit_cents=budget_limit_cents,
             token_limit_month=token_limit_month,
             rate_limit_rpm=rate_limit_rpm,
+            limits_source=limits_source,
             created_by=created_by,
         )
         return to_detail(doc)

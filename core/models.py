@@ -68,6 +68,9 @@ class IntegrationDetailResult(_Result):
     config: dict[str, Any]
     health_reason: str | None = None
     health_latency_ms: int | None = None
+    limits_source: str = Field(
+        default="max", description="what the limits count: recorded, reported or max"
+    )
 
 
 class IntegrationLifecycleResult(_Result):

@@ -66,6 +66,27 @@ class LimitFigures:
     period_end: datetime = field(metadata=_doc("first instant of the next month, exclusive"))
     requests_month: int = field(default=0, metadata=_doc("requests in the period"))
     unpriced_calls: int = field(default=0, metadata=_doc("calls of unknown price, costed 0"))
+    limits_source: str = field(
+        default="max", metadata=_doc("the integration's setting: recorded, reported or max")
+    )
+    budget_source: str = field(
+        default="recorded", metadata=_doc("what budget_used_cents counts: recorded or reported")
+    )
+    tokens_source: str = field(
+        default="recorded", metadata=_doc("what tokens_used_month counts: recorded or reported")
+    )
+    recorded_cents: int = field(default=0, metadata=_doc("recorded cost in the period, rounded"))
+    recorded_tokens: int = field(default=0, metadata=_doc("recorded input + output tokens"))
+    reported_cents: float | None = field(
+        default=None,
+        metadata=_doc("cost the provider reported in the period; None: no synced day in it"),
+    )
+    reported_tokens: int | None = field(
+        default=None, metadata=_doc("input + output tokens the provider reported; None likewise")
+    )
+    reported_synced_at: datetime | None = field(
+        default=None, metadata=_doc("the last sync of a reported day of the period")
+    )
 
     def as_dict(self) -> dict[str, Any]:
         """The fields by name, in order, not copied (dataclasses.asdict deep-copies: slow)."""

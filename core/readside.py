@@ -26,6 +26,7 @@ from core.integrations.credentials import Vault
 from core.integrations.repository import TABLE, IntegrationRepo, check_shape
 from core.paths import default_db_path, side_file
 from core.readmodels import LimitFigures, Row, to_row
+from core.spend.reported import ReportedSpend
 from core.storage import AtomicJSONStorage
 from core.timeutil import Clock, to_us, utc_now
 from core.usage.limits import limit_figures
@@ -71,9 +72,9 @@ class Dashboard:
         if create:
             store.ensure_created()
         tick = clock or utc_now
-        usage = open_usage_store(
-            side_file(store.path, "usage"), clock=tick, durable=store.durable
-        )
+        usage = open_usage_store(side_file(store.path, "usage"), clock=tick, durable=store.durable)
+        # What the providers reported (byok sync): read for the limits, when it exists.
+        self.reported = ReportedSpend(side_file(store.path, "spend"))
         # The vault only loads a key when a secret is sealed or opened, which reading never does.
         repo = IntegrationRepo(store, Vault(environ=env), tick, env)
         self.store, self.repo, self.usage = store, repo, usage
@@ -136,7 +137,7 @@ class Dashboard:
         docs = [doc for iid in wanted if (doc := self.repo.get(tenant, iid)) is not None]
         if not docs:
             return {}
-        return limit_figures(self.usage, tenant, docs, to_us(self.clock()))
+        return limit_figures(self.usage, tenant, docs, to_us(self.clock()), self.reported)
 
     def generation(self) -> tuple[int, int, int, int] | None:
         """An identity of the committed integrations file: unchanged means nothing to repaint
@@ -148,4 +149,5 @@ class Dashboard:
     def close(self) -> None:
         """Close the files (a facade built over this dashboard closes the same ones)."""
         self.usage.close()
+        self.reported.close()
         self.store.close()

@@ -30,7 +30,9 @@ def _names(model: type[BaseModel], *computed: str) -> Names:
 # The fields of each result that a document stores under the same name. Picking by the result's
 # names means that the document's sealed `credential` can never reach a result.
 _SUMMARY = _names(IntegrationSummaryResult)
-_DETAIL = _names(IntegrationDetailResult, "credential_hint", "credential_source", "config")
+_DETAIL = _names(
+    IntegrationDetailResult, "credential_hint", "credential_source", "config", "limits_source"
+)
 _HEALTH = _names(HealthStatusResult, "integration_id")
 
 
@@ -54,6 +56,7 @@ def to_detail(doc: Doc) -> IntegrationDetailResult:
         credential_hint=cred.get("hint"),
         credential_source=cred.get("source", CredentialSource.NONE.value),
         config=dict(doc.get("config") or {}),
+        limits_source=doc.get("limits_source") or "max",  # documents older than the field
     )
 
 

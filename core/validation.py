@@ -53,7 +53,11 @@ FUTURE_SKEW_US = 5 * 60 * US_PER_S  # clock skew between machines
 LAST_UNIX_S = 253402300800  # 10000-01-01: Unix seconds are 1970..9999
 NEEDS_BASE_URL = frozenset({ProviderType.AZURE_OPENAI, ProviderType.CUSTOM})
 LIMIT_FIELDS = ("budget_limit_cents", "token_limit_month", "rate_limit_rpm")
-UPDATABLE = frozenset({"name", "credential", "default_model", "config", *LIMIT_FIELDS})
+UPDATABLE = frozenset(
+    {"name", "credential", "default_model", "config", "limits_source", *LIMIT_FIELDS}
+)
+# What the limits count: byok's recorded usage, the provider's reported usage, or the larger.
+LIMITS_SOURCES = ("recorded", "reported", "max")
 RECORD_FIELDS = frozenset(
     {
         "integration_id",
@@ -147,6 +151,19 @@ def _short_text(value: object, most: int) -> str | None:
         if text and len(text) <= most and text.isprintable():
             return text
     return None
+
+
+def limits_source(value: object) -> str:
+    """Which usage the limits count (see LIMITS_SOURCES); blank or None is the default, max."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "max"
+    if isinstance(value, str) and value.strip().lower() in LIMITS_SOURCES:
+        return value.strip().lower()
+    raise ValidationError(
+        "must be recorded (what byok recorded), reported (what the provider reported, after "
+        "byok sync) or max (the larger of the two)",
+        "limits_source",
+    )
 
 
 def model(value: object) -> str | None:

@@ -215,6 +215,7 @@ class IntegrationRepo:
         budget_limit_cents: object = 0,
         token_limit_month: object = 0,
         rate_limit_rpm: object = 0,
+        limits_source: object = "max",
         created_by: object = None,
     ) -> Doc:
         errors: dict[str, str] = {}
@@ -223,6 +224,7 @@ class IntegrationRepo:
         _collect(errors, fields, "name", lambda: v.name(name))
         _collect(errors, fields, "default_model", lambda: v.model(default_model))
         _collect(errors, fields, "created_by", lambda: v.created_by(created_by))
+        _collect(errors, fields, "limits_source", lambda: v.limits_source(limits_source))
         for field, value in zip(
             v.LIMIT_FIELDS, (budget_limit_cents, token_limit_month, rate_limit_rpm), strict=True
         ):
@@ -254,6 +256,7 @@ class IntegrationRepo:
             "budget_limit_cents": fields["budget_limit_cents"],
             "token_limit_month": fields["token_limit_month"],
             "rate_limit_rpm": fields["rate_limit_rpm"],
+            "limits_source": fields["limits_source"],
             "created_at": now,
             "updated_at": None,
             "created_by": fields["created_by"] if created_by is not None else _os_user(),
@@ -342,6 +345,9 @@ class IntegrationRepo:
         for field in v.LIMIT_FIELDS:
             if field in changes:
                 _collect(errors, fields, field, lambda f=field: v.limit(f, changes[f]))
+        if "limits_source" in changes:
+            _collect(errors, fields, "limits_source",
+                     lambda: v.limits_source(changes["limits_source"]))  # fmt: skip
         if "config" in changes:
             _collect(errors, fields, "config", lambda: v.config(kind, changes["config"]))
         spec = None

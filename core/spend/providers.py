@@ -141,7 +141,10 @@ def headers_for(provider: str, secret: str) -> dict[str, str]:
 
 
 # The usage endpoints grouped by API key and model (the SDK's `admin.organization.usage`, openai
-# 3.57); the others (vector stores, code interpreter, file and web search) group by project only.
+# 3.57): tokens from completions, embeddings and moderations (input only), requests from all of
+# them (images, audio_speeches and audio_transcriptions count images, characters and seconds,
+# which byok cannot price: their cost per key is in the Costs API); vector_stores,
+# code_interpreter_sessions and the file and web search calls group by project only, never by key.
 OPENAI_USAGE = (
     "completions",
     "embeddings",
@@ -152,9 +155,8 @@ OPENAI_USAGE = (
 )
 
 
-def openai_usage(client: AdminClient, start: datetime, end: datetime) -> list[Row]:
-    """Hourly usage per API key and model of every endpoint in OPENAI_USAGE: tokens where the
-    endpoint counts them (embeddings and moderations count input only), requests everywhere."""
+def openai_usage(client: AdminClient, start: datetime, end: datetime) -> Iterator[Row]:
+    """Hourly usage per API key and model of every endpoint in OPENAI_USAGE."""
     params: Params = {
         "start_time": int(start.timestamp()),
         "end_time": int(end.timestamp()),
@@ -162,28 +164,28 @@ def openai_usage(client: AdminClient, start: datetime, end: datetime) -> list[Ro
         "group_by": ["api_key_id", "model"],
         "limit": 168,
     }
-    rows: list[Row] = []
     for endpoint in OPENAI_USAGE:
         path = f"/organization/usage/{endpoint}"
-        for bucket in client.pages(path, params, "page", "next_page"):
-            at = _hour(datetime.fromtimestamp(int(bucket["start_time"]), UTC))
-            for r in bucket.get("results") or ():
-                rows.append(
-                    {
-                        "key": r.get("api_key_id"),
-                        "model": r.get("model") or "",
-                        "start": at,
-                        "in": _int(r.get("input_tokens")),
-                        "out": _int(r.get("output_tokens")),
-                        "cached": _int(r.get("input_cached_tokens")),
-                        "cache_write": 0,
-                        "req": _int(r.get("num_model_requests")),
-                    }
-                )
-    return rows
+        yield from _openai_buckets(client.pages(path, params, "page", "next_page"))
 
 
-def openai_costs(client: AdminClient, start: datetime, end: datetime) -> list[Row]:
+def _openai_buckets(buckets: Iterator[Any]) -> Iterator[Row]:
+    for bucket in buckets:
+        at = _hour(datetime.fromtimestamp(int(bucket["start_time"]), UTC))
+        for r in bucket.get("results") or ():
+            yield {
+                "key": r.get("api_key_id"),
+                "model": r.get("model") or "",
+                "start": at,
+                "in": _int(r.get("input_tokens")),
+                "out": _int(r.get("output_tokens")),
+                "cached": _int(r.get("input_cached_tokens")),
+                "cache_write": 0,
+                "req": _int(r.get("num_model_requests")),
+            }
+
+
+def openai_costs(client: AdminClient, start: datetime, end: datetime) -> Iterator[Row]:
     """Daily cost per API key (`key`; None for spend no key made, such as file storage) and
     line item: the provider's own figure, for every endpoint."""
     params: Params = {
@@ -193,20 +195,16 @@ def openai_costs(client: AdminClient, start: datetime, end: datetime) -> list[Ro
         "group_by": ["api_key_id", "line_item"],
         "limit": 31,
     }
-    rows: list[Row] = []
     for bucket in client.pages("/organization/costs", params, "page", "next_page"):
         day = datetime.fromtimestamp(int(bucket["start_time"]), UTC).strftime("%Y-%m-%d")
         for r in bucket.get("results") or ():
             amount = r.get("amount") or {}
-            rows.append(
-                {
-                    "day": day,
-                    "cents": float(amount.get("value") or 0) * 100,  # dollars
-                    "item": r.get("line_item"),
-                    "key": r.get("api_key_id"),
-                }
-            )
-    return rows
+            yield {
+                "day": day,
+                "cents": float(amount.get("value") or 0) * 100,  # dollars
+                "item": r.get("line_item"),
+                "key": r.get("api_key_id"),
+            }
 
 
 def openai_keys(client: AdminClient) -> list[tuple[str, str]]:
@@ -227,7 +225,7 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def anthropic_usage(client: AdminClient, start: datetime, end: datetime) -> list[Row]:
+def anthropic_usage(client: AdminClient, start: datetime, end: datetime) -> Iterator[Row]:
     params: Params = {
         "starting_at": _rfc3339(start),
         "ending_at": _rfc3339(end),
@@ -235,7 +233,6 @@ def anthropic_usage(client: AdminClient, start: datetime, end: datetime) -> list
         "group_by[]": ["api_key_id", "model"],
         "limit": 168,
     }
-    rows: list[Row] = []
     path = "/v1/organizations/usage_report/messages"
     for bucket in client.pages(path, params, "page", "next_page"):
         at = _hour(datetime.fromisoformat(str(bucket["starting_at"]).replace("Z", "+00:00")))
@@ -243,38 +240,31 @@ def anthropic_usage(client: AdminClient, start: datetime, end: datetime) -> list
             creation = r.get("cache_creation") or {}
             written = sum(_int(n) for n in creation.values())
             read = _int(r.get("cache_read_input_tokens"))
-            rows.append(
-                {
-                    "key": r.get("api_key_id"),
-                    "model": r.get("model") or "",
-                    "start": at,
-                    # byok counts input with its cached parts, as OpenAI reports it
-                    "in": _int(r.get("uncached_input_tokens")) + read + written,
-                    "out": _int(r.get("output_tokens")),
-                    "cached": read,
-                    "cache_write": written,
-                    "req": 0,  # not reported
-                }
-            )
-    return rows
+            yield {
+                "key": r.get("api_key_id"),
+                "model": r.get("model") or "",
+                "start": at,
+                # byok counts input with its cached parts, as OpenAI reports it
+                "in": _int(r.get("uncached_input_tokens")) + read + written,
+                "out": _int(r.get("output_tokens")),
+                "cached": read,
+                "cache_write": written,
+                "req": 0,  # not reported
+            }
 
 
-def anthropic_costs(client: AdminClient, start: datetime, end: datetime) -> list[Row]:
+def anthropic_costs(client: AdminClient, start: datetime, end: datetime) -> Iterator[Row]:
     params: Params = {
         "starting_at": _rfc3339(start),
         "ending_at": _rfc3339(end),
         "group_by[]": ["description"],
         "limit": 31,
     }
-    rows: list[Row] = []
     for bucket in client.pages("/v1/organizations/cost_report", params, "page", "next_page"):
         day = str(bucket["starting_at"])[:10]
         for r in bucket.get("results") or ():
             # "amount": a decimal string in the currency's lowest unit (cents)
-            rows.append(
-                {"day": day, "cents": float(r.get("amount") or 0), "item": r.get("description")}
-            )
-    return rows
+            yield {"day": day, "cents": float(r.get("amount") or 0), "item": r.get("description")}
 
 
 def anthropic_keys(client: AdminClient) -> list[tuple[str, str]]:

@@ -98,8 +98,6 @@ def spend_rows(
                 continue
             row = _row(out, iid, day, doc["synced_at"])
             row["reported_cents"] += r.get("cents") or 0.0
-            if r.get("billed"):
-                row["reported_from"] = "provider"
             row["reported_tokens"] += int(r.get("in") or 0) + int(r.get("out") or 0)
     for (iid, day), (cents, synced_at) in _billed_per_key(days, by_key).items():
         row = _row(out, iid, day, synced_at)

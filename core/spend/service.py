@@ -59,6 +59,20 @@ class SpendService:
         self, tenant_id: str, ref: str, provider_key_id: str, account: str | None = None
     ) -> dict[str, Any]:
         """Tie an integration to a provider key id by hand; sync never changes it."""
+        link = self.plan_link(tenant_id, ref, provider_key_id, account)
+        self.commit_link(link)
+        return link
+
+    def commit_link(self, link: dict[str, Any]) -> None:
+        """Store a link that plan_link checked."""
+        fields = ("tenant_id", "account_id", "provider_key_id", "how")
+        self.store.link_many({link["integration_id"]: {k: link[k] for k in fields}})
+
+    def plan_link(
+        self, tenant_id: str, ref: str, provider_key_id: str, account: str | None = None
+    ) -> dict[str, Any]:
+        """The link `link` would store, checked (ValidationError), nothing written: `byok edit`
+        checks it before it changes anything else."""
         doc = self.repo.resolve(tenant_id, ref)
         if doc is None:
             raise ValidationError(f"no integration {ref!r} in tenant {tenant_id!r}", "ref")
@@ -79,14 +93,14 @@ class SpendService:
             raise ValidationError(
                 f"{chosen.name} is not a {doc['provider_type']} account", "account"
             )
-        link = {
+        return {
+            "integration_id": doc["id"],
+            "account": chosen.name,
             "tenant_id": tenant_id,
             "account_id": chosen.id,
             "provider_key_id": kid,
             "how": "manual",
         }
-        self.store.link_many({doc["id"]: link})
-        return {"integration_id": doc["id"], "account": chosen.name, **link}
 
     def report(self, tenant_id: str, ref: str | None = None) -> dict[str, Any]:
         only = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,14 +24,14 @@ from core.spend import anthropic
 from core.spend import providers as p
 from core.spend.accounts import Account, Accounts
 from core.spend.links import auto_links, local_hint
-from core.spend.store import Doc, SpendStore
+from core.spend.store import DayRows, Doc, SpendStore, day_names
 from core.timeutil import Clock, from_iso, to_iso, to_us
 from core.usage.pricing import PriceTable, nc_to_cents
 
 WINDOW = timedelta(days=7)
 REVISED = timedelta(hours=48)
 FIRST_DAYS = 30
-Fetch = Callable[[p.AdminClient, datetime, datetime], list[p.Row]]
+Fetch = Callable[[p.AdminClient, datetime, datetime], Iterator[p.Row]]
 REPORTS: dict[str, tuple[Fetch, Fetch, Callable[[p.AdminClient], list[tuple[str, str]]]]] = {
     "openai": (p.openai_usage, p.openai_costs, p.openai_keys),
     "anthropic": (anthropic.usage, anthropic.costs, p.anthropic_keys),
@@ -40,14 +40,6 @@ REPORTS: dict[str, tuple[Fetch, Fetch, Callable[[p.AdminClient], list[tuple[str,
 
 def day_start(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def day_names(start: datetime, end: datetime) -> list[str]:
-    names, day = [], day_start(start)
-    while day < end:
-        names.append(day.strftime("%Y-%m-%d"))
-        day += timedelta(days=1)
-    return names
 
 
 @dataclass
@@ -132,20 +124,22 @@ class Syncer:
             start = self._start(account, kind, now, days)
             while start < now:
                 end = min(start + WINDOW, now)
-                rows = fetch(client, start, end)
-                by_day: dict[str, list[p.Row]] = {d: [] for d in day_names(start, end)}
-                for row in rows:
-                    day = by_day.get((row.get("day") or row["start"])[:10])
-                    if day is None:  # outside the window: never let it replace a day half-read
-                        continue
+                summed = DayRows(kind, day_names(start, end))
+                for row in fetch(client, start, end):  # every page is read before the commit
                     if kind == "usage":
                         row["cents"] = prices.cents(row)
-                    day.append(row)
+                    # a row outside the window is dropped: it must not replace a day half-read
+                    summed.add((row.get("day") or row["start"])[:10], row)
+                    report["rows"] += 1
                 self.store.commit_window(
-                    account.tenant_id, account.id, kind, by_day, to_iso(self.clock()), to_iso(end)
+                    account.tenant_id,
+                    account.id,
+                    kind,
+                    summed.rows(),
+                    to_iso(self.clock()),
+                    to_iso(end),
                 )
                 report["windows"] += 1
-                report["rows"] += len(rows)
                 start = end
 
     def _start(self, account: Account, kind: str, now: datetime, days: int | None) -> datetime:
@@ -217,7 +211,9 @@ class Syncer:
         reported figure; the sum of the weeks, for the runway. A key that cannot be read is
         said in `report["key_errors"]`, and the others go on."""
         today = day_start(self.clock()).strftime("%Y-%m-%d")
-        rows: list[p.Row] = []
+        # OpenRouter's own dollars for the key's day: a cost per key, as the providers' own
+        # figures are stored (core.spend.report prefers it to tokens priced by byok)
+        summed = DayRows("cost", [today])
         week = 0.0
         links: dict[str, Doc] = {}
         for doc in self.repo.find(account.tenant_id, provider_type=ProviderType.OPENROUTER):
@@ -236,9 +232,7 @@ class Syncer:
                     {"integration_id": doc["id"], "error": str(exc)}
                 )
                 continue
-            rows.append(
-                {"key": doc["id"], "model": "", "cents": daily, "in": 0, "out": 0, "billed": True}
-            )  # OpenRouter's own dollars, not tokens priced by byok
+            summed.add(today, {"key": doc["id"], "cents": daily})
             week += weekly
             links[doc["id"]] = {
                 "tenant_id": account.tenant_id,
@@ -247,12 +241,12 @@ class Syncer:
                 "how": "auto",
             }
         self.store.link_many(links)
-        report["rows"] = len(rows)
+        report["rows"] = len(summed.by_day[today])
         self.store.commit_window(
             account.tenant_id,
             account.id,
-            "usage",
-            {today: rows},
+            "cost",
+            summed.rows(),
             to_iso(self.clock()),
             to_iso(self.clock()),
         )
@@ -265,9 +259,13 @@ class _Prices:
     def __init__(self, provider: str) -> None:
         self.table = PriceTable()
         self.pid = PriceTable.provider_id(provider, None)
+        self._at_us: dict[str, int] = {}
 
     def cents(self, row: Mapping[str, Any]) -> float | None:
-        at = from_iso(row["start"])
+        at_us = self._at_us.get(row["start"])
+        if at_us is None:  # an hour's rows share it: parsed once
+            at = from_iso(row["start"])
+            at_us = self._at_us[row["start"]] = to_us(at) if at else 0
         nc = self.table.cost_nc(
             self.pid,
             row["model"],
@@ -275,6 +273,6 @@ class _Prices:
             row["out"],
             row["cached"],
             row["cache_write"],
-            at_us=to_us(at) if at else None,
+            at_us=at_us or None,
         )
         return None if nc is None else nc_to_cents(nc)

@@ -34,8 +34,9 @@ from core.models import (
     LimitsStatusResult,
     UsageRecordResult,
 )
+from core.spend.reported import ReportedSpend
 from core.timeutil import US_PER_S, from_us, month_bounds, period_bounds, to_us
-from core.usage.limits import limit_figures, percent
+from core.usage.limits import REPORTED, limit_figures, percent, used
 from core.usage.pricing import NC_PER_CENT, PriceTable, nc_to_cents
 from core.usage.store import Event, Limits, UsageStore, open_usage_store
 
@@ -59,8 +60,15 @@ class UsageService:
     first); the process then keeps one in-memory view of the usage files, not two.
     """
 
-    def __init__(self, ctx: CoreContext, store: UsageStore | None = None) -> None:
+    def __init__(
+        self,
+        ctx: CoreContext,
+        store: UsageStore | None = None,
+        reported: ReportedSpend | None = None,
+    ) -> None:
         self.ctx = ctx
+        # the providers' reported spend, the limits' other source (the dashboard's, when shared)
+        self.reported = reported or ReportedSpend(ctx.side_path("spend"))
         opts = ctx.options
         if store is None:
             store = open_usage_store(
@@ -197,9 +205,7 @@ class UsageService:
                     rec.at_us,
                     rec.extra,
                 )
-            events.append(
-                Event(rec.iid, rec.model, rec.at_us, rec.inp, rec.out, cost, rec.call_id)
-            )
+            events.append(Event(rec.iid, rec.model, rec.at_us, rec.inp, rec.out, cost, rec.call_id))
         limits = {
             iid: Limits(
                 name=doc["name"],
@@ -216,7 +222,8 @@ class UsageService:
         doc = self.ctx.repo.get(tenant_id, integration_id)
         if doc is None:
             return None
-        figures = limit_figures(self.store, tenant_id, [doc], self._now_us())[integration_id]
+        figures = limit_figures(self.store, tenant_id, [doc], self._now_us(), self.reported)
+        figures = figures[integration_id]
         return LimitsStatusResult(**figures.as_dict())
 
     def check_limits(
@@ -228,28 +235,34 @@ class UsageService:
         if doc is None:
             return None
         now_us = self._now_us()
-        _, _, period = month_bounds(now_us)
-        inp, out, cost_nc, _, _ = self.store.totals(tenant_id, integration_id, period)
+        start_us, end_us, period = month_bounds(now_us)
+        inp, out, recorded_nc, _, _ = self.store.totals(tenant_id, integration_id, period)
+        start, end = from_us(start_us), from_us(end_us)
+        spent = self.reported.period(tenant_id, [integration_id], start, end)
+        use = used(doc, recorded_nc, inp + out, spent.get(integration_id))
+        cost_nc, tokens = use.cost_nc, use.tokens
+        budget_from = " (reported)" if use.budget_source == REPORTED else ""
+        tokens_from = " (reported)" if use.tokens_source == REPORTED else ""
         budget, tokens_limit, rpm = (
             doc["budget_limit_cents"],
             doc["token_limit_month"],
             doc["rate_limit_rpm"],
         )
         cost_after = cost_nc + est_nc
-        tokens_after = inp + out + est_tokens
+        tokens_after = tokens + est_tokens
         budget_nc = budget * NC_PER_CENT
 
         def budget_reason(word: str) -> str:
             return (
                 f"budget_limit_cents {word}: limit {budget} cents, used "
-                f"{_fmt_cents(cost_nc)} + estimate {_fmt_cents(est_nc)} = "
+                f"{_fmt_cents(cost_nc)}{budget_from} + estimate {_fmt_cents(est_nc)} = "
                 f"{_fmt_cents(cost_after)} cents ({percent(cost_after, budget_nc):.1f}%)"
             )
 
         def token_reason(word: str) -> str:
             return (
-                f"token_limit_month {word}: limit {tokens_limit} tokens, used {inp + out} + "
-                f"estimate {est_tokens} = {tokens_after} tokens "
+                f"token_limit_month {word}: limit {tokens_limit} tokens, used "
+                f"{tokens}{tokens_from} + estimate {est_tokens} = {tokens_after} tokens "
                 f"({percent(tokens_after, tokens_limit):.1f}%)"
             )
 
@@ -339,4 +352,4 @@ class UsageService:
 
     def close(self) -> None:
         self.store.close()
-
+        self.reported.close()

@@ -71,3 +71,48 @@ def test_sync_exits_1_when_an_account_fails(
     run = byok("sync", db=db_path)
     assert run.code == 1
     assert "up: 0 windows" in run.out and "byok: sync down:" in run.err
+
+
+def test_limits_from_each_source_in_a_fresh_process(
+    db_path: Path, own_fake_server: FakeProviderServer
+) -> None:
+    server = own_fake_server
+    server.admin.openai_keys = [("proj_1", "key_K", "sk-pro...9876")]
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    server.admin.usage["openai"] = [Use(now - timedelta(hours=1), "key_K", "gpt-4o", 1000, 10)]
+    assert byok("add", "prod", "--provider", "openai", "--credential-stdin", "--token-limit",
+                "2000", db=db_path, input=KEY + "\n").code == 0  # fmt: skip
+    assert byok("usage", "record", "prod", "--model", "gpt-4o", "--input", "300", "--output",
+                "0", "--cost-cents", "1", db=db_path).code == 0  # fmt: skip
+    limits = byok("limits", "prod", "--json", db=db_path)
+    assert limits.json["tokens_used_month"] == 300 and limits.json["reported_tokens"] is None
+
+    url = server.base_url_for("openai")
+    added = byok("account", "add", "org", "--provider", "openai", "--credential-stdin",
+                 "--base-url", url, db=db_path, input=ADMIN + "\n")  # fmt: skip
+    assert added.code == 0, added.err
+    server.admin.openai_keys = []  # no auto-link: tie it by hand with byok edit
+    assert byok("sync", "--days", "1", db=db_path).code == 0
+    bad = byok("edit", "prod", "--provider-key-id", "key_K", "--limits-source", "bogus",
+               db=db_path)  # fmt: skip
+    assert bad.code != 0 and "limits_source" in bad.err
+    assert byok("show", "prod", "--json", db=db_path).json["limits_source"] == "max"
+    linked = byok("edit", "prod", "--provider-key-id", "key_K", db=db_path)
+    assert linked.code == 0, linked.err
+    assert "linked to key_K (org)" in linked.out
+    assert byok("sync", "--days", "1", db=db_path).code == 0
+
+    by_source = {}
+    for source in ("max", "recorded", "reported"):
+        assert byok("edit", "prod", "--limits-source", source, db=db_path).code == 0
+        run = byok("limits", "prod", "--json", db=db_path)
+        assert run.code == 0, run.err
+        by_source[source] = run.json
+    assert by_source["max"]["tokens_used_month"] == 1010
+    assert by_source["max"]["tokens_source"] == "reported"
+    assert by_source["max"]["reported_synced_at"] is not None
+    assert by_source["recorded"]["tokens_used_month"] == 300
+    assert by_source["reported"]["tokens_used_month"] == 1010
+    assert all(s["recorded_tokens"] == 300 for s in by_source.values())
+    text = byok("limits", "prod", db=db_path)
+    assert "reported by the provider" in text.out

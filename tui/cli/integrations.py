@@ -8,6 +8,7 @@ database untouched). Output is the contract's result models: JSON with `--json`
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -109,6 +110,21 @@ def _integration_options(parser: argparse.ArgumentParser, *, adding: bool) -> No
     parser.add_argument(
         "--rpm", metavar="N", type=non_negative_int, help="requests per minute (0 = none)"
     )
+    parser.add_argument(
+        "--limits-source",
+        metavar="S",
+        help="what the limits count: recorded, reported (by the provider, after byok sync) or "
+        "max (the larger; the default)",
+    )
+    if not adding:
+        parser.add_argument(
+            "--provider-key-id",
+            metavar="ID",
+            help="tie it to the provider's key id, as `byok account link` does",
+        )
+        parser.add_argument(
+            "--account", metavar="NAME", help="the account of --provider-key-id, if several"
+        )
     json_option(parser)
 
 
@@ -159,6 +175,7 @@ def _detail_pairs(d: IntegrationDetailResult) -> list[tuple[str, str]]:
         ("budget", fmt.cents(d.budget_limit_cents) if d.budget_limit_cents else "unlimited"),
         ("token limit", f"{d.token_limit_month:,}" if d.token_limit_month else "unlimited"),
         ("rate limit", f"{d.rate_limit_rpm} rpm" if d.rate_limit_rpm else "unlimited"),
+        ("limits count", d.limits_source),
     ]
     pairs += [(f"config.{k}", str(v)) for k, v in sorted(d.config.items())]
     pairs += [
@@ -185,11 +202,12 @@ def _config_changes(args: argparse.Namespace) -> dict[str, str]:
     return {k: v for k, v in pairs.items() if v is not None}
 
 
-def _limit_changes(args: argparse.Namespace) -> dict[str, int]:
+def _limit_changes(args: argparse.Namespace) -> dict[str, Any]:
     pairs = {
         "budget_limit_cents": args.budget_cents,
         "token_limit_month": args.token_limit,
         "rate_limit_rpm": args.rpm,
+        "limits_source": args.limits_source,
     }
     return {k: v for k, v in pairs.items() if v is not None}
 
@@ -230,10 +248,25 @@ async def cmd_edit(facade: IntegrationsFacade, args: argparse.Namespace) -> int:
     )
     if credential is not None:
         changes["credential"] = credential
-    if not changes:
+    if args.account is not None and args.provider_key_id is None:
+        raise UsageError("--account names the account of --provider-key-id: give both")
+    if not changes and args.provider_key_id is None:
         raise UsageError("nothing to change: give at least one option (byok edit --help)")
-    detail = await facade.update_integration(args.tenant, current.id, **changes)
-    _print_detail(still_there(detail, args), args.json)
+    link = None
+    if args.provider_key_id is not None:  # checked before anything is changed
+        link = await asyncio.to_thread(
+            facade.spend().plan_link, args.tenant, current.id, args.provider_key_id, args.account
+        )
+    detail = current
+    if changes:
+        detail = still_there(
+            await facade.update_integration(args.tenant, current.id, **changes), args
+        )
+    if link is not None:
+        await asyncio.to_thread(facade.spend().commit_link, link)
+    _print_detail(detail, args.json)
+    if link is not None and not args.json:
+        fmt.say(f"linked to {link['provider_key_id']} ({link['account']})")
     return EX_OK
 
 

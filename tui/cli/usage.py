@@ -149,7 +149,20 @@ async def cmd_limits(facade: IntegrationsFacade, args: argparse.Namespace) -> in
             ],
             flexible=(0,),
         )
+        for name, s in statuses:
+            if s.reported_synced_at is not None:
+                fmt.say(_sources_line(name, s))
     return max((limits_exit(s) for _, s in statuses), default=EX_OK)
+
+
+def _sources_line(name: str, s: LimitsStatusResult) -> str:
+    """Where the figures of the table come from, when the provider reported some."""
+    return (
+        f"{name}: counts {s.limits_source} (spent: {s.budget_source}, tokens: {s.tokens_source}); "
+        f"reported by the provider {fmt.cents(s.reported_cents or 0)}, "
+        f"{fmt.tokens(s.reported_tokens or 0)} tokens (synced {fmt.when(s.reported_synced_at)}); "
+        f"recorded {fmt.cents(s.recorded_cents)}, {fmt.tokens(s.recorded_tokens)} tokens"
+    )
 
 
 async def cmd_usage_record(facade: IntegrationsFacade, args: argparse.Namespace) -> int:

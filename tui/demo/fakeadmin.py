@@ -28,6 +28,10 @@ parameters or misreads a page fails here as it would for real. The shapes:
   https://openrouter.ai/docs/api-reference/api-keys/get-current-key (usage_daily, usage_weekly)
 * DeepSeek: https://api-docs.deepseek.com/api/get-user-balance
 
+Usage comes from `usage` (a list per provider), or from `source(provider, start, end)` when set:
+the uses of [start, end) in Unix seconds, made on demand (the benchmark's 90 days of hourly
+buckets for 100 keys x 5 models would be a million objects held).
+
 Faults: `fail(provider, route, outcome, page=N, times=1)` answers the N-th page (0-based) of that
 route with `outcome` ("429:SECONDS", "500", "503") `times` times.
 """
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +84,7 @@ class FakeAdmin:
     )  # (day, api key id or None) -> cents: the costs grouped by api_key_id (OpenAI's costs,
     # Anthropic's analytics cost); `costs` is what no key made, on top
     now: Any = None  # () -> datetime: when set, the analytics 365-day rule is checked against it
+    source: Callable[[str, int, int], list[Use]] | None = None
     page_size: int = 24  # buckets per page at most, whatever `limit` asks
     faults: dict[tuple[str, str, int], list[Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -176,15 +182,17 @@ class FakeAdmin:
         chosen = starts[page * limit : (page + 1) * limit]
         buckets = []
         for b in chosen:
-            found = [
-                u
-                for u in self.usage[provider]
-                if b <= int(u.at.timestamp()) < min(b + width, end)
-                and (provider != "openai" or u.endpoint == endpoint)
-            ]
-            results = _grouped(provider, found, group, endpoint)
+            uses = self._uses(provider, b, min(b + width, end))
+            if provider == "openai":
+                uses = [u for u in uses if u.endpoint == endpoint]
+            results = _grouped(provider, uses, group, endpoint)
             buckets.append(_bucket(provider, b, min(b + width, end), results))
         return _paged(provider, buckets, (page + 1) * limit < len(starts), page + 1)
+
+    def _uses(self, provider: str, start: int, end: int) -> list[Use]:
+        if self.source is not None:
+            return self.source(provider, start, end)
+        return [u for u in self.usage[provider] if start <= int(u.at.timestamp()) < end]
 
     def _cost(self, provider: str, q: dict[str, list[str]], page: int) -> dict[str, Any]:
         start, end = _window(provider, q)
@@ -227,7 +235,7 @@ class FakeAdmin:
         for b in range(start - start % width, end, width):
             stop = min(b + width, end)
             if route == "analytics_usage":
-                found = [u for u in self.usage["anthropic"] if b <= u.at.timestamp() < stop]
+                found = self._uses("anthropic", b, stop)
                 calls = Counter(_group_key(u, group) for u in found)  # a Use is one request
                 for r in _grouped("anthropic", found, group, "messages"):
                     n = calls[(r["api_key_id"], r["model"])]

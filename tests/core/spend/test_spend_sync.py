@@ -20,7 +20,9 @@ from core.errors import CredentialError
 from core.facade import IntegrationsFacade
 from core.integrations.credentials import Vault
 from core.paths import side_file
+from core.spend.providers import OPENAI_USAGE
 from core.spend.service import SpendService
+from core.spend.store import SpendStore
 from tui.demo.fakeadmin import Use
 from tui.demo.fakeprovider import FakeProviderServer
 
@@ -76,7 +78,7 @@ async def setup(db_path: Path, server: FakeProviderServer) -> Any:
 
 
 def _day_docs(spend: SpendService) -> dict[str, Any]:
-    return {k: d["rows"] for k, d in spend.store.table("days").items()}
+    return {(d["account_id"], d["kind"], d["day"]): d["rows"] for d in spend.store.days("default")}
 
 
 def _tokens(report: dict[str, Any], iid: str) -> int:
@@ -100,6 +102,25 @@ async def test_openai_sync_links_keys_and_reports_per_integration(setup, server)
     # the admin key was sent as a Bearer token to the admin routes only
     assert all(s.route == "admin" for s in server.requests)
     assert ADMIN not in side_file(facade.db_path, "spend").read_text()
+
+
+async def test_openai_embeddings_and_moderations_count_per_key(setup, server) -> None:
+    _, spend, ids, _ = setup
+    at = T0 - timedelta(hours=2)
+    server.admin.usage["openai"] += [
+        Use(at, "key_A", "text-embedding-3-small", 1_000_000, 0, endpoint="embeddings"),
+        Use(at, "key_A", "omni-moderation-latest", 5_000, 0, endpoint="moderations"),
+    ]
+    spend.add_account("default", "org", "openai", ADMIN, server.base_url_for("openai"))
+    spend.sync("default", days=3)
+    rows = [r for d in spend.store.days("default", "usage") for r in d["rows"]]
+    by_model = {r["model"]: r for r in rows if r["key"] == "key_A"}
+    assert by_model["text-embedding-3-small"]["in"] == 1_000_000
+    assert by_model["text-embedding-3-small"]["cents"] == 2.0  # $0.02 per million tokens
+    assert by_model["omni-moderation-latest"]["cents"] == 0.0  # free, and priced so
+    assert _tokens(spend.report("default"), ids["a"]) == 20 * 1100 + 1_005_000
+    asked = {s.path.rsplit("/", 1)[-1] for s in server.requests if "/usage/" in s.path}
+    assert asked == set(OPENAI_USAGE)
 
 
 async def test_resync_replaces_buckets_never_adds(setup, server) -> None:
@@ -279,10 +300,16 @@ async def test_sigkill_during_sync_loses_nothing_and_leaves_no_half_window(
         assert child.poll() is None
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
-        # the file parses, and every day is whole: as it was (the data did not change)
-        raw = json.loads(side_file(db_path, "spend").read_text())
-        days = {k: d["rows"] for k, d in raw["days"].items()}
-        assert {k: days[k] for k in before} == before
+        # the files parse, and every day is whole: as it was (the data did not change)
+        json.loads(side_file(db_path, "spend").read_text())
+        fresh = SpendStore(side_file(db_path, "spend"))
+        try:
+            days = {
+                (d["account_id"], d["kind"], d["day"]): d["rows"] for d in fresh.days("default")
+            }
+            assert {k: days[k] for k in before} == before
+        finally:
+            fresh.close()
 
 
 async def test_an_openrouter_key_that_fails_is_said_and_the_others_go_on(setup, server) -> None:
