@@ -83,6 +83,35 @@ def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
         help="the channels file (default: "
         "channels.toml in the config directory, env BYOK_CONFIG_DIR)",
     )
+    p.add_argument(
+        "--sync-every",
+        metavar="SECONDS",
+        type=_off_or(_positive_seconds),
+        default=3600.0,
+        help="run the provider spend sync this often when accounts exist (default 3600; 'off')",
+    )
+    p.add_argument(
+        "--runway-days",
+        metavar="DAYS",
+        type=_off_or(_positive_number),
+        default=7.0,
+        help="alert when an account's credit runway drops below this (default 7; 'off')",
+    )
+    p.add_argument(
+        "--drift-percent",
+        metavar="PERCENT",
+        type=_off_or(_positive_number),
+        default=20.0,
+        help="alert when a day's recorded and reported spend differ by more than this "
+        "(default 20; 'off')",
+    )
+    p.add_argument(
+        "--drift-floor-cents",
+        metavar="CENTS",
+        type=_positive_number,
+        default=100.0,
+        help="...and by at least this many cents (default 100)",
+    )
     p.add_argument("--log-json", action="store_true", help="log JSON lines on stderr")
     json_option(p)
     p.set_defaults(handler=cmd_watch)
@@ -96,6 +125,25 @@ def _positive_seconds(text: str) -> float:
     if not 0.05 <= value <= 86400 * 7:
         raise argparse.ArgumentTypeError(f"{text} is not between 0.05 and 604800 seconds")
     return value
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1e9:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _off_or(parse: Any) -> Any:
+    """`off` (None: the feature is off) or what `parse` makes of the text."""
+
+    def parse_or_off(text: str) -> float | None:
+        return None if text == "off" else parse(text)
+
+    return parse_or_off
 
 
 def metrics_address(text: str) -> tuple[str, int] | None:
@@ -190,6 +238,10 @@ async def cmd_watch(facade: IntegrationsFacade, args: argparse.Namespace) -> int
         lease_ttl_s=args.lease_ttl,
         metrics_every_s=args.metrics_every,
         concurrency=args.concurrency,
+        sync_every_s=args.sync_every,
+        runway_days=args.runway_days,
+        drift_percent=args.drift_percent,
+        drift_floor_cents=args.drift_floor_cents,
     )
     watcher = Watcher(facade, channels, options, metrics)
     stop = asyncio.Event()
