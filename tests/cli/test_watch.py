@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -425,3 +427,64 @@ def test_runway_and_drift_alerts_arrive_once_and_a_failed_sync_is_counted(
     items = status(db)["outbox"]
     assert sorted(i["kind"] for i in items) == ["runway_low", "spend_drift"]
     assert {i["state"] for i in items} == {"delivered"}
+
+
+class HeldBalance:
+    """DeepSeek's /user/balance, answered only once `release` is set: a sync that hangs."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.seen = self.active = self.most = 0
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with owner.lock:
+                    owner.seen += 1
+                    owner.active += 1
+                    owner.most = max(owner.most, owner.active)
+                owner.release.wait(30)
+                body = json.dumps({"is_available": True, "balance_infos": [
+                    {"currency": "USD", "total_balance": "12.00"}]}).encode()  # fmt: skip
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                with owner.lock:
+                    owner.active -= 1
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+
+async def test_a_hung_sync_blocks_neither_a_scrape_nor_the_rounds_and_never_runs_twice(
+    db: Path, config_dir: Path, hook: WebhookReceiver
+) -> None:
+    held = HeldBalance()
+    facade = IntegrationsFacade(db)
+    try:
+        facade.spend().add_account("default", "ds", "deepseek", "sk-" + "d" * 30, held.url)
+    finally:
+        await facade.aclose()
+    watch = Watch(db, config_dir, hook, "--sync-every", "0.1")
+    try:
+        wait_for("the sync's request", lambda: held.seen == 1)
+        # the sync hangs: the rounds go on (the alerts are delivered) and a scrape answers
+        wait_for("the two alerts", lambda: len(hook.messages()) >= 2)
+        assert "byok_watch_leader 1.0" in watch.scrape()
+        time.sleep(1)  # five rounds, each finding the sync still running
+        assert held.seen == 1
+        held.release.set()
+        wait_for("the balance", lambda: "byok_provider_balance_cents" in watch.scrape())
+        wait_for("more syncs", lambda: held.seen >= 3)
+    finally:
+        held.release.set()
+        assert watch.stop() == 0
+        held.httpd.shutdown()
+    assert held.most == 1
