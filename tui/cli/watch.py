@@ -270,18 +270,12 @@ def _stopper(stop: asyncio.Event, log: logging.Logger, sig: signal.Signals) -> A
 
 async def watch_status(facade: IntegrationsFacade, args: argparse.Namespace) -> int:
     from core.timeutil import from_us
-    from core.watch.lease import current
-    from core.watch.outbox import Outbox
-    from core.watch.state import WatchState
+    from core.watch.status import watcher_status
 
-    path = facade.db_path
-    state = WatchState(path, create=False) if _exists(path) else None
-    try:
-        lease = current(state, int(time.time() * 1e6)) if state else None
-        items = Outbox(state).items() if state else []
-    finally:
-        if state is not None:
-            state.close()
+    found = await asyncio.to_thread(
+        watcher_status, facade.db_path, int(time.time() * 1e6), items=None
+    )
+    lease = found.lease if found is not None and found.running else None
     watcher = None
     if lease is not None:
         watcher = {
@@ -292,24 +286,29 @@ async def watch_status(facade: IntegrationsFacade, args: argparse.Namespace) -> 
         }
     outbox = [
         {
-            "id": i["id"],
-            "channel": i["channel"],
-            "kind": i["kind"],
-            "state": i["state"],
-            "attempts": i["attempts"],
-            "title": i["title"],
-            "integration_id": i["integration_id"],
-            "alert_id": i["alert_id"],
-            "created_at": from_us(i["created_us"]),
-            "delivered_at": from_us(i["delivered_us"]) if i["delivered_us"] else None,
-            "last_error": i["last_error"],
+            "id": i.id,
+            "channel": i.channel,
+            "kind": i.kind,
+            "state": i.state,
+            "attempts": i.attempts,
+            "title": i.title,
+            "integration_id": i.integration_id,
+            "alert_id": i.alert_id,
+            "created_at": i.created_at,
+            "delivered_at": i.delivered_at,
+            "last_error": i.last_error,
         }
-        for i in items
+        for i in (found.outbox if found is not None else [])
     ]
     if args.json:
         fmt.print_json({"watcher": watcher, "outbox": outbox})
         return EX_OK
-    if watcher is None:
+    if watcher is None and found is not None and found.lease is not None:
+        dead = found.lease
+        renewed = from_us(dead.renewed_us).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"no watcher is running: the lease of pid {dead.pid} on {dead.host} is stale "
+              f"(last renewed {renewed} UTC; its process died)")  # fmt: skip
+    elif watcher is None:
         print("no watcher is running on this database")
     else:
         since = watcher["since"].strftime("%Y-%m-%d %H:%M:%S")
@@ -327,12 +326,6 @@ async def watch_status(facade: IntegrationsFacade, args: argparse.Namespace) -> 
 
     fmt.results(outbox, False, "the outbox is empty", OUTBOX_COLUMNS, row)
     return EX_OK
-
-
-def _exists(db_path: Path) -> bool:
-    from core.paths import side_file
-
-    return side_file(db_path, "watch").exists()
 
 
 async def send_test(facade: IntegrationsFacade, name: str, channels_file: str | None) -> int:
