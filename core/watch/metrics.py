@@ -237,6 +237,8 @@ class Metrics:
             registry=r,
         )
         self._body = b""
+        self._samples: Sequence[Sample] | None = None
+        self._integrations = b""
         self._lock = threading.Lock()
 
     def refresh(
@@ -259,7 +261,9 @@ class Metrics:
             self.outbox.labels(state).set(n)
         self.leader.set(1 if leader else 0)
         self.refreshed.set(now_s)
-        body = self.integrations.render(samples) + generate_latest(self.registry)
+        if samples is not self._samples:  # the same list: the integrations' part stands
+            self._samples, self._integrations = samples, self.integrations.render(samples)
+        body = self._integrations + generate_latest(self.registry)
         with self._lock:
             self._body = body
 

@@ -29,7 +29,7 @@ from core.watch.lease import Lease
 from core.watch.metrics import Metrics, Sample, samples_of
 from core.watch.outbox import Delivery, Event, Outbox, Retry
 from core.watch.rules import health_events, usage_events
-from core.watch.spendrules import drift_events, runway_events
+from core.watch.spendrules import drift_events, runway_events, runway_key
 from core.watch.spendview import ReportedFigures, SpendView, read_spend, tenants_with_accounts
 from core.watch.stamps import Stamp, figures_stamp, file_stamp
 from core.watch.state import WatchState
@@ -106,6 +106,7 @@ class Watcher:
         self._spend = SpendView()
         self._spend_fresh = False  # its rules not evaluated yet
         self._reported: dict[str, dict[str, ReportedFigures]] = {}
+        self._samples: list[Sample] | None = None  # of the last rendering, while they stand
 
     def _now_us(self) -> int:
         return to_us(self.facade.context.clock())
@@ -247,7 +248,10 @@ class Watcher:
             for account in await asyncio.to_thread(spend.accounts.list, tenant):
                 if self._stopping:
                     return ok
-                (report,) = await asyncio.to_thread(spend.sync, tenant, account.name)
+                try:
+                    (report,) = await asyncio.to_thread(spend.sync, tenant, account.name)
+                except Exception as exc:  # not the provider's: said by type only (no secret)
+                    report = {"ok": False, "error": f"unexpected {type(exc).__name__}"}
                 good = bool(report["ok"])
                 self.metrics.syncs.labels(tenant, account.name, "ok" if good else "failed").inc()
                 if good:
@@ -278,7 +282,7 @@ class Watcher:
         self._spend = await asyncio.to_thread(read_spend, spend, tenants)
         self._spend_stamp = stamp
         self._spend_fresh = True
-        self._reported = {}
+        self._reported, self._samples = {}, None
         self._stale_metrics = True
 
     def _spend_events(
@@ -289,6 +293,10 @@ class Watcher:
         updates: Updates = {}
         if o.runway_days is not None:
             events, updates = runway_events(self._spend.balances, seen, o.runway_days, now)
+        live = {runway_key(b.tenant, b.account_id) for b in self._spend.balances}
+        for key in seen:
+            if key.startswith("runway:") and key not in live:
+                updates[key] = None  # the account was removed
         if o.drift_percent is not None:
             for tenant, days in self._spend.days.items():
                 events += drift_events(
@@ -370,7 +378,8 @@ class Watcher:
     async def refresh_metrics(self, leader: bool) -> None:
         """Render the exposition. The rows and limits are re-read only when a file they come
         from changed (figures_stamp: a few stats), else only the figures time moves: those with
-        calls in the rolling minute, and all of them once a period ends."""
+        calls in the rolling minute, and all of them once a period ends. With nothing re-read,
+        the integrations' part of the last rendering stands."""
         dash = self.facade.dashboard
         ctx = self.facade.context
         now_us = self._now_us()
@@ -378,13 +387,21 @@ class Watcher:
         if stamp != self._stamp or now_us >= self._renew_us:
             self._stamp = stamp  # taken before the read: a write during it is seen next time
             self._read = await asyncio.to_thread(self._read_all)
-            self._reported = {}
-        else:
-            self._read = await asyncio.to_thread(self._read_rolling)
-        self._renew_us = min(
-            (to_us(f.period_end) for _, figs in self._read.values() for f in figs.values()),
-            default=now_us + 3_600_000_000,
+            self._reported, self._samples = {}, None
+        elif (again := await asyncio.to_thread(self._read_rolling)) is not None:
+            self._read, self._samples = again, None
+        if self._samples is None or len(self._reported) < len(self._read):
+            self._renew_us = min(
+                (to_us(f.period_end) for _, figs in self._read.values() for f in figs.values()),
+                default=now_us + 3_600_000_000,
+            )
+            self._samples = await self._build_samples()
+        depth = await asyncio.to_thread(self.outbox.depth)
+        await asyncio.to_thread(
+            self.metrics.refresh, self._samples, depth, leader, time.time(), self._spend.balances
         )
+
+    async def _build_samples(self) -> list[Sample]:
         samples: list[Sample] = []
         known: dict[tuple[str, str], tuple[object, Decision]] = {}
         for tenant, (rows, figures) in self._read.items():
@@ -406,10 +423,7 @@ class Watcher:
                 self._reported[tenant] = self._spend.reported(tenant, periods)
             samples += samples_of(tenant, rows, figures, decisions, self._reported[tenant])
         self._decisions = known
-        depth = await asyncio.to_thread(self.outbox.depth)
-        await asyncio.to_thread(
-            self.metrics.refresh, samples, depth, leader, time.time(), self._spend.balances
-        )
+        return samples
 
     def _read_all(self) -> dict[str, tuple[list[Row], dict[str, LimitFigures]]]:
         dash = self.facade.dashboard
@@ -419,11 +433,14 @@ class Watcher:
             out[tenant] = (rows, dash.limits(tenant, [r.id for r in rows]))
         return out
 
-    def _read_rolling(self) -> dict[str, tuple[list[Row], dict[str, LimitFigures]]]:
-        """The last read, with the figures of calls still in the rolling minute read again."""
+    def _read_rolling(self) -> dict[str, tuple[list[Row], dict[str, LimitFigures]]] | None:
+        """The last read, with the figures of calls still in the rolling minute read again;
+        None when there is none (the last read stands)."""
         out = {}
+        again_any = False
         for tenant, (rows, figures) in self._read.items():
             rolling = [i for i, f in figures.items() if f.requests_this_minute]
             again = self.facade.dashboard.limits(tenant, rolling) if rolling else {}
+            again_any = again_any or bool(rolling)
             out[tenant] = (rows, {**figures, **again})
-        return out
+        return out if again_any else None

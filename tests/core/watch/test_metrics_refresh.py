@@ -89,9 +89,13 @@ async def test_a_refresh_reads_what_changed_and_agrees_with_a_fresh_one(db_path:
             await facade.update_integration("t1", detail.id, budget_limit_cents=100)
         watcher = Watcher(facade, {}, metrics=Metrics())
         await watcher.refresh_metrics(True)
-        with counting(facade) as calls:
+        renderer = watcher.metrics.integrations
+        with counting(facade) as calls, mock.patch.object(
+            renderer, "render", wraps=renderer.render
+        ) as render:
             await watcher.refresh_metrics(True)
             assert calls == {"rows": [], "limits": [], "decisions": []}  # nothing changed
+            assert render.call_count == 0  # and nothing rendered again
 
             await facade.record_usage(
                 "t1", ids["a"], model="gpt-4o", input_tokens=1, output_tokens=1, cost_cents=85
