@@ -66,19 +66,15 @@ def _gone(lease: LeaseInfo) -> bool:
     return False
 
 
+PLAIN = ("tenant_id", "channel", "kind", "title", "state", "attempts", "last_error",
+         "integration_id", "alert_id")  # fmt: skip
+
+
 def _item(iid: str, d: dict[str, Any]) -> OutboxItem:
     pending = d["state"] == Delivery.PENDING.value
     return OutboxItem(
         id=iid,
-        tenant_id=d["tenant_id"],
-        channel=d["channel"],
-        kind=d["kind"],
-        title=d["title"],
-        state=d["state"],
-        attempts=d["attempts"],
-        last_error=d.get("last_error"),
-        integration_id=d.get("integration_id"),
-        alert_id=d.get("alert_id"),
+        **{name: d.get(name) for name in PLAIN},
         created_at=from_us(d["created_us"]),
         delivered_at=from_us(d["delivered_us"]) if d.get("delivered_us") else None,
         next_at=from_us(d["next_us"]) if pending and d.get("next_us") else None,

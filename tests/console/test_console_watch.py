@@ -100,7 +100,7 @@ async def test_the_outbox_screen_lists_each_delivery_literally(
             ("hook", "delivered", "1", "budget_80"),
         ]
         watcher = str(screen.query_one("#outbox-watcher", Static).render())
-        assert watcher.startswith("Watcher: pid 4242 on byok-host, running since")
+        assert watcher.startswith("Watcher: pid 4242 on byok-host since 2026-11-14 11:00 UTC")
         status = str(screen.query_one("#outbox-status", Static).render())
         assert status == "1 pending  ·  1 delivered  ·  1 dead"
         await pilot.press("j")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui.cli import output as fmt
-from tui.cli.args import add_command, json_option, non_negative_int, port
+from tui.cli.args import add_command, json_option, non_negative_float, non_negative_int, port
 from tui.cli.errors import CommandError, UsageError
 from tui.errors import EX_OK
 
@@ -83,35 +83,18 @@ def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
         help="the channels file (default: "
         "channels.toml in the config directory, env BYOK_CONFIG_DIR)",
     )
-    p.add_argument(
-        "--sync-every",
-        metavar="SECONDS",
-        type=_off_or(_positive_seconds),
-        default=3600.0,
-        help="run the provider spend sync this often when accounts exist (default 3600; 'off')",
-    )
-    p.add_argument(
-        "--runway-days",
-        metavar="DAYS",
-        type=_off_or(_positive_number),
-        default=7.0,
-        help="alert when an account's credit runway drops below this (default 7; 'off')",
-    )
-    p.add_argument(
-        "--drift-percent",
-        metavar="PERCENT",
-        type=_off_or(_positive_number),
-        default=20.0,
-        help="alert when a day's recorded and reported spend differ by more than this "
-        "(default 20; 'off')",
-    )
-    p.add_argument(
-        "--drift-floor-cents",
-        metavar="CENTS",
-        type=_positive_number,
-        default=100.0,
-        help="...and by at least this many cents (default 100)",
-    )
+    for flag, meta, parse, default, words in (
+        ("--sync-every", "SECONDS", _off_or(_positive_seconds), 3600.0,
+         "run the provider spend sync this often when accounts exist"),
+        ("--runway-days", "DAYS", _off_or(_positive), 7.0,
+         "alert when an account's credit runway drops below this many days"),
+        ("--drift-percent", "PERCENT", _off_or(_positive), 20.0,
+         "alert when a day's recorded and reported spend differ by more than this"),
+        ("--drift-floor-cents", "CENTS", _positive, 100.0, "...and by at least this many cents"),
+    ):  # fmt: skip
+        off = "; 'off': never" if flag != "--drift-floor-cents" else ""
+        p.add_argument(flag, metavar=meta, type=parse, default=default,
+                       help=f"{words} (default {default:g}{off})")  # fmt: skip
     p.add_argument("--log-json", action="store_true", help="log JSON lines on stderr")
     json_option(p)
     p.set_defaults(handler=cmd_watch)
@@ -127,14 +110,11 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _positive_number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1e9:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
-    return value
+def _positive(text: str) -> float:
+    """A finite number above 0."""
+    if (value := non_negative_float(text)) > 0:
+        return value
+    raise argparse.ArgumentTypeError("must be more than 0")
 
 
 def _off_or(parse: Any) -> Any:

@@ -38,16 +38,11 @@ def watcher_line(found: WatcherStatus | None, now: datetime) -> str:
     where = f"pid {lease.pid} on {lease.host}"
     if found.stale:
         return f"No watcher is running: {where} died (stale lease, last renewed {renewed})."
-    return f"Watcher: {where}, running since {since:%Y-%m-%d %H:%M} UTC, renewed {renewed}."
+    return f"Watcher: {where} since {since:%Y-%m-%d %H:%M} UTC, renewed {renewed}."
 
 
 class OutboxScreen(DataScreen):
-    AUTO_FOCUS = "#outbox-table"
-    DEFAULT_CSS = """
-    #outbox-watcher { height: auto; padding: 0 1; text-style: bold; }
-    #outbox-item { height: auto; max-height: 4; padding: 0 1; }
-    #outbox-status { height: 1; padding: 0 1; }
-    """
+    AUTO_FOCUS = "#outbox-table"  # its look: app.tcss, with the health log's
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "back", "Back", id="outbox.back", tooltip="Back one screen"),
         Binding("j", "cursor(1)", "Down", show=False, id="outbox.down", tooltip="Move down"),
