@@ -152,6 +152,9 @@ def test_an_alert_raised_then_killed_before_delivery_arrives_once_after_restart(
         first.proc.wait()
     items = status(db)["outbox"]
     assert {i["state"] for i in items} == {"pending"} and hook.messages() == []
+    assert status(db)["watcher"] is None  # its process is gone: the lease is not a watcher
+    said = byok("watch", "status", db=db).out
+    assert f"the lease of pid {first.proc.pid}" in said and "is stale" in said
     assert all("hook" in i["last_error"] for i in items)
 
     hook.failing = False
