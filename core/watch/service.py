@@ -269,7 +269,10 @@ class Watcher:
 
     async def read_spend(self) -> None:
         """Re-read what the providers reported when the spend file changed (a sync by this
-        watcher or by `byok sync`); the rules then look at it once."""
+        watcher or by `byok sync`); the rules then look at it once. Not while this watcher's
+        sync runs (each window it commits changes the file): once it ends."""
+        if self._syncing is not None and not self._syncing.done():
+            return
         path = side_file(self.facade.db_path, "spend")
         stamp = await asyncio.to_thread(file_stamp, path)
         if stamp == self._spend_stamp:
