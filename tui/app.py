@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
 
     from core import IntegrationsFacade
+    from core.watch.status import WatcherStatus
 
 Clock = Callable[[], datetime]
 CLOCK_S = 5.0  # ages and the rolling minute repaint this often on a database nobody writes to
@@ -69,6 +70,14 @@ class ByokApp(App[int]):
             "colon", "command_mode", "Command", id="app.command", tooltip="Command mode (:limits …)"
         ),
         Binding(
+            "ctrl+o",
+            "outbox",
+            "Outbox",
+            show=False,
+            id="app.outbox",
+            tooltip="The watcher (byok watch) and its alerts' deliveries",
+        ),
+        Binding(
             "ctrl+n",
             "notifications",
             "Notices",
@@ -83,6 +92,7 @@ class ByokApp(App[int]):
     | ? | app.help | Every key |
     | q | app.quit | Quit byok (on the list) |
     | : | app.command | Command mode (:limits …) |
+    | ctrl+o | app.outbox | The watcher (byok watch) and its alerts' deliveries |
     | ctrl+n | app.notifications | Every notification, newest first |
     """
 
@@ -140,6 +150,8 @@ class ByokApp(App[int]):
         )
         self.notices = NoticeLog(self)
         self.key_overrides: dict[str, str] = {}  # the keymap file's, once applied
+        self.watcher: WatcherStatus | None = None  # byok watch on this database (poll_watcher)
+        self._watcher_polled = -CLOCK_S
 
     @property
     def facade(self) -> IntegrationsFacade | None:
@@ -165,6 +177,7 @@ class ByokApp(App[int]):
         and the keymap file."""
         self.warm_up()
         self.apply_keymap_file()
+        self.poll_watcher()
 
     @work(exclusive=True, group="keymap", exit_on_error=False)
     async def apply_keymap_file(self) -> None:
@@ -290,9 +303,23 @@ class ByokApp(App[int]):
                 self.check_alerts()
             elif time.monotonic() - self._repainted >= CLOCK_S:
                 self.tick_screens()
+            if time.monotonic() - self._watcher_polled >= CLOCK_S:
+                self.poll_watcher()
         finally:
             if self.refresh_interval_s and self.is_running:
                 self._watch_timer = self.set_timer(self.refresh_interval_s, self._watch)
+
+    @work(exclusive=True, group="watcher", exit_on_error=False)
+    async def poll_watcher(self) -> None:
+        """Whether a watcher runs and its outbox's counts, for the home header: read on the
+        console's clock (its lease is renewed every round, and goes stale with time alone)."""
+        self._watcher_polled = time.monotonic()
+        from core.timeutil import to_us
+
+        found = await self.data.watcher(to_us(self.now()))
+        if found != self.watcher:
+            self.watcher = found
+            self._update_home_header()
 
     def refresh_screens(self) -> None:
         """Ask every screen in the stack that shows data to reload it (they keep their cursor):
@@ -480,6 +507,11 @@ class ByokApp(App[int]):
                 run_command(self, text)
 
         self.push_screen(CommandScreen(), entered)
+
+    def action_outbox(self) -> None:
+        from tui.screens.outbox import OutboxScreen
+
+        self._push_once(OutboxScreen)
 
     def action_notifications(self) -> None:
         from tui.screens.notifications import NotificationsScreen

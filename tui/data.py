@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.paths import side_file
 from core.readside import Dashboard, LimitFigures, Row, count_by_health
 
 if TYPE_CHECKING:
     from core import Alert, IntegrationsFacade
+    from core.watch.status import WatcherStatus
 
 
 @dataclass
@@ -179,6 +181,14 @@ class ConsoleData:
         with their last sync, and per integration its link and figures."""
         facade = await self.get_facade()
         return await asyncio.to_thread(facade.spend().overview, self.tenant_id)
+    async def watcher(self, now_us: int, items: int = 0) -> WatcherStatus | None:
+        """The watcher of this database and the outbox of this tenant's alerts (None: no
+        watcher ever ran here)."""
+        from core.watch.status import watcher_status
+
+        return await asyncio.to_thread(
+            watcher_status, self.db_path, now_us, tenant_id=self.tenant_id, items=items
+        )
 
     def change_token(self) -> tuple[Any, ...]:
         """A cheap identity of everything the console shows: the integrations file's generation
@@ -190,10 +200,15 @@ class ConsoleData:
         parts: list[Any] = [self.dashboard.generation()]
         path = self.db_path
         prefix = path.stem + "."
+        watch_file = side_file(path, "watch").name  # the app's poll_watcher reads it
         try:
             with os.scandir(path.parent) as entries:
                 for entry in entries:
-                    if not entry.name.startswith(prefix) or entry.name.endswith((".lock", ".tmp")):
+                    if (
+                        not entry.name.startswith(prefix)
+                        or entry.name.endswith((".lock", ".tmp"))
+                        or entry.name == watch_file  # renewed every round: read on its own
+                    ):
                         continue
                     st = entry.stat()
                     parts.append((entry.name, st.st_size, st.st_mtime_ns))

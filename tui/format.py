@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.style import Style
@@ -20,6 +21,9 @@ from rich.text import Text
 
 from core.enums import HealthState, IntegrationStatus
 from core.integrations.redaction import visible
+
+if TYPE_CHECKING:
+    from core.watch.status import WatcherStatus
 
 # The order the console lists health states in (header counts, the health log's filter).
 HEALTH_ORDER = (HealthState.HEALTHY, HealthState.DEGRADED, HealthState.FAILING, HealthState.UNKNOWN)
@@ -86,6 +90,24 @@ def value(enum_or_text: object) -> str:
 def health_text(state: object, look: Look) -> Text:
     word = value(state)
     return Text(f"{HEALTH_SYMBOL.get(word, '?')} {word}", style=look(HEALTH_STYLE.get(word, "")))
+
+
+def watch_indicator(status: WatcherStatus | None, look: Look) -> Text:
+    """The home header's word on `byok watch`: whether one runs, and the outbox's undelivered
+    items; nothing when no watcher ever ran on this database."""
+    if status is None:
+        return Text()
+    text = Text("  ·  ")
+    if status.running:
+        text.append("watch ✔", style=look("healthy"))
+    elif status.stale:
+        text.append("watch stale", style=look("failing"))
+    else:
+        text.append("watch off", style=look("muted"))
+    for state, style in (("pending", "warn"), ("dead", "over")):
+        if status.depth.get(state):
+            text.append(f" {status.depth[state]:,} {state}", style=look(style))
+    return text
 
 
 def health_plain(state: object) -> str:

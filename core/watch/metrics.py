@@ -22,6 +22,8 @@ from prometheus_client.registry import Collector
 
 from core.enums import Decision, HealthState
 from core.readmodels import LimitFigures, Row
+from core.watch.spendrules import Balance
+from core.watch.spendview import ReportedFigures
 
 LABELS = ("tenant", "integration", "provider")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -33,6 +35,7 @@ class Sample:
     row: Row
     figures: LimitFigures | None
     decision: Decision | None
+    reported: ReportedFigures | None = None  # from the provider spend sync, when linked
 
 
 def _gauges() -> dict[str, tuple[str, Any]]:
@@ -87,6 +90,15 @@ def _gauges() -> dict[str, tuple[str, Any]]:
             fig("requests_this_minute"),
         ),
         "byok_rate_limit_rpm": ("the requests-per-minute limit; 0 = none", fig("rate_limit_rpm")),
+        "byok_reported_spend_cents": (
+            "spend the provider reported for the synced days of the period, in cents; absent "
+            "when the integration is not linked to a synced provider key",
+            lambda s: s.reported.reported_cents if s.reported is not None else None,
+        ),
+        "byok_spend_drift_cents": (
+            "recorded minus reported spend over the days of the period that have both, in cents",
+            lambda s: s.reported.drift_cents if s.reported is not None else None,
+        ),
     }
 
 
@@ -160,7 +172,7 @@ class IntegrationRenderer:
         cache: dict[tuple[str, str], tuple[tuple[Any, ...], dict[str, list[bytes]]]] = {}
         for s in samples:
             key = (s.tenant, s.row.id)
-            state = (s.row, s.figures, s.decision, s.tenant)
+            state = (s.row, s.figures, s.decision, s.reported, s.tenant)
             hit = self._cache.get(key)
             if hit is None or hit[0] != state:
                 own = _split(generate_latest(_Families((s,))))
@@ -200,23 +212,58 @@ class Metrics:
         self.leader = Gauge(
             "byok_watch_leader", "1 when this process holds the watcher lease", registry=r
         )
+        self.syncs = Counter(
+            "byok_watch_syncs",
+            "provider spend syncs run by this watcher, per account and outcome",
+            ["tenant", "account", "outcome"],
+            registry=r,
+        )
+        account = ["tenant", "account", "provider"]
+        self.balance = Gauge(
+            "byok_provider_balance_cents",
+            "the prepaid credit an account has left, in cents of its currency",
+            [*account, "currency"],
+            registry=r,
+        )
+        self.runway = Gauge(
+            "byok_credit_runway_days",
+            "days the account's credit lasts at the last 7 days' burn; absent without a burn",
+            account,
+            registry=r,
+        )
         self.refreshed = Gauge(
             "byok_watch_metrics_refreshed_timestamp_seconds",
             "when these figures were read",
             registry=r,
         )
         self._body = b""
+        self._samples: Sequence[Sample] | None = None
+        self._integrations = b""
         self._lock = threading.Lock()
 
     def refresh(
-        self, samples: Sequence[Sample], outbox: Mapping[str, int], leader: bool, now_s: float
+        self,
+        samples: Sequence[Sample],
+        outbox: Mapping[str, int],
+        leader: bool,
+        now_s: float,
+        balances: Sequence[Balance] = (),
     ) -> None:
         """Render the exposition a scrape will serve (`now_s`: this rendering's time)."""
+        self.balance.clear()  # a removed account leaves the exposition
+        self.runway.clear()
+        for b in balances:
+            labels = (b.tenant, b.account, b.provider)
+            self.balance.labels(*labels, b.currency or "").set(b.balance_cents)
+            if b.runway_days is not None:
+                self.runway.labels(*labels).set(b.runway_days)
         for state, n in outbox.items():
             self.outbox.labels(state).set(n)
         self.leader.set(1 if leader else 0)
         self.refreshed.set(now_s)
-        body = self.integrations.render(samples) + generate_latest(self.registry)
+        if samples is not self._samples:  # the same list: the integrations' part stands
+            self._samples, self._integrations = samples, self.integrations.render(samples)
+        body = self._integrations + generate_latest(self.registry)
         with self._lock:
             self._body = body
 
@@ -230,8 +277,12 @@ def samples_of(
     rows: Iterable[Row],
     figures: Mapping[str, LimitFigures],
     decisions: Mapping[str, Decision],
+    reported: Mapping[str, ReportedFigures] | None = None,
 ) -> list[Sample]:
-    return [Sample(tenant, r, figures.get(r.id), decisions.get(r.id)) for r in rows]
+    spent = reported or {}
+    return [
+        Sample(tenant, r, figures.get(r.id), decisions.get(r.id), spent.get(r.id)) for r in rows
+    ]
 
 
 class MetricsServer:

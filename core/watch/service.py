@@ -1,10 +1,11 @@
 """The watcher's loop: a round every few seconds, the slow work in tasks of their own.
 
-Each round renews the lease; the lease holder then starts a probe of the stale integrations and
-a delivery of the due outbox items when none is running (so one integration is never probed
-twice at once and a slow channel never holds up the probes), fires the rules' events, and every
-watcher (holder or standby) re-renders its metrics. A round that fails is logged and counted;
-the next one starts as usual.
+Each round renews the lease; the lease holder then starts a probe of the stale integrations, a
+provider spend sync when one is due and a delivery of the due outbox items, each when none of
+its kind is running (so one integration is never probed twice at once, two syncs never overlap
+and a slow channel never holds up the probes), fires the rules' events, and every watcher
+(holder or standby) re-renders its metrics. A round that fails is logged and counted; the next
+one starts as usual.
 """
 
 from __future__ import annotations
@@ -17,22 +18,31 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.enums import Decision, HealthState
+from core.paths import side_file
+from core.readmodels import LimitFigures, Row
 from core.timeutil import to_us
 from core.watch.channels import Channel, DeliveryError
 from core.watch.lease import Lease
 from core.watch.metrics import Metrics, Sample, samples_of
-from core.watch.outbox import Delivery, Outbox, Retry
+from core.watch.outbox import Delivery, Event, Outbox, Retry
 from core.watch.rules import health_events, usage_events
+from core.watch.spendrules import drift_events, runway_events, runway_key
+from core.watch.spendview import ReportedFigures, SpendView, read_spend, tenants_with_accounts
+from core.watch.stamps import Stamp, figures_stamp, file_stamp
 from core.watch.state import WatchState
 
 if TYPE_CHECKING:
     from core.facade import IntegrationsFacade
+    from core.spend.service import SpendService
 
 log = logging.getLogger("byok.watch")
 CLAIM_US = 120 * 1_000_000  # an attempt's claim on an item: longer than any send takes
+SYNCED = "sync:last"  # the `seen` entry of the last spend sync's start, for the schedule
+Updates = dict[str, dict[str, Any] | None]
+Batch = tuple[list[Event], Updates]
 
 
 @dataclass
@@ -52,6 +62,15 @@ class WatchOptions:
     10,000 integrations a rendering costs ~1-2 s of CPU, a scrape only serves its bytes."""
     retry: Retry = field(default_factory=Retry)
     """Delivery retries: attempts, backoff."""
+    sync_every_s: float | None = 3600.0
+    """The provider spend sync runs this often when accounts exist (None: never)."""
+    runway_days: float | None = 7.0
+    """An account's credit runway below this many days is an alert (None: no such alert)."""
+    drift_percent: float | None = 20.0
+    """A day's drift between recorded and reported spend above this % is an alert (None: no
+    such alert)..."""
+    drift_floor_cents: float = 100.0
+    """...if the two differ by at least this many cents too."""
 
 
 class Watcher:
@@ -75,6 +94,19 @@ class Watcher:
         self._decisions: dict[tuple[str, str], tuple[object, Decision]] = {}
         self._stale_metrics = True
         self._delivering: asyncio.Task[None] | None = None
+        self._syncing: asyncio.Task[None] | None = None
+        self._stopping = False  # a sync between accounts stops at the next one
+        # The figures of the last rendering, re-read only when a file changed (figures_stamp) or
+        # time moved a figure (a call in the rolling minute, a period's end).
+        self._stamp: Stamp | None = None
+        self._read: dict[str, tuple[list[Row], dict[str, LimitFigures]]] = {}
+        self._renew_us = -1  # when a figure changes with time alone
+        # Provider-reported spend, re-read after a sync and when the spend file changed.
+        self._spend_stamp: Stamp | None = None
+        self._spend = SpendView()
+        self._spend_fresh = False  # its rules not evaluated yet
+        self._reported: dict[str, dict[str, ReportedFigures]] = {}
+        self._samples: list[Sample] | None = None  # of the last rendering, while they stand
 
     def _now_us(self) -> int:
         return to_us(self.facade.context.clock())
@@ -99,10 +131,12 @@ class Watcher:
             await self._finish()
 
     async def _finish(self) -> None:
-        for task in (self._probing, self._delivering):
+        self._stopping = True
+        tasks = (self._probing, self._delivering, self._syncing)
+        for task in tasks:
             if task is not None and not task.done():
                 task.cancel()
-        for task in (self._probing, self._delivering):
+        for task in tasks:
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
@@ -125,6 +159,10 @@ class Watcher:
         if leader:
             if self._probing is None or self._probing.done():
                 self._probing = asyncio.create_task(self._probe())
+            if (self._syncing is None or self._syncing.done()) and await self._sync_due():
+                self._syncing = asyncio.create_task(self._step("sync", self.sync()))
+        await self._step("spend", self.read_spend())
+        if leader:
             await self._step("rules", self.fire())
             if self.channels and (self._delivering is None or self._delivering.done()):
                 self._delivering = asyncio.create_task(self._step("delivery", self.deliver()))
@@ -180,22 +218,122 @@ class Watcher:
             self._stale_metrics = True
         return n
 
+    # -- the provider spend sync ----------------------------------------------------------------
+
+    def _spend_service(self) -> SpendService | None:
+        """The facade's spend capability, once a spend file exists (an account was added);
+        opened on the loop's thread, so only once."""
+        if not side_file(self.facade.db_path, "spend").exists():
+            return None
+        return self.facade.spend()
+
+    async def _sync_due(self) -> bool:
+        every = self.options.sync_every_s
+        if every is None or self._spend_service() is None:
+            return False
+        last = (await asyncio.to_thread(self.state.tables))["seen"].get(SYNCED) or {}
+        return self._now_us() - int(last.get("at_us", 0)) >= every * 1_000_000
+
+    async def sync(self) -> int:
+        """Sync every account of every tenant, one account at a time, in a worker thread: the
+        rounds (and a scrape) go on meanwhile. An account that fails is logged and counted, and
+        the others go on. How many accounts synced."""
+        spend = self._spend_service()
+        if spend is None:
+            return 0
+        at = self._now_us()
+        await asyncio.to_thread(self._mark_synced, at)  # first: a failing sync is not retried
+        ok = 0
+        for tenant in await asyncio.to_thread(tenants_with_accounts, spend):
+            for account in await asyncio.to_thread(spend.accounts.list, tenant):
+                if self._stopping:
+                    return ok
+                try:
+                    (report,) = await asyncio.to_thread(spend.sync, tenant, account.name)
+                except Exception as exc:  # not the provider's: said by type only (no secret)
+                    report = {"ok": False, "error": f"unexpected {type(exc).__name__}"}
+                good = bool(report["ok"])
+                self.metrics.syncs.labels(tenant, account.name, "ok" if good else "failed").inc()
+                if good:
+                    ok += 1
+                    log.info("synced %s: %d windows, %d rows", account.name,
+                             report["windows"], report["rows"])  # fmt: skip
+                else:
+                    log.warning("sync of %s failed: %s", account.name, report["error"])
+        self._spend_stamp = None  # re-read at the next round
+        return ok
+
+    def _mark_synced(self, at_us: int) -> None:
+        with self.state.change() as tables:
+            tables["seen"][SYNCED] = {"kind": "sync", "at_us": at_us}
+
+    async def read_spend(self) -> None:
+        """Re-read what the providers reported when the spend file changed (a sync by this
+        watcher or by `byok sync`); the rules then look at it once. Not while this watcher's
+        sync runs (each window it commits changes the file): once it ends."""
+        if self._syncing is not None and not self._syncing.done():
+            return
+        path = side_file(self.facade.db_path, "spend")
+        stamp = await asyncio.to_thread(file_stamp, path)
+        if stamp == self._spend_stamp:
+            return
+        spend = self._spend_service()
+        if spend is None:
+            self._spend_stamp, self._spend = stamp, SpendView()
+            return
+        tenants = await asyncio.to_thread(tenants_with_accounts, spend)
+        self._spend = await asyncio.to_thread(read_spend, spend, tenants)
+        self._spend_stamp = stamp
+        self._spend_fresh = True
+        self._reported, self._samples = {}, None
+        self._stale_metrics = True
+
+    def _spend_events(
+        self, seen: Mapping[str, Mapping[str, Any]], names: Mapping[str, str], now: int
+    ) -> Batch:
+        o = self.options
+        events: list[Event] = []
+        updates: Updates = {}
+        if o.runway_days is not None:
+            events, updates = runway_events(self._spend.balances, seen, o.runway_days, now)
+        live = {runway_key(b.tenant, b.account_id) for b in self._spend.balances}
+        for key in seen:
+            if key.startswith("runway:") and key not in live:
+                updates[key] = None  # the account was removed
+        if o.drift_percent is not None:
+            for tenant, days in self._spend.days.items():
+                events += drift_events(
+                    tenant, days, names, o.drift_percent, o.drift_floor_cents, now
+                )
+        return events, updates
+
+    # -- the rules ------------------------------------------------------------------------------
+
     async def fire(self) -> int:
         """Fire the rules' new events into the outbox; how many were new."""
         now = self._now_us()
         new = 0
         seen = (await asyncio.to_thread(self.state.tables))["seen"]
+        batches: list[Batch] = []
+        names: dict[str, str] = {}
         for tenant in await asyncio.to_thread(self.tenants):
             alerts = await self.facade.get_alerts(tenant, limit=1000)
             rows = await asyncio.to_thread(self.facade.dashboard.rows, tenant)
+            names.update((r.id, r.name) for r in rows)
             events, updates = health_events(tenant, rows, seen, now)
-            events = usage_events(tenant, alerts, now) + events
+            batches.append((usage_events(tenant, alerts, now) + events, updates))
+        spend = self._spend_fresh
+        if spend:
+            batches.append(self._spend_events(seen, names, now))
+        for events, updates in batches:
             if not events and not updates:
                 continue
             fired = await asyncio.to_thread(self.outbox.fire, events, self.channels, now, updates)
             for event in fired:
                 log.info("alert %s: %s", event.kind, event.title)
             new += len(fired)
+        if spend:
+            self._spend_fresh = False  # committed: the next look is after the next change
         self._stale_metrics = self._stale_metrics or bool(new)
         return new
 
@@ -241,12 +379,35 @@ class Watcher:
         return sent
 
     async def refresh_metrics(self, leader: bool) -> None:
+        """Render the exposition. The rows and limits are re-read only when a file they come
+        from changed (figures_stamp: a few stats), else only the figures time moves: those with
+        calls in the rolling minute, and all of them once a period ends. With nothing re-read,
+        the integrations' part of the last rendering stands."""
         dash = self.facade.dashboard
+        ctx = self.facade.context
+        now_us = self._now_us()
+        stamp = await asyncio.to_thread(figures_stamp, ctx.db_path, dash.usage.log_dir)
+        if stamp != self._stamp or now_us >= self._renew_us:
+            self._stamp = stamp  # taken before the read: a write during it is seen next time
+            self._read = await asyncio.to_thread(self._read_all)
+            self._reported, self._samples = {}, None
+        elif (again := await asyncio.to_thread(self._read_rolling)) is not None:
+            self._read, self._samples = again, None
+        if self._samples is None or len(self._reported) < len(self._read):
+            self._renew_us = min(
+                (to_us(f.period_end) for _, figs in self._read.values() for f in figs.values()),
+                default=now_us + 3_600_000_000,
+            )
+            self._samples = await self._build_samples()
+        depth = await asyncio.to_thread(self.outbox.depth)
+        await asyncio.to_thread(
+            self.metrics.refresh, self._samples, depth, leader, time.time(), self._spend.balances
+        )
+
+    async def _build_samples(self) -> list[Sample]:
         samples: list[Sample] = []
         known: dict[tuple[str, str], tuple[object, Decision]] = {}
-        for tenant in await asyncio.to_thread(self.tenants):
-            rows = await asyncio.to_thread(dash.rows, tenant)
-            figures = await asyncio.to_thread(dash.limits, tenant, [r.id for r in rows])
+        for tenant, (rows, figures) in self._read.items():
             # A decision follows from the row (status, health) and its figures: asked again only
             # of the integrations where either changed (check_limits costs ~0.1 ms each).
             basis = {r.id: (r, figures.get(r.id)) for r in rows}
@@ -260,7 +421,29 @@ class Watcher:
                     decisions[iid] = self._decisions[(tenant, iid)][1]
                 if iid in decisions:
                     known[(tenant, iid)] = (b, decisions[iid])
-            samples += samples_of(tenant, rows, figures, decisions)
+            if tenant not in self._reported:
+                periods = {i: (f.period_start, f.period_end) for i, f in figures.items()}
+                self._reported[tenant] = self._spend.reported(tenant, periods)
+            samples += samples_of(tenant, rows, figures, decisions, self._reported[tenant])
         self._decisions = known
-        depth = await asyncio.to_thread(self.outbox.depth)
-        await asyncio.to_thread(self.metrics.refresh, samples, depth, leader, time.time())
+        return samples
+
+    def _read_all(self) -> dict[str, tuple[list[Row], dict[str, LimitFigures]]]:
+        dash = self.facade.dashboard
+        out = {}
+        for tenant in dash.tenants():
+            rows = dash.rows(tenant)
+            out[tenant] = (rows, dash.limits(tenant, [r.id for r in rows]))
+        return out
+
+    def _read_rolling(self) -> dict[str, tuple[list[Row], dict[str, LimitFigures]]] | None:
+        """The last read, with the figures of calls still in the rolling minute read again;
+        None when there is none (the last read stands)."""
+        out = {}
+        again_any = False
+        for tenant, (rows, figures) in self._read.items():
+            rolling = [i for i, f in figures.items() if f.requests_this_minute]
+            again = self.facade.dashboard.limits(tenant, rolling) if rolling else {}
+            again_any = again_any or bool(rolling)
+            out[tenant] = (rows, {**figures, **again})
+        return out if again_any else None

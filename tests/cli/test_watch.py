@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from core.paths import side_file
 from core.watch.lease import current
 from core.watch.outbox import Outbox
 from core.watch.state import WatchState
+from tui.demo.fakeadmin import Use
 from tui.demo.fakeprovider import FakeProviderServer
 
 ROUND = "0.2"
@@ -148,6 +152,9 @@ def test_an_alert_raised_then_killed_before_delivery_arrives_once_after_restart(
         first.proc.wait()
     items = status(db)["outbox"]
     assert {i["state"] for i in items} == {"pending"} and hook.messages() == []
+    assert status(db)["watcher"] is None  # its process is gone: the lease is not a watcher
+    said = byok("watch", "status", db=db).out
+    assert f"the lease of pid {first.proc.pid}" in said and "is stale" in said
     assert all("hook" in i["last_error"] for i in items)
 
     hook.failing = False
@@ -310,3 +317,177 @@ def test_bad_setups_are_one_line_errors(db: Path, tmp_path: Path) -> None:
     assert run.code == 64 and "at least 3 rounds" in run.err
     run = byok("watch", db=tmp_path / "missing" / "byok.json")
     assert run.code == 74 and not (tmp_path / "missing").exists()
+
+
+# -- the provider spend sync, runway and drift --------------------------------------------------
+
+
+def _day_settled() -> datetime:
+    """A UTC day that is over and whose end is over an hour past (the drift rule's rule)."""
+    now = datetime.now(UTC)
+    back = 1 if now.hour >= 2 else 2
+    return (now - timedelta(days=back)).replace(hour=12, minute=0, second=0, microsecond=0)
+
+
+@pytest.fixture
+async def spend_db(db_path: Path, own_fake_server: FakeProviderServer) -> Path:
+    """An OpenAI integration the provider billed 250 cents on a settled day for which byok
+    recorded 50 (drift), an OpenRouter account whose credit lasts 7.5 days, and a DeepSeek
+    account nobody answers for (a failing sync)."""
+    server = own_fake_server
+    day = _day_settled()
+    # set up on that day: the usage log holds a day from the first write of that day on
+    facade = IntegrationsFacade(db_path, clock=lambda: day)
+    try:
+        key = key_for("ok")
+        prod = await make(facade, server, "openai", key, tenant="default", name="prod")
+        router_key = key_for("ok")
+        await make(facade, server, "openrouter", router_key, tenant="default", name="router-key")
+        server.admin.openai_keys = [("proj_1", "key_P", f"sk-tes...{key[-4:]}")]
+        server.admin.usage["openai"] = [Use(day, "key_P", "gpt-4o", 1_000_000, 0)]  # 250 cents
+        server.admin.key_usage[router_key] = (1.0, 70.0)  # $70 a week: $10 a day
+        server.admin.credits = (100.0, 25.0)  # $75 left: 7.5 days
+        await facade.record_usage(
+            "default", prod, model="gpt-4o", input_tokens=10, output_tokens=0, cost_cents=50,
+            at=day,
+        )  # fmt: skip
+        spend = facade.spend()
+        admin = "sk-admin-" + "a" * 40
+        for name, provider, url in (
+            ("org", "openai", server.base_url_for("openai")),
+            ("router", "openrouter", server.base_url_for("openrouter")),
+            ("down", "deepseek", "http://127.0.0.1:9"),
+        ):
+            spend.add_account("default", name, provider, admin, url)
+    finally:
+        await facade.aclose()
+    return db_path
+
+
+def samples_of(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+SPEND_ALERTS = ["byok: prod drifted 80% from the provider's figure on {day}",
+                "byok: router has 7.5 days of credit left"]  # fmt: skip
+
+
+def test_runway_and_drift_alerts_arrive_once_and_a_failed_sync_is_counted(
+    spend_db: Path, config_dir: Path, hook: WebhookReceiver
+) -> None:
+    db = spend_db
+    day = _day_settled().strftime("%Y-%m-%d")
+    expected = sorted(t.format(day=day) for t in SPEND_ALERTS)
+    watch = Watch(db, config_dir, hook, "--runway-days", "10")
+    try:
+        wait_for("the spend alerts", lambda: len(hook.messages()) >= 2)
+        time.sleep(1.5)  # more rounds: nothing again
+        assert kinds(hook) == expected
+        wait_for("the sync counted", lambda: "byok_watch_syncs_total" in watch.scrape())
+        text = watch.scrape()
+    finally:
+        assert watch.stop() == 0
+    assert watch.said("sync of down failed")
+    got = samples_of(text)
+    account = (("account", "down"), ("outcome", "failed"), ("tenant", "default"))
+    assert got[("byok_watch_syncs_total", account)] == 1
+    for name in ("org", "router"):
+        ok = (("account", name), ("outcome", "ok"), ("tenant", "default"))
+        assert got[("byok_watch_syncs_total", ok)] == 1
+    router = (("account", "router"), ("provider", "openrouter"), ("tenant", "default"))
+    assert got[("byok_provider_balance_cents", (*router[:1], ("currency", "USD"), *router[1:]))] \
+        == 7500  # fmt: skip
+    assert got[("byok_credit_runway_days", router)] == 7.5
+    # reported spend and drift: `byok spend`'s days of the limits' period, summed
+    prod = {i["name"]: i["id"] for i in byok("list", "--json", db=db).json["items"]}["prod"]
+    (limits,) = [x for x in byok("limits", "--json", db=db).json if x["integration_id"] == prod]
+    month = limits["period_start"][:7]
+    days = [r for r in byok("spend", "prod", "--json", db=db).json["days"]
+            if r["period_start"].startswith(month)]  # fmt: skip
+    labels = (("integration", "prod"), ("provider", "openai"), ("tenant", "default"))
+    assert got[("byok_reported_spend_cents", labels)] == pytest.approx(
+        sum(r["reported_cents"] for r in days)
+    )
+    drifts = [r["drift_cents"] for r in days if r["drift_cents"] is not None]
+    if drifts:  # the settled day may be last month's
+        assert got[("byok_spend_drift_cents", labels)] == pytest.approx(sum(drifts))
+    else:
+        assert ("byok_spend_drift_cents", labels) not in got
+
+    # a restart: the sync is not due yet, the rules look again, nothing is sent twice
+    again = Watch(db, config_dir, hook, "--runway-days", "10")
+    try:
+        wait_for("a round", lambda: again.said("watching"))
+        time.sleep(2)
+    finally:
+        assert again.stop() == 0
+    assert kinds(hook) == expected
+    assert not again.said("synced")
+    items = status(db)["outbox"]
+    assert sorted(i["kind"] for i in items) == ["runway_low", "spend_drift"]
+    assert {i["state"] for i in items} == {"delivered"}
+
+
+class HeldBalance:
+    """DeepSeek's /user/balance, answered only once `release` is set: a sync that hangs."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.seen = self.active = self.most = 0
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with owner.lock:
+                    owner.seen += 1
+                    owner.active += 1
+                    owner.most = max(owner.most, owner.active)
+                owner.release.wait(30)
+                body = json.dumps({"is_available": True, "balance_infos": [
+                    {"currency": "USD", "total_balance": "12.00"}]}).encode()  # fmt: skip
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                with owner.lock:
+                    owner.active -= 1
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+
+async def test_a_hung_sync_blocks_neither_a_scrape_nor_the_rounds_and_never_runs_twice(
+    db: Path, config_dir: Path, hook: WebhookReceiver
+) -> None:
+    held = HeldBalance()
+    facade = IntegrationsFacade(db)
+    try:
+        facade.spend().add_account("default", "ds", "deepseek", "sk-" + "d" * 30, held.url)
+    finally:
+        await facade.aclose()
+    watch = Watch(db, config_dir, hook, "--sync-every", "0.1")
+    try:
+        wait_for("the sync's request", lambda: held.seen == 1)
+        # the sync hangs: the rounds go on (the alerts are delivered) and a scrape answers
+        wait_for("the two alerts", lambda: len(hook.messages()) >= 2)
+        assert "byok_watch_leader 1.0" in watch.scrape()
+        time.sleep(1)  # five rounds, each finding the sync still running
+        assert held.seen == 1
+        held.release.set()
+        wait_for("the balance", lambda: "byok_provider_balance_cents" in watch.scrape())
+        wait_for("more syncs", lambda: held.seen >= 3)
+    finally:
+        held.release.set()
+        assert watch.stop() == 0
+        held.httpd.shutdown()
+    assert held.most == 1

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui.cli import output as fmt
-from tui.cli.args import add_command, json_option, non_negative_int, port
+from tui.cli.args import add_command, json_option, non_negative_float, non_negative_int, port
 from tui.cli.errors import CommandError, UsageError
 from tui.errors import EX_OK
 
@@ -83,6 +83,18 @@ def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
         help="the channels file (default: "
         "channels.toml in the config directory, env BYOK_CONFIG_DIR)",
     )
+    for flag, meta, parse, default, words in (
+        ("--sync-every", "SECONDS", _off_or(_positive_seconds), 3600.0,
+         "run the provider spend sync this often when accounts exist"),
+        ("--runway-days", "DAYS", _off_or(_positive), 7.0,
+         "alert when an account's credit runway drops below this many days"),
+        ("--drift-percent", "PERCENT", _off_or(_positive), 20.0,
+         "alert when a day's recorded and reported spend differ by more than this"),
+        ("--drift-floor-cents", "CENTS", _positive, 100.0, "...and by at least this many cents"),
+    ):  # fmt: skip
+        off = "; 'off': never" if flag != "--drift-floor-cents" else ""
+        p.add_argument(flag, metavar=meta, type=parse, default=default,
+                       help=f"{words} (default {default:g}{off})")  # fmt: skip
     p.add_argument("--log-json", action="store_true", help="log JSON lines on stderr")
     json_option(p)
     p.set_defaults(handler=cmd_watch)
@@ -96,6 +108,22 @@ def _positive_seconds(text: str) -> float:
     if not 0.05 <= value <= 86400 * 7:
         raise argparse.ArgumentTypeError(f"{text} is not between 0.05 and 604800 seconds")
     return value
+
+
+def _positive(text: str) -> float:
+    """A finite number above 0."""
+    if (value := non_negative_float(text)) > 0:
+        return value
+    raise argparse.ArgumentTypeError("must be more than 0")
+
+
+def _off_or(parse: Any) -> Any:
+    """`off` (None: the feature is off) or what `parse` makes of the text."""
+
+    def parse_or_off(text: str) -> float | None:
+        return None if text == "off" else parse(text)
+
+    return parse_or_off
 
 
 def metrics_address(text: str) -> tuple[str, int] | None:
@@ -190,6 +218,10 @@ async def cmd_watch(facade: IntegrationsFacade, args: argparse.Namespace) -> int
         lease_ttl_s=args.lease_ttl,
         metrics_every_s=args.metrics_every,
         concurrency=args.concurrency,
+        sync_every_s=args.sync_every,
+        runway_days=args.runway_days,
+        drift_percent=args.drift_percent,
+        drift_floor_cents=args.drift_floor_cents,
     )
     watcher = Watcher(facade, channels, options, metrics)
     stop = asyncio.Event()
@@ -218,18 +250,12 @@ def _stopper(stop: asyncio.Event, log: logging.Logger, sig: signal.Signals) -> A
 
 async def watch_status(facade: IntegrationsFacade, args: argparse.Namespace) -> int:
     from core.timeutil import from_us
-    from core.watch.lease import current
-    from core.watch.outbox import Outbox
-    from core.watch.state import WatchState
+    from core.watch.status import watcher_status
 
-    path = facade.db_path
-    state = WatchState(path, create=False) if _exists(path) else None
-    try:
-        lease = current(state, int(time.time() * 1e6)) if state else None
-        items = Outbox(state).items() if state else []
-    finally:
-        if state is not None:
-            state.close()
+    found = await asyncio.to_thread(
+        watcher_status, facade.db_path, int(time.time() * 1e6), items=None
+    )
+    lease = found.lease if found is not None and found.running else None
     watcher = None
     if lease is not None:
         watcher = {
@@ -240,24 +266,29 @@ async def watch_status(facade: IntegrationsFacade, args: argparse.Namespace) -> 
         }
     outbox = [
         {
-            "id": i["id"],
-            "channel": i["channel"],
-            "kind": i["kind"],
-            "state": i["state"],
-            "attempts": i["attempts"],
-            "title": i["title"],
-            "integration_id": i["integration_id"],
-            "alert_id": i["alert_id"],
-            "created_at": from_us(i["created_us"]),
-            "delivered_at": from_us(i["delivered_us"]) if i["delivered_us"] else None,
-            "last_error": i["last_error"],
+            "id": i.id,
+            "channel": i.channel,
+            "kind": i.kind,
+            "state": i.state,
+            "attempts": i.attempts,
+            "title": i.title,
+            "integration_id": i.integration_id,
+            "alert_id": i.alert_id,
+            "created_at": i.created_at,
+            "delivered_at": i.delivered_at,
+            "last_error": i.last_error,
         }
-        for i in items
+        for i in (found.outbox if found is not None else [])
     ]
     if args.json:
         fmt.print_json({"watcher": watcher, "outbox": outbox})
         return EX_OK
-    if watcher is None:
+    if watcher is None and found is not None and found.lease is not None:
+        dead = found.lease
+        renewed = from_us(dead.renewed_us).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"no watcher is running: the lease of pid {dead.pid} on {dead.host} is stale "
+              f"(last renewed {renewed} UTC; its process died)")  # fmt: skip
+    elif watcher is None:
         print("no watcher is running on this database")
     else:
         since = watcher["since"].strftime("%Y-%m-%d %H:%M:%S")
@@ -275,12 +306,6 @@ async def watch_status(facade: IntegrationsFacade, args: argparse.Namespace) -> 
 
     fmt.results(outbox, False, "the outbox is empty", OUTBOX_COLUMNS, row)
     return EX_OK
-
-
-def _exists(db_path: Path) -> bool:
-    from core.paths import side_file
-
-    return side_file(db_path, "watch").exists()
 
 
 async def send_test(facade: IntegrationsFacade, name: str, channels_file: str | None) -> int:

@@ -25,6 +25,7 @@ from tui.screens.healthlog import HealthLogScreen
 from tui.screens.home import HomeScreen
 from tui.screens.limits import LimitsScreen
 from tui.screens.notifications import NotificationsScreen
+from tui.screens.outbox import OutboxScreen
 from tui.screens.spend import SpendScreen
 from tui.widgets.rowtable import RowTable
 
@@ -122,6 +123,7 @@ SECTIONS: tuple[tuple[str, type[DOMNode]], ...] = (
     ("Health log", HealthLogScreen),
     ("Spend", SpendScreen),
     ("Notifications", NotificationsScreen),
+    ("Outbox", OutboxScreen),
     ("Command line (:)", CommandScreen),
     ("Form", FormScreen),
     ("Confirm", ConfirmScreen),

@@ -455,10 +455,12 @@ class HomeScreen(IntegrationScreen):
         top.append(app.data.tenant_id, style="bold")
         top.append("  ·  db ")
         label = app.data.db_label
-        left = room - top.cell_len
+        watch = fmt.watch_indicator(app.watcher, self.look)
+        left = room - top.cell_len - watch.cell_len
         if len(label) > left:
             label = "…" + label[-max(1, left - 1) :]
         top.append(label)
+        top.append_text(watch)
         probes = app.probe_state
         lines = []
         for words in (True, False):
