@@ -72,8 +72,9 @@ class ProbePool(AsyncRequestInterface):
                 other = next((conns for conns in self._idle.values() if conns), None)
                 if other is None:
                     await self._wait(wait)
-                    continue
-                await self._close(other.pop(0))  # the longest idle, of another origin
+                else:
+                    await self._close(other.pop(0))  # the longest idle, of another origin
+                continue  # others ran meanwhile: count again (no await from here to the add)
             conn = httpcore.AsyncHTTPConnection(
                 origin=origin,
                 ssl_context=self._ssl,
