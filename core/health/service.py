@@ -78,7 +78,7 @@ class HealthService:
     def _new_client(self, pool: int) -> httpx.AsyncClient:
         import httpx
 
-        from core.providers.transport import ACCEPT_ENCODING, ShardedTransport, cookieless_jar
+        from core.providers.transport import ACCEPT_ENCODING, ProbeTransport, cookieless_jar
 
         opts = self.options
         return httpx.AsyncClient(
@@ -86,7 +86,7 @@ class HealthService:
                 opts.probe_timeout_s,
                 connect=min(opts.probe_connect_timeout_s, opts.probe_timeout_s),
             ),
-            transport=ShardedTransport(pool, opts.probe_trust_env),
+            transport=ProbeTransport(pool, opts.probe_trust_env),
             follow_redirects=False,
             trust_env=opts.probe_trust_env,
             headers={"user-agent": "byok-console health probe", "accept-encoding": ACCEPT_ENCODING},

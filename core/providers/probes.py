@@ -417,7 +417,6 @@ def read_answer(
     """Map one HTTP answer of the plain probe to a state and a reason code."""
     data = _json(body)
     name = provider_info(kind).display_name
-    detail = redact(_error_text(data, body), secrets)
     if 200 <= status < 300:
         return _read_success(kind, status, data, body, secrets, name)
     if 300 <= status < 400:
@@ -431,6 +430,8 @@ def read_answer(
             f"{name} answered {status}, a redirect to {where}: byok does not follow redirects; "
             "set base_url to the new address",
         )
+    # Only an error's text is shown: a success's body (a model list) is not redacted whole.
+    detail = redact(_error_text(data, body), secrets)
     special = _provider_rule(kind, status, data, body, headers)
     if special is not None:
         state, reason, what = special
