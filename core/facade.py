@@ -189,6 +189,8 @@ class IntegrationsFacade:
         budget_limit_cents: int = 0,
         token_limit_month: int = 0,
         rate_limit_rpm: int = 0,
+        budget_period: str = "month",
+        alert_thresholds: list[int] | None = None,
         created_by: str | None = None,
     ) -> IntegrationDetailResult:
         tenant = v.tenant(tenant_id)
@@ -203,6 +205,8 @@ class IntegrationsFacade:
             budget_limit_cents=budget_limit_cents,
             token_limit_month=token_limit_month,
             rate_limit_rpm=rate_limit_rpm,
+            budget_period=budget_period,
+            alert_thresholds=[80, 100] if alert_thresholds is None else alert_thresholds,
             created_by=created_by,
         )
         return to_detail(doc)

@@ -50,7 +50,9 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class LimitFigures:
-    """An integration's usage against its limits in the current UTC calendar month."""
+    """An integration's usage against its limits in its current budget period (UTC): the
+    calendar month, or the day or ISO week (Monday 00:00 on) its `budget_period` names. The
+    token limit keeps its contract name `token_limit_month` and applies over the same period."""
 
     integration_id: str
     budget_limit_cents: int
@@ -62,10 +64,11 @@ class LimitFigures:
     rate_limit_rpm: int
     requests_this_minute: int = field(metadata=_doc("requests in the last 60 seconds"))
     rate_percent: float = field(metadata=_doc("requests this minute / limit * 100, likewise"))
-    period_start: datetime = field(metadata=_doc("first instant of the month (UTC)"))
-    period_end: datetime = field(metadata=_doc("first instant of the next month, exclusive"))
+    period_start: datetime = field(metadata=_doc("first instant of the period (UTC)"))
+    period_end: datetime = field(metadata=_doc("first instant after the period, exclusive"))
     requests_month: int = field(default=0, metadata=_doc("requests in the period"))
     unpriced_calls: int = field(default=0, metadata=_doc("calls of unknown price, costed 0"))
+    budget_period: str = field(default="month", metadata=_doc("'day', 'week' or 'month' (UTC)"))
 
     def as_dict(self) -> dict[str, Any]:
         """The fields by name, in order, not copied (dataclasses.asdict deep-copies: slow)."""

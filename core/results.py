@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from core import validation as v
 from core.enums import CredentialSource
 from core.models import HealthStatusResult, IntegrationDetailResult, IntegrationSummaryResult
 from core.timeutil import from_iso
@@ -30,7 +31,9 @@ def _names(model: type[BaseModel], *computed: str) -> Names:
 # The fields of each result that a document stores under the same name. Picking by the result's
 # names means that the document's sealed `credential` can never reach a result.
 _SUMMARY = _names(IntegrationSummaryResult)
-_DETAIL = _names(IntegrationDetailResult, "credential_hint", "credential_source", "config")
+_DETAIL = _names(
+    IntegrationDetailResult, "credential_hint", "credential_source", "config", *v.LIMIT_SETTINGS
+)
 _HEALTH = _names(HealthStatusResult, "integration_id")
 
 
@@ -54,6 +57,7 @@ def to_detail(doc: Doc) -> IntegrationDetailResult:
         credential_hint=cred.get("hint"),
         credential_source=cred.get("source", CredentialSource.NONE.value),
         config=dict(doc.get("config") or {}),
+        **{k: v.setting(doc, k) for k in v.LIMIT_SETTINGS},
     )
 
 

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from core.readmodels import LimitFigures
-from core.timeutil import from_us, month_bounds
+from core.timeutil import from_us
 from core.usage.pricing import NC_PER_CENT, nc_round_cents
-from core.usage.store import UsageStore
+from core.usage.store import UsageStore, period_keys
 
 Doc = Mapping[str, Any]
 
@@ -30,15 +30,22 @@ def limit_figures(
 ) -> dict[str, LimitFigures]:
     """The figures of each integration document (all of `tenant_id`) at `now_us`, by id.
 
-    The month is the UTC calendar month holding `now_us`; the usage files are read once for all.
+    The period is each document's `budget_period` (default "month") holding `now_us`, in UTC:
+    the calendar month, the day, or the week from Monday 00:00; the usage files are read once
+    for all.
     """
     docs = list(docs)
-    start_us, end_us, period = month_bounds(now_us)
-    start, end = from_us(start_us), from_us(end_us)
-    usage = store.totals_and_recent(tenant_id, [d["id"] for d in docs], period, now_us)
+    bounds = {}
+    for kind in {_period(d) for d in docs}:
+        start_us, end_us, kind_keys = period_keys(kind, now_us)
+        bounds[kind] = (from_us(start_us), from_us(end_us), kind_keys)
+    keys = {d["id"]: bounds[_period(d)][2] for d in docs}
+    usage = store.totals_and_recent(tenant_id, list(keys), keys, now_us)
     out: dict[str, LimitFigures] = {}
     for doc in docs:
         iid = doc["id"]
+        kind = _period(doc)
+        start, end, _ = bounds[kind]
         (inp, output, cost_nc, requests, unpriced), recent = usage[iid]
         budget, tokens_limit, rpm = (
             doc["budget_limit_cents"],
@@ -60,5 +67,10 @@ def limit_figures(
             period_end=end,
             requests_month=requests,
             unpriced_calls=unpriced,
+            budget_period=kind,
         )
     return out
+
+
+def _period(doc: Doc) -> str:
+    return doc.get("budget_period") or "month"
