@@ -43,9 +43,12 @@ class Row:
     created_at: datetime
     health_checked_at: datetime | None = None
     health_latency_ms: int | None = None
-    budget_limit_cents: int = field(default=0, metadata=_doc("cents a month; 0 = unlimited"))
-    token_limit_month: int = field(default=0, metadata=_doc("tokens a month; 0 = unlimited"))
+    budget_limit_cents: int = field(default=0, metadata=_doc("cents a period; 0 = unlimited"))
+    token_limit_month: int = field(default=0, metadata=_doc("tokens a period; 0 = unlimited"))
     rate_limit_rpm: int = field(default=0, metadata=_doc("requests a minute; 0 = unlimited"))
+    budget_period: str = field(
+        default="month", metadata=_doc("period of the budget and token limits: day, week, month")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +85,15 @@ def _compile_readers() -> tuple[Callable[[Doc], Row], Callable[[Doc], dict[str, 
 
     Each field comes from the stored document's key of the same name: an enum by value, a
     datetime parsed from ISO text, str/int/float/bool as stored; a field that defaults to None
-    may be missing. Any other type is refused here, at import, rather than read wrongly.
+    may be missing, and so may a text field with a default (a setting newer than the document). Any other type is refused here, at import, rather than read wrongly.
     """
     scope: dict[str, Any] = {"Row": Row, "from_iso": from_iso}
     reads: dict[str, str] = {}
     for f in fields(Row):
         optional = f.default is None
         read = f"doc.get({f.name!r})" if optional else f"doc[{f.name!r}]"
+        if isinstance(f.default, str):
+            read = f"(doc.get({f.name!r}) or {f.default!r})"
         kinds = [t for t in get_args(f.type) or (f.type,) if t is not type(None)]
         kind = kinds[0] if len(kinds) == 1 else None
         if isinstance(kind, type) and issubclass(kind, Enum) and not optional:

@@ -30,7 +30,7 @@ def _names(model: type[BaseModel], *computed: str) -> Names:
 
 # The fields of each result that a document stores under the same name. Picking by the result's
 # names means that the document's sealed `credential` can never reach a result.
-_SUMMARY = _names(IntegrationSummaryResult)
+_SUMMARY = _names(IntegrationSummaryResult, "budget_period")
 _DETAIL = _names(
     IntegrationDetailResult, "credential_hint", "credential_source", "config", *v.LIMIT_SETTINGS
 )
@@ -47,7 +47,9 @@ def _values(doc: Doc, names: Names) -> dict[str, Any]:
 
 
 def to_summary(doc: Doc) -> IntegrationSummaryResult:
-    return IntegrationSummaryResult(**_values(doc, _SUMMARY))
+    return IntegrationSummaryResult(
+        **_values(doc, _SUMMARY), budget_period=v.setting(doc, "budget_period")
+    )
 
 
 def to_detail(doc: Doc) -> IntegrationDetailResult:
