@@ -85,7 +85,8 @@ def _compile_readers() -> tuple[Callable[[Doc], Row], Callable[[Doc], dict[str, 
 
     Each field comes from the stored document's key of the same name: an enum by value, a
     datetime parsed from ISO text, str/int/float/bool as stored; a field that defaults to None
-    may be missing, and so may a text field with a default (a setting newer than the document). Any other type is refused here, at import, rather than read wrongly.
+    may be missing, and so may a text field with a default (a setting newer than the document).
+    Any other type is refused here, at import, rather than read wrongly.
     """
     scope: dict[str, Any] = {"Row": Row, "from_iso": from_iso}
     reads: dict[str, str] = {}
