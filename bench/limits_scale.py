@@ -166,8 +166,8 @@ def _append(path: Path, frames: list[bytes]) -> None:
 
 
 def prepare(cache: Path, n: int, tail: int, env: dict[str, str]) -> Path:
-    day = datetime.now(UTC).strftime("%Y-%m-%d")  # daily rollups: a day's cache, not a month's
-    base = cache / f"{n}-tail{tail}-{day}-periods"
+    month = datetime.now(UTC).strftime("%Y-%m")
+    base = cache / f"{n}-tail{tail}-{month}-periods"  # "-periods": integrations with a period
     db = base / "byok.json"
     done = base / "ready"
     if not done.exists():
