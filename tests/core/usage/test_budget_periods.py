@@ -338,3 +338,27 @@ async def test_two_processes_raise_a_weekly_alert_once(open_facade: OpenFacade) 
     await _spend(a, iid, 1)
     assert [x.threshold for x in await a.get_alerts(T)] == [60]
     assert [x.threshold for x in await b.get_alerts(T)] == [60]
+
+
+async def test_the_watcher_announces_an_alert_until_its_period_ends(
+    open_facade: OpenFacade,
+) -> None:
+    from core.timeutil import to_us
+    from core.watch.rules import usage_events
+
+    clock = Clock(_utc(2026, 12, 6, 23, 0))  # Sunday
+    f = open_facade(clock=clock)
+    day, week = await _make(f, "day"), await _make(f, "week")
+    for iid in (day, week):
+        await _spend(f, iid, 80)
+    alerts = await f.get_alerts(T)
+    assert {a.integration_id for a in alerts} == {day, week}
+    at = to_us(_utc(2026, 12, 6, 23, 59, 59))
+    assert {e.integration_id for e in usage_events(T, alerts, at)} == {day, week}
+    # Monday 00:00: both periods are over (the week ended too), so both alerts are history
+    assert usage_events(T, alerts, to_us(_utc(2026, 12, 7))) == []
+    # a month alert of the same Sunday is still current on Monday
+    month = await _make(f, "month")
+    await _spend(f, month, 80)
+    events = usage_events(T, await f.get_alerts(T), to_us(_utc(2026, 12, 7)))
+    assert [e.integration_id for e in events] == [month]
