@@ -116,13 +116,12 @@ def _is_period(value: object) -> bool:
 
 
 def _is_day(value: object) -> bool:
-    """A day "YYYY-MM-DD" (a daily rollup's key, a daily alert's period)."""
-    if type(value) is not str or len(value) != 10 or not _is_period(value[:7]):
-        return False
-    try:
-        return datetime.fromisoformat(value).isoformat()[:10] == value
-    except ValueError:
-        return False
+    """A day "YYYY-MM-DD" (a daily rollup's key): checked by shape, as it runs for every day of
+    every integration at each parse; an alert's day is checked as a date too (_is_alert_period)."""
+    return (
+        type(value) is str and len(value) == 10 and value[7] == "-" and _is_period(value[:7])
+        and value[8:].isdigit() and 1 <= int(value[8:]) <= 31
+    )  # fmt: skip
 
 
 def _is_week(value: object) -> bool:
@@ -140,7 +139,13 @@ def _is_week(value: object) -> bool:
 
 
 def _is_alert_period(value: object) -> bool:
-    return _is_period(value) or _is_day(value) or _is_week(value)
+    """A month, an ISO week or a day: a date that exists (Alert's bounds are read from it)."""
+    if _is_day(value):
+        try:
+            return datetime.fromisoformat(value).date().isoformat() == value  # type: ignore[arg-type]
+        except ValueError:
+            return False
+    return _is_period(value) or _is_week(value)
 
 
 _COUNTERS = ("input_tokens", "output_tokens", "cost_nc", "requests", "unpriced")

@@ -45,17 +45,16 @@ async def test_a_bad_threshold_is_shown_on_its_field_and_nothing_is_saved(
     async with loaded_app(tfacade, size=(100, 40)) as (app, pilot):
         await wait_for(pilot, lambda: table_names(app) == ["edited"])
         form = await open_screen(pilot, "e", FormScreen)
-        assert form.query_one("#period", Select).value == "week"
-        form.query_one("#period", Select).value = "day"
-        form.query_one("#thresholds", Input).value = "0, 50"
+        period, thresholds = form.query_one("#period", Select), form.query_one("#thresholds", Input)
+        assert (period.value, thresholds.value) == ("week", "80, 100")
+        period.value, thresholds.value = "day", "0, 50"
         await pilot.press("ctrl+s")
         error = form.query_one("#err-thresholds", Label)
         await wait_for(pilot, lambda: error.display)
-        assert "from 1 to 1000" in str(error.render())
-        assert isinstance(app.screen, FormScreen)
+        assert isinstance(app.screen, FormScreen) and "from 1 to 1000" in str(error.render())
         detail = await tfacade.resolve_integration(T, "edited")
         assert detail is not None and detail.budget_period == "week"  # nothing saved
-        form.query_one("#thresholds", Input).value = "50"
+        thresholds.value = "50"
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, FormScreen))
     detail = await tfacade.resolve_integration(T, "edited")

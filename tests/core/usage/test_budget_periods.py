@@ -362,3 +362,19 @@ async def test_the_watcher_announces_an_alert_until_its_period_ends(
     await _spend(f, month, 80)
     events = usage_events(T, await f.get_alerts(T), to_us(_utc(2026, 12, 7)))
     assert [e.integration_id for e in events] == [month]
+
+
+def test_the_rollups_file_check_knows_the_daily_rollups() -> None:
+    from core.usage.store import check_rollups
+
+    good = {"tenant_id": "t", "integration_id": "i", "days": {"2024-02-29": [1, 2, "3", 4, 0]}}
+    assert check_rollups({"days": {"t/i": good}}) is None
+    for days in ({"2024-13-01": [1, 2, "3", 4, 0]}, {"2024-02-29": [1, 2, "x", 4, 0]},
+                 {"2024-02-29": [1, 2, 3]}, {"2024-02-29": [-1, 2, "3", 4, 0]}, []):  # fmt: skip
+        message = check_rollups({"days": {"t/i": {**good, "days": days}}})
+        assert message is not None and "daily rollup" in message
+    alert = {"id": "a", "key": "k", "tenant_id": "t", "integration_id": "i", "kind": "budget",
+             "threshold": 50, "limit": 1, "used": 1, "percent": 100.0, "created_at_us": 1}
+    for period, ok in (("2026-12", True), ("2026-W53", True), ("2025-W53", False),
+                       ("2024-02-29", True), ("2026-02-29", False), ("2026-12-1", False)):
+        assert (check_rollups({"alerts": {"a": {**alert, "period": period}}}) is None) is ok
