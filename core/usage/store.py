@@ -782,7 +782,8 @@ class UsageStore:
         self._pending_events = 0
         delta: dict[Key, Totals] = {}
         for pending in self._pending:
-            self._pending_events += sum(row[3] for row in pending.agg.values())
+            # each event is in one month's row (and in one day's: not counted again)
+            self._pending_events += sum(r[3] for k, r in pending.agg.items() if len(k[2]) == 7)
             for key, row in pending.agg.items():
                 _add(delta, key, row)
         self._delta = delta
