@@ -6,6 +6,8 @@
 Bar (issue 14, on the 2-core machine): `byok check REF` in a fresh process with 10M events
 recorded this month within 1.3x the time and 1.3x the RSS of the same with 10k events; likewise
 a cold open + the first get_limits_status (timed inside the process, after its imports).
+Each size is measured for a monthly integration (team-001, the default) and a weekly one
+(team-002, `budget_period` week: its figures sum the daily rollups of the week + the tail).
 
 Each database holds 100 integrations and N events spread over the current UTC month up to now,
 recorded on the day of their time (so the last 7 days are in the log, older ones in the rollups
@@ -38,6 +40,8 @@ TENANT = "default"
 N_INTEGRATIONS = 100
 FRAME = 1000  # events per frame, as a batching writer records them
 CHUNK = 200  # frames per write to a segment
+PERIODS = {1: "month", 2: "week", 3: "day"}  # team-NNN's budget_period (refs measured: REFS)
+REFS = {"month": "team-001", "week": "team-002"}
 KINDS = [("openai", "gpt-4o-mini"), ("anthropic", "claude-3-5-haiku-20241022"),
          ("ollama", "llama3.1:8b")]  # fmt: skip
 
@@ -99,7 +103,8 @@ def generate(db: Path, n: int, tail: int) -> None:
         for i in range(N_INTEGRATIONS):
             kind, _ = KINDS[i % len(KINDS)]
             specs.append({"name": f"team-{i:03d}", "provider_type": kind,
-                          "credential": "" if kind == "ollama" else f"sk-bench-{i:06d}-abcdefgh"})
+                          "credential": "" if kind == "ollama" else f"sk-bench-{i:06d}-abcdefgh",
+                          "budget_period": PERIODS.get(i, "month")})
         made = await f.create_integrations(TENANT, specs)
         await f.aclose()
         return [d.id for d in made]
@@ -160,9 +165,9 @@ def _append(path: Path, frames: list[bytes]) -> None:
         os.close(fd)
 
 
-def prepare(cache: Path, n: int, tail: int, env: dict[str, str]) -> tuple[Path, str]:
+def prepare(cache: Path, n: int, tail: int, env: dict[str, str]) -> Path:
     month = datetime.now(UTC).strftime("%Y-%m")
-    base = cache / f"{n}-tail{tail}-{month}"
+    base = cache / f"{n}-tail{tail}-{month}-periods"  # "-periods": integrations with a period
     db = base / "byok.json"
     done = base / "ready"
     if not done.exists():
@@ -175,7 +180,7 @@ def prepare(cache: Path, n: int, tail: int, env: dict[str, str]) -> tuple[Path, 
         shutil.copy2(db.with_name("byok.usage.json"), base / "rollups.saved")
         done.write_text(f"{time.perf_counter() - t:.1f} s\n")
         print(f"  generated in {done.read_text().strip()}", flush=True)
-    return db, "team-001"
+    return db
 
 
 def restore(db: Path) -> None:
@@ -244,22 +249,25 @@ def main() -> None:
     sizes = [int(x) for x in args.sizes.split(",")]
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; runs {args.runs}; "
           f"tail {args.tail:,} events after the watermark")  # fmt: skip
-    rows = []
+    rows: dict[str, list[tuple[int, dict[str, float]]]] = {period: [] for period in REFS}
     for n in sizes:
-        db, ref = prepare(args.cache, n, min(args.tail, n), env)
-        rows.append((n, measure(db, ref, args.runs, env)))
-    print("\n| events this month | `byok check REF` | its RSS | cold open + first status "
+        db = prepare(args.cache, n, min(args.tail, n), env)
+        for period, ref in REFS.items():
+            rows[period].append((n, measure(db, ref, args.runs, env)))
+    print("\n| events this month | period | `byok check REF` | its RSS | cold open + first status "
           "| its RSS |")
-    print("| --- | --- | --- | --- | --- |")
-    for n, m in rows:
-        print(f"| {n:,} | {m['check_ms']:.0f} ms | {m['check_rss_mb']:.0f} MB | "
-              f"{m['cold_ms']:.0f} ms | {m['cold_rss_mb']:.0f} MB |")
-    if len(rows) > 1:
-        (n0, a), (n1, b) = rows[0], rows[-1]
-        print(f"\n{n1:,} vs {n0:,}: check {b['check_ms'] / a['check_ms']:.2f}x time, "
-              f"{b['check_rss_mb'] / a['check_rss_mb']:.2f}x RSS; cold status "
-              f"{b['cold_ms'] / a['cold_ms']:.2f}x time, {b['cold_rss_mb'] / a['cold_rss_mb']:.2f}x"
-              " RSS  [bar <= 1.3x each]")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for period, measured in rows.items():
+        for n, m in measured:
+            print(f"| {n:,} | {period} | {m['check_ms']:.0f} ms | {m['check_rss_mb']:.0f} MB | "
+                  f"{m['cold_ms']:.0f} ms | {m['cold_rss_mb']:.0f} MB |")
+    for period, measured in rows.items():
+        if len(measured) > 1:
+            (n0, a), (n1, b) = measured[0], measured[-1]
+            print(f"\n{period}: {n1:,} vs {n0:,}: check {b['check_ms'] / a['check_ms']:.2f}x "
+                  f"time, {b['check_rss_mb'] / a['check_rss_mb']:.2f}x RSS; cold status "
+                  f"{b['cold_ms'] / a['cold_ms']:.2f}x time, "
+                  f"{b['cold_rss_mb'] / a['cold_rss_mb']:.2f}x RSS  [bar <= 1.3x each]")
 
 
 if __name__ == "__main__":

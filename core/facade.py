@@ -189,6 +189,8 @@ class IntegrationsFacade:
         budget_limit_cents: int = 0,
         token_limit_month: int = 0,
         rate_limit_rpm: int = 0,
+        budget_period: str = "month",
+        alert_thresholds: list[int] | None = None,
         created_by: str | None = None,
         limits_source: str = "max",
     ) -> IntegrationDetailResult:
@@ -205,6 +207,8 @@ class IntegrationsFacade:
             token_limit_month=token_limit_month,
             rate_limit_rpm=rate_limit_rpm,
             limits_source=limits_source,
+            budget_period=budget_period,
+            alert_thresholds=[80, 100] if alert_thresholds is None else alert_thresholds,
             created_by=created_by,
         )
         return to_detail(doc)
@@ -359,6 +363,8 @@ class IntegrationsFacade:
     async def get_limits_status(
         self, tenant_id: str, integration_id: str
     ) -> LimitsStatusResult | None:
+        """Usage in the integration's current budget period (its `budget_period`: the UTC
+        calendar month by default, else the UTC day or the week from Monday 00:00)."""
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
         return await self._run(self._usage.get_limits_status, tenant, iid)
 
@@ -370,6 +376,7 @@ class IntegrationsFacade:
         estimated_tokens: int = 0,
         estimated_cost_cents: float = 0,
     ) -> LimitDecision | None:
+        """The contract's decision over the integration's budget period; `warned` at 80 %."""
         tenant, iid = v.tenant(tenant_id), v.integration_id(integration_id)
         tokens, nc = v.estimates(estimated_tokens, estimated_cost_cents)
         return await self._run(self._usage.check_limits, tenant, iid, tokens, nc)
@@ -395,7 +402,8 @@ class IntegrationsFacade:
     async def get_alerts(
         self, tenant_id: str, integration_id: str | None = None, *, limit: int = 100
     ) -> list[Alert]:
-        """Usage alerts (80%/100% of a budget or token limit), newest first; also those of
+        """Usage alerts (each integration's alert_thresholds of a budget or token limit, 80%/100%
+        by default), newest first; also those of
         deleted integrations."""
         tenant = v.tenant(tenant_id)
         iid = v.integration_id(integration_id) if integration_id is not None else None

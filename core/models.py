@@ -71,6 +71,14 @@ class IntegrationDetailResult(_Result):
     limits_source: str = Field(
         default="max", description="what the limits count: recorded, reported or max"
     )
+    budget_period: str = Field(
+        default="month", description="'day', 'week' (Monday 00:00) or 'month', in UTC: the "
+        "period of budget_limit_cents and token_limit_month"
+    )
+    alert_thresholds: list[int] = Field(
+        default_factory=lambda: [80, 100],
+        description="percents of the budget and token limits that raise an alert",
+    )
 
 
 class IntegrationLifecycleResult(_Result):
@@ -124,7 +132,8 @@ class HealthStatusResult(_Result):
 
 
 class LimitsStatusResult(_fields_of(LimitFigures)):  # type: ignore[misc]
-    """An integration's usage against its limits in the current UTC calendar month."""
+    """An integration's usage against its limits in its current budget period (UTC; the
+    calendar month unless its `budget_period` is a day or a week)."""
 
 
 class UsageRecordResult(_Result):
@@ -154,7 +163,8 @@ class AlertDelivery(_Result):
 
 
 class Alert(_Result):
-    """A usage threshold (80% or 100% of a budget or token limit) reached in a period.
+    """A usage threshold (one of the integration's `alert_thresholds`, 80% and 100% by default,
+    of a budget or token limit) reached in a budget period (a month, week or day, UTC).
 
     Raised once per integration, period, limit and threshold, when recording usage reaches it.
     """
@@ -163,7 +173,7 @@ class Alert(_Result):
     integration_id: str
     integration_name: str | None
     kind: str = Field(description="'budget' (cents) or 'tokens'")
-    threshold: int = Field(description="80 or 100 (percent)")
+    threshold: int = Field(description="percent: one of the integration's alert_thresholds")
     limit: int
     used: int = Field(description="cents (rounded half up) or tokens, when the alert was raised")
     percent: float
@@ -171,6 +181,9 @@ class Alert(_Result):
     period_end: datetime
     created_at: datetime
     message: str
+    period: str = Field(
+        default="", description="'YYYY-MM' (month), 'YYYY-Www' (ISO week) or 'YYYY-MM-DD' (day)"
+    )
     deliveries: list[AlertDelivery] = Field(
         default_factory=list, description="one per channel once a watcher has announced it"
     )

@@ -43,14 +43,19 @@ class Row:
     created_at: datetime
     health_checked_at: datetime | None = None
     health_latency_ms: int | None = None
-    budget_limit_cents: int = field(default=0, metadata=_doc("cents a month; 0 = unlimited"))
-    token_limit_month: int = field(default=0, metadata=_doc("tokens a month; 0 = unlimited"))
+    budget_limit_cents: int = field(default=0, metadata=_doc("cents a period; 0 = unlimited"))
+    token_limit_month: int = field(default=0, metadata=_doc("tokens a period; 0 = unlimited"))
     rate_limit_rpm: int = field(default=0, metadata=_doc("requests a minute; 0 = unlimited"))
+    budget_period: str = field(
+        default="month", metadata=_doc("period of the budget and token limits: day, week, month")
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class LimitFigures:
-    """An integration's usage against its limits in the current UTC calendar month."""
+    """An integration's usage against its limits in its current budget period (UTC): the
+    calendar month, or the day or ISO week (Monday 00:00 on) its `budget_period` names. The
+    token limit keeps its contract name `token_limit_month` and applies over the same period."""
 
     integration_id: str
     budget_limit_cents: int
@@ -62,8 +67,8 @@ class LimitFigures:
     rate_limit_rpm: int
     requests_this_minute: int = field(metadata=_doc("requests in the last 60 seconds"))
     rate_percent: float = field(metadata=_doc("requests this minute / limit * 100, likewise"))
-    period_start: datetime = field(metadata=_doc("first instant of the month (UTC)"))
-    period_end: datetime = field(metadata=_doc("first instant of the next month, exclusive"))
+    period_start: datetime = field(metadata=_doc("first instant of the period (UTC)"))
+    period_end: datetime = field(metadata=_doc("first instant after the period, exclusive"))
     requests_month: int = field(default=0, metadata=_doc("requests in the period"))
     unpriced_calls: int = field(default=0, metadata=_doc("calls of unknown price, costed 0"))
     limits_source: str = field(
@@ -87,6 +92,7 @@ class LimitFigures:
     reported_synced_at: datetime | None = field(
         default=None, metadata=_doc("the last sync of a reported day of the period")
     )
+    budget_period: str = field(default="month", metadata=_doc("'day', 'week' or 'month' (UTC)"))
 
     def as_dict(self) -> dict[str, Any]:
         """The fields by name, in order, not copied (dataclasses.asdict deep-copies: slow)."""
@@ -100,13 +106,16 @@ def _compile_readers() -> tuple[Callable[[Doc], Row], Callable[[Doc], dict[str, 
 
     Each field comes from the stored document's key of the same name: an enum by value, a
     datetime parsed from ISO text, str/int/float/bool as stored; a field that defaults to None
-    may be missing. Any other type is refused here, at import, rather than read wrongly.
+    may be missing, and so may a text field with a default (a setting newer than the document).
+    Any other type is refused here, at import, rather than read wrongly.
     """
     scope: dict[str, Any] = {"Row": Row, "from_iso": from_iso}
     reads: dict[str, str] = {}
     for f in fields(Row):
         optional = f.default is None
         read = f"doc.get({f.name!r})" if optional else f"doc[{f.name!r}]"
+        if isinstance(f.default, str):
+            read = f"(doc.get({f.name!r}) or {f.default!r})"
         kinds = [t for t in get_args(f.type) or (f.type,) if t is not type(None)]
         kind = kinds[0] if len(kinds) == 1 else None
         if isinstance(kind, type) and issubclass(kind, Enum) and not optional:

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from core import validation as v
 from core.enums import CredentialSource
 from core.models import HealthStatusResult, IntegrationDetailResult, IntegrationSummaryResult
 from core.timeutil import from_iso
@@ -29,9 +30,9 @@ def _names(model: type[BaseModel], *computed: str) -> Names:
 
 # The fields of each result that a document stores under the same name. Picking by the result's
 # names means that the document's sealed `credential` can never reach a result.
-_SUMMARY = _names(IntegrationSummaryResult)
+_SUMMARY = _names(IntegrationSummaryResult, "budget_period")
 _DETAIL = _names(
-    IntegrationDetailResult, "credential_hint", "credential_source", "config", "limits_source"
+    IntegrationDetailResult, "credential_hint", "credential_source", "config", *v.LIMIT_SETTINGS
 )
 _HEALTH = _names(HealthStatusResult, "integration_id")
 
@@ -46,7 +47,9 @@ def _values(doc: Doc, names: Names) -> dict[str, Any]:
 
 
 def to_summary(doc: Doc) -> IntegrationSummaryResult:
-    return IntegrationSummaryResult(**_values(doc, _SUMMARY))
+    return IntegrationSummaryResult(
+        **_values(doc, _SUMMARY), budget_period=v.setting(doc, "budget_period")
+    )
 
 
 def to_detail(doc: Doc) -> IntegrationDetailResult:
@@ -56,7 +59,7 @@ def to_detail(doc: Doc) -> IntegrationDetailResult:
         credential_hint=cred.get("hint"),
         credential_source=cred.get("source", CredentialSource.NONE.value),
         config=dict(doc.get("config") or {}),
-        limits_source=doc.get("limits_source") or "max",  # documents older than the field
+        **{k: v.setting(doc, k) for k in v.LIMIT_SETTINGS},
     )
 
 

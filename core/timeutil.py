@@ -2,7 +2,8 @@
 
 Every conversion between datetimes, stored text and integer microseconds lives here. Usage
 events carry integer microseconds since the Unix epoch (exact, cheap to compare and sum); the
-integrations file carries fixed-width ISO text; periods are UTC calendar months. Stdlib only:
+integrations file carries fixed-width ISO text; periods are UTC calendar months by default, or
+UTC days or ISO weeks (Monday 00:00 to Monday 00:00) per integration (`budget_period`). Stdlib only:
 the console's read side imports this before anything heavy.
 """
 
@@ -59,9 +60,52 @@ def month_bounds(us: int) -> tuple[int, int, str]:
     return to_us(start), to_us(end), f"{moment.year:04d}-{moment.month:02d}"
 
 
+BUDGET_PERIODS = ("day", "week", "month")
+_DAY = timedelta(days=1)
+
+
+def day_key(moment: datetime) -> str:
+    """The UTC day of an aware datetime as "YYYY-MM-DD" (the usage store's daily rollup key)."""
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def budget_bounds(us: int, kind: str) -> tuple[int, int, str]:
+    """The budget period of kind "day", "week" or "month" holding `us`: (start, end exclusive,
+    key). Keys: "YYYY-MM-DD" for a day, the ISO week "YYYY-Www" (Monday 00:00 UTC on) for a
+    week, "YYYY-MM" for a month; `period_bounds` reads each back."""
+    if kind == "month":
+        return month_bounds(us)
+    day = from_us(us).date()
+    if kind == "day":
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return to_us(start), to_us(start + _DAY), day.isoformat()
+    if kind != "week":
+        raise ValueError(f"unknown budget period {kind!r}")
+    year, week, weekday = day.isocalendar()
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC) - (weekday - 1) * _DAY
+    return to_us(start), to_us(start + 7 * _DAY), f"{year:04d}-W{week:02d}"
+
+
+def period_days(start_us: int, end_us: int) -> list[str]:
+    """The "YYYY-MM-DD" keys of the UTC days in [start, end): a week's 7, a day's 1."""
+    day, end = from_us(start_us), from_us(end_us)
+    out = []
+    while day < end:
+        out.append(day.date().isoformat())
+        day += _DAY
+    return out
+
+
 def period_bounds(period: str) -> tuple[datetime, datetime]:
-    """The first instant of the month "YYYY-MM" and of the month after it (UTC)."""
-    return _month(int(period[:4]), int(period[5:7]))
+    """The first instant of a period key (month "YYYY-MM", week "YYYY-Www", day "YYYY-MM-DD")
+    and the first instant after it (UTC)."""
+    if len(period) == 7:
+        return _month(int(period[:4]), int(period[5:7]))
+    if period[5] == "W":
+        start = datetime.fromisocalendar(int(period[:4]), int(period[6:8]), 1).replace(tzinfo=UTC)
+        return start, start + 7 * _DAY
+    start = datetime.fromisoformat(period).replace(tzinfo=UTC)
+    return start, start + _DAY
 
 
 def _month(year: int, month: int) -> tuple[datetime, datetime]:

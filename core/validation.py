@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from core.enums import HealthState, IntegrationStatus, ProviderType
 from core.errors import ValidationError
-from core.timeutil import END_US, FIRST_US, US_PER_S, to_us
+from core.timeutil import BUDGET_PERIODS, END_US, FIRST_US, US_PER_S, to_us
 from core.usage.pricing import NC_PER_CENT
 
 E = TypeVar("E", bound=StrEnum)
@@ -53,8 +53,12 @@ FUTURE_SKEW_US = 5 * 60 * US_PER_S  # clock skew between machines
 LAST_UNIX_S = 253402300800  # 10000-01-01: Unix seconds are 1970..9999
 NEEDS_BASE_URL = frozenset({ProviderType.AZURE_OPENAI, ProviderType.CUSTOM})
 LIMIT_FIELDS = ("budget_limit_cents", "token_limit_month", "rate_limit_rpm")
+# per-integration limit settings beside the limits: (field, default as stored)
+LIMIT_SETTINGS = {"budget_period": "month", "alert_thresholds": [80, 100], "limits_source": "max"}
+MAX_THRESHOLDS = 10
+MAX_THRESHOLD = 1000
 UPDATABLE = frozenset(
-    {"name", "credential", "default_model", "config", "limits_source", *LIMIT_FIELDS}
+    {"name", "credential", "default_model", "config", *LIMIT_FIELDS, *LIMIT_SETTINGS}
 )
 # What the limits count: byok's recorded usage, the provider's reported usage, or the larger.
 LIMITS_SOURCES = ("recorded", "reported", "max")
@@ -249,6 +253,44 @@ def count(value: object, field: str, note: str = "") -> int:
 def limit(field: str, value: object) -> int:
     """A budget, token or rate limit; 0 means unlimited."""
     return count(value, field, " (0 means unlimited)")
+
+
+def setting(doc: Mapping[str, Any], field: str) -> Any:
+    """A limit setting of a stored integration document (LIMIT_SETTINGS), its default when the
+    document predates it."""
+    value = doc.get(field)
+    if value is None:
+        value = LIMIT_SETTINGS[field]
+    return list(value) if isinstance(value, list) else value
+
+
+def budget_period(value: object) -> str:
+    """The period of the budget and token limits: "day", "week" (Monday 00:00 UTC) or
+    "month", in UTC."""
+    if value not in BUDGET_PERIODS or type(value) is not str:
+        raise ValidationError(f"must be one of: {', '.join(BUDGET_PERIODS)}", "budget_period")
+    return value
+
+
+def alert_thresholds(value: object) -> list[int]:
+    """Percents of the budget and token limits that raise an alert: whole numbers 1..1000, at
+    most MAX_THRESHOLDS, as a list or as text ("50,90,100"); returned sorted, repeats dropped.
+    An empty list raises no usage alert."""
+    field = "alert_thresholds"
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split(",")] if value.strip() else []
+        if not all(p.isascii() and p.isdigit() for p in parts):
+            raise ValidationError("must be whole percents separated by commas, e.g. 80,100", field)
+        value = [int(p) for p in parts]
+    if not isinstance(value, list | tuple):
+        raise ValidationError("must be a list of whole percents, e.g. [80, 100]", field)
+    if not all(type(p) is int and 1 <= p <= MAX_THRESHOLD for p in value):
+        raise ValidationError(f"each threshold must be a whole percent from 1 to {MAX_THRESHOLD}",
+                              field)  # fmt: skip
+    out = sorted(set(value))
+    if len(out) > MAX_THRESHOLDS:
+        raise ValidationError(f"at most {MAX_THRESHOLDS} thresholds (it has {len(out)})", field)
+    return out
 
 
 def cents(value: object, field: str = "cost_cents") -> int:

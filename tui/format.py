@@ -177,6 +177,20 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
+_THIS = {"day": "today", "week": "this week", "month": "this month"}
+_A = {"day": " a day", "week": " a week", "month": ""}  # a month is the default: unsaid
+
+
+def this_period(kind: str) -> str:
+    """A budget period as people say it: "today", "this week", "this month"."""
+    return _THIS.get(kind, f"this {kind}")
+
+
+def per_period(kind: str) -> str:
+    """What follows a limit of a day or week ("$5.00 a week"); nothing for the default month."""
+    return _A.get(kind, "")
+
+
 def bar(pct: float | None, limit: int, width: int = 12) -> str:
     """A text gauge (`██████░░░░`) that clamps at full; the real percent is written beside it."""
     if pct is None or not limit:

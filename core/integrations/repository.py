@@ -31,7 +31,7 @@ from core.integrations.credentials import (
 )
 from core.providers.catalogue import provider_info
 from core.storage import AtomicJSONStorage
-from core.timeutil import Clock, to_iso
+from core.timeutil import BUDGET_PERIODS, Clock, to_iso
 
 TABLE = "integrations"
 CREATE_FIELDS = frozenset({"name", "provider_type", "created_by", *v.UPDATABLE})
@@ -44,6 +44,7 @@ HEX_DIGITS = frozenset("0123456789abcdef")  # ids are uuid4().hex
 _PROVIDER_VALUES = frozenset(p.value for p in ProviderType)
 _STATUS_VALUES = frozenset(s.value for s in IntegrationStatus)
 _HEALTH_VALUES = frozenset(h.value for h in HealthState)
+_PERIODS = frozenset(BUDGET_PERIODS)
 _REQUIRED = (
     "id", "tenant_id", "name", "name_key", "search_text", "provider_type", "status",
     "health_state", "default_model", "created_at", *v.LIMIT_FIELDS,
@@ -77,6 +78,9 @@ def check_shape(data: Mapping[str, Any]) -> str | None:
                 and type(doc["budget_limit_cents"]) is int
                 and type(doc["token_limit_month"]) is int
                 and type(doc["rate_limit_rpm"]) is int
+                and doc.get("budget_period", "month") in _PERIODS
+                and type(doc.get("alert_thresholds") or []) is list
+                and all(type(t) is int for t in doc.get("alert_thresholds") or ())
                 and type(doc.get("credential") or {}) is dict
                 and type(doc.get("config") or {}) is dict
             ):
@@ -216,6 +220,8 @@ class IntegrationRepo:
         token_limit_month: object = 0,
         rate_limit_rpm: object = 0,
         limits_source: object = "max",
+        budget_period: object = "month",
+        alert_thresholds: object = (80, 100),
         created_by: object = None,
     ) -> Doc:
         errors: dict[str, str] = {}
@@ -229,6 +235,8 @@ class IntegrationRepo:
             v.LIMIT_FIELDS, (budget_limit_cents, token_limit_month, rate_limit_rpm), strict=True
         ):
             _collect(errors, fields, field, lambda f=field, x=value: v.limit(f, x))
+        _collect(errors, fields, "budget_period", lambda: v.budget_period(budget_period))
+        _collect(errors, fields, "alert_thresholds", lambda: v.alert_thresholds(alert_thresholds))
         spec = cfg = None
         if kind is not None:
             spec = _collect(errors, {}, "credential", lambda: self._credential(credential, kind))
@@ -257,6 +265,8 @@ class IntegrationRepo:
             "token_limit_month": fields["token_limit_month"],
             "rate_limit_rpm": fields["rate_limit_rpm"],
             "limits_source": fields["limits_source"],
+            "budget_period": fields["budget_period"],
+            "alert_thresholds": fields["alert_thresholds"],
             "created_at": now,
             "updated_at": None,
             "created_by": fields["created_by"] if created_by is not None else _os_user(),
@@ -348,6 +358,12 @@ class IntegrationRepo:
         if "limits_source" in changes:
             _collect(errors, fields, "limits_source",
                      lambda: v.limits_source(changes["limits_source"]))  # fmt: skip
+        if "budget_period" in changes:
+            _collect(errors, fields, "budget_period",
+                     lambda: v.budget_period(changes["budget_period"]))  # fmt: skip
+        if "alert_thresholds" in changes:
+            _collect(errors, fields, "alert_thresholds",
+                     lambda: v.alert_thresholds(changes["alert_thresholds"]))  # fmt: skip
         if "config" in changes:
             _collect(errors, fields, "config", lambda: v.config(kind, changes["config"]))
         spec = None
@@ -569,6 +585,9 @@ def _check_expected(doc: Doc, expected: Mapping[str, object], fields: Mapping[st
         elif field == "credential":  # compared by its hint: the secret is never read back
             now = (doc.get("credential") or {}).get("hint")
             wanted = now if "credential" not in fields else fields["credential"].get("hint")
+        elif field in v.LIMIT_SETTINGS:
+            now = v.setting(doc, field)
+            wanted = fields.get(field, now)
         else:
             now = doc.get(field)
             wanted = fields.get(field, now)

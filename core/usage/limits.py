@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.readmodels import LimitFigures
-from core.timeutil import from_iso, from_us, month_bounds
+from core.timeutil import from_iso, from_us
 from core.usage.pricing import NC_PER_CENT, nc_round_cents
-from core.usage.store import UsageStore
+from core.usage.store import UsageStore, period_keys
 
 if TYPE_CHECKING:
     from core.spend.reported import Reported, ReportedSpend
@@ -68,18 +68,27 @@ def limit_figures(
 ) -> dict[str, LimitFigures]:
     """The figures of each integration document (all of `tenant_id`) at `now_us`, by id.
 
-    The month is the UTC calendar month holding `now_us`; the usage files are read once for all,
-    the reported spend (when `reported` is given) once per account.
+    The period is each document's `budget_period` (default "month") holding `now_us`, in UTC:
+    the calendar month, the day, or the week from Monday 00:00; the usage files are read once
+    for all, the reported spend (when `reported` is given) once per account and period.
     """
     docs = list(docs)
-    start_us, end_us, period = month_bounds(now_us)
-    start, end = from_us(start_us), from_us(end_us)
-    ids = [d["id"] for d in docs]
-    usage = store.totals_and_recent(tenant_id, ids, period, now_us)
-    spent = reported.period(tenant_id, ids, start, end) if reported is not None else {}
+    bounds = {}
+    for kind in {_period(d) for d in docs}:
+        start_us, end_us, kind_keys = period_keys(kind, now_us)
+        bounds[kind] = (from_us(start_us), from_us(end_us), kind_keys)
+    keys = {d["id"]: bounds[_period(d)][2] for d in docs}
+    usage = store.totals_and_recent(tenant_id, list(keys), keys, now_us)
+    spent: dict[str, Any] = {}
+    if reported is not None:
+        for kind, (start, end, _) in bounds.items():
+            ids = [d["id"] for d in docs if _period(d) == kind]
+            spent.update(reported.period(tenant_id, ids, start, end))
     out: dict[str, LimitFigures] = {}
     for doc in docs:
         iid = doc["id"]
+        kind = _period(doc)
+        start, end, _ = bounds[kind]
         (inp, output, cost_nc, requests, unpriced), recent = usage[iid]
         rep = spent.get(iid)
         use = used(doc, cost_nc, inp + output, rep)
@@ -111,5 +120,10 @@ def limit_figures(
             reported_cents=rep.cents if rep is not None else None,
             reported_tokens=rep.tokens if rep is not None else None,
             reported_synced_at=from_iso(rep.synced_at) if rep is not None else None,
+            budget_period=kind,
         )
     return out
+
+
+def _period(doc: Doc) -> str:
+    return doc.get("budget_period") or "month"

@@ -11,8 +11,12 @@ Rules worth knowing (see README, "Usage and limits"):
   of the raw event log (core.usage.dedupe), kept `usage_retention_days` (default 7) full days
   after the day a call was *recorded*: a repeat within that window is a duplicate, also after a
   restart and across processes.
-* The period is the calendar month of the call's time `at` (UTC); `at` defaults to now and may be
-  at most 5 minutes in the future (clock skew between machines).
+* A call counts in the budget period holding its time `at` (UTC): the calendar month, or the day
+  or ISO week (Monday 00:00 on) of the integration's `budget_period`; the budget and the token
+  limit (`token_limit_month`, its contract name) apply over that period. `at` defaults to now
+  and may be at most 5 minutes in the future (clock skew between machines).
+* Alerts fire at the integration's `alert_thresholds` (80 and 100 % by default), once per
+  integration, period, limit and threshold; check_limits' `warned` stays at 80 % (the contract).
 """
 
 from __future__ import annotations
@@ -35,10 +39,10 @@ from core.models import (
     UsageRecordResult,
 )
 from core.spend.reported import ReportedSpend
-from core.timeutil import US_PER_S, from_us, month_bounds, period_bounds, to_us
+from core.timeutil import US_PER_S, from_us, period_bounds, to_us
 from core.usage.limits import REPORTED, limit_figures, percent, used
 from core.usage.pricing import NC_PER_CENT, PriceTable, nc_to_cents
-from core.usage.store import Event, Limits, UsageStore, open_usage_store
+from core.usage.store import Event, Limits, UsageStore, open_usage_store, period_keys
 
 WARN_PERCENT = 80
 
@@ -211,6 +215,8 @@ class UsageService:
                 name=doc["name"],
                 budget_limit_cents=doc["budget_limit_cents"],
                 token_limit_month=doc["token_limit_month"],
+                budget_period=v.setting(doc, "budget_period"),
+                alert_thresholds=v.setting(doc, "alert_thresholds"),
             )
             for iid, doc in docs.items()
         }
@@ -235,8 +241,8 @@ class UsageService:
         if doc is None:
             return None
         now_us = self._now_us()
-        start_us, end_us, period = month_bounds(now_us)
-        inp, out, recorded_nc, _, _ = self.store.totals(tenant_id, integration_id, period)
+        start_us, end_us, keys = period_keys(v.setting(doc, "budget_period"), now_us)
+        inp, out, recorded_nc, _, _ = self.store.totals(tenant_id, integration_id, keys)
         start, end = from_us(start_us), from_us(end_us)
         spent = self.reported.period(tenant_id, [integration_id], start, end)
         use = used(doc, recorded_nc, inp + out, spent.get(integration_id))
@@ -315,10 +321,12 @@ class UsageService:
 
     @staticmethod
     def _alert(raw: Mapping[str, Any]) -> Alert:
-        start, end = period_bounds(raw["period"])
+        period = raw["period"]
+        start, end = period_bounds(period)
         unit = "cents" if raw["kind"] == "budget" else "tokens"
         name = raw.get("integration_name") or raw["integration_id"]
-        what = "budget" if raw["kind"] == "budget" else "monthly token limit"
+        every = "monthly" if len(period) == 7 else "weekly" if period[5] == "W" else "daily"
+        what = "budget" if raw["kind"] == "budget" else f"{every} token limit"
         return Alert(
             id=raw["id"],
             integration_id=raw["integration_id"],
@@ -330,6 +338,7 @@ class UsageService:
             percent=raw["percent"],
             period_start=start,
             period_end=end,
+            period=period,
             created_at=from_us(raw["created_at_us"]).astimezone(UTC),
             message=(
                 f"{name} reached {raw['threshold']}% of its {what} for {raw['period']}: "

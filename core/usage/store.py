@@ -1,4 +1,5 @@
-"""Usage storage: an append-only event log for the recent past, monthly rollups for the rest.
+"""Usage storage: an append-only event log for the recent past, monthly and daily rollups for the
+rest.
 
 Next to the database (`byok.json`), see docs/architecture.md ("The usage store"):
 
@@ -12,11 +13,14 @@ Next to the database (`byok.json`), see docs/architecture.md ("The usage store")
   rollups (per tenant, integration and UTC month: tokens, exact cost in nano-cents as a decimal
   string, requests, unpriced calls), the alerts, the watermark (the log position up to which
   the rollups include the log) and the request times of the last minute among what they include.
+  Beside the monthly rollups (`rollups`, kept for ever), daily rollups (`days`: one document per
+  tenant and integration, the same counters by UTC day, the last DAY_ROLLUP_DAYS days only) serve
+  the integrations whose `budget_period` is a day or a week (a week is the sum of its 7 days).
   Writing it is a fold, done every few seconds or tens of thousands of events, never per request.
 * `byok.usage.d/.dedupe.sqlite`, the call_id index (core.usage.dedupe): which calls were recorded
   on which day, on disk. Only writers use it.
 
-The month's totals are the rollup plus the frames after the watermark: a fresh process loads the
+A period's totals are the rollups plus the frames after the watermark: a fresh process loads the
 rollups and reads the log from the watermark on (its cost is the tail, not the month); then it
 tails the log, so a read costs two `stat`s unless another process wrote. Writers serialise on
 `flock` of `byok.usage.d/.lock` and catch up with the log and the index under it, so dedupe and
@@ -53,7 +57,14 @@ from core.storage import (
     open_lock,
     write_all,
 )
-from core.timeutil import US_PER_S, Clock, month_bounds, to_us
+from core.timeutil import (
+    US_PER_S,
+    Clock,
+    budget_bounds,
+    day_key,
+    period_days,
+    to_us,
+)
 from core.usage.pricing import NC_PER_CENT, nc_round_cents
 
 if TYPE_CHECKING:  # imported by the first commit: readers never load SQLite
@@ -65,12 +76,16 @@ SEGMENT_SUFFIX = ".jsonl"
 FORMAT = 1
 
 Totals = list[int]  # [input_tokens, output_tokens, cost_nc, requests, unpriced]
-Key = tuple[str, str, str]  # (tenant, integration id, period "YYYY-MM")
+Key = tuple[str, str, str]  # (tenant, integration id, month "YYYY-MM" or day "YYYY-MM-DD")
 Pos = tuple[str, int]  # (segment name, byte offset)
 WKey = tuple[str, str]  # (tenant, integration id): a rolling window's key
 Recent = list[tuple[WKey, int]]  # the event times (µs) of a frame that fall in a window
 READ_CHUNK = 1 << 22  # the log is read 4 MB at a time: memory does not grow with the tail
 INDEX_BATCH = 50_000  # call keys per index transaction when the index catches up with the log
+# Daily rollups kept: a week (Monday..Sunday) holds at most today and the 6 days before; one more
+# day of slack for clocks that differ between processes.
+DAY_ROLLUP_DAYS = 8
+DEFAULT_THRESHOLDS = (80, 100)
 
 
 def _int(value: Any) -> int:
@@ -92,11 +107,45 @@ def _is_count(value: object) -> bool:
 
 
 def _is_period(value: object) -> bool:
+    """A month "YYYY-MM" (a rollup's and an alert's period)."""
     return (
         type(value) is str and len(value) == 7 and value[4] == "-"
         and value[:4].isdigit() and value[5:].isdigit()
         and int(value[:4]) >= 1970 and 1 <= int(value[5:]) <= 12
     )  # fmt: skip
+
+
+def _is_day(value: object) -> bool:
+    """A day "YYYY-MM-DD" (a daily rollup's key): checked by shape, as it runs for every day of
+    every integration at each parse; an alert's day is checked as a date too (_is_alert_period)."""
+    return (
+        type(value) is str and len(value) == 10 and value[7] == "-" and _is_period(value[:7])
+        and value[8:].isdigit() and 1 <= int(value[8:]) <= 31
+    )  # fmt: skip
+
+
+def _is_week(value: object) -> bool:
+    """An ISO week "YYYY-Www" (a weekly alert's period)."""
+    if not (
+        type(value) is str and len(value) == 8 and value[4:6] == "-W"
+        and value[:4].isdigit() and value[6:].isdigit() and int(value[:4]) >= 1970
+    ):  # fmt: skip
+        return False
+    try:
+        datetime.fromisocalendar(int(value[:4]), int(value[6:]), 1)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_alert_period(value: object) -> bool:
+    """A month, an ISO week or a day: a date that exists (Alert's bounds are read from it)."""
+    if _is_day(value):
+        try:
+            return datetime.fromisoformat(value).date().isoformat() == value  # type: ignore[arg-type]
+        except ValueError:
+            return False
+    return _is_period(value) or _is_week(value)
 
 
 _COUNTERS = ("input_tokens", "output_tokens", "cost_nc", "requests", "unpriced")
@@ -109,7 +158,7 @@ def _alert_ok(alert: object) -> bool:
         return (
             all(type(alert[k]) is str for k in _ALERT_TEXT)  # type: ignore[index]
             and type(alert.get("integration_name") or "") is str  # type: ignore[union-attr]
-            and _is_period(alert["period"])  # type: ignore[index]
+            and _is_alert_period(alert["period"])  # type: ignore[index]
             and alert["kind"] in ("budget", "tokens")  # type: ignore[index]
             and type(alert["threshold"]) is int  # type: ignore[index]
             and type(alert["limit"]) is int  # type: ignore[index]
@@ -132,6 +181,18 @@ def check_rollups(data: Mapping[str, Any]) -> str | None:
             and all(_is_count(doc.get(k)) for k in _COUNTERS)
         ):
             return f"the rollup {doc_id[:60]!r} is not of the expected shape"
+    for doc_id, doc in data.get("days", {}).items():
+        days = doc.get("days")
+        if not (
+            type(doc.get("tenant_id")) is str
+            and type(doc.get("integration_id")) is str
+            and type(days) is dict
+            and all(
+                _is_day(day) and type(row) is list and len(row) == 5 and all(map(_is_count, row))
+                for day, row in days.items()
+            )
+        ):
+            return f"the daily rollup {doc_id[:60]!r} is not of the expected shape"
     state = data.get("state", {}).get("1", {})
     offset = state.get("offset", 0)
     if type(state.get("segment", "")) is not str or type(offset) is not int or offset < 0:
@@ -154,10 +215,11 @@ def _recent_ok(row: object) -> bool:
 
 
 def _fold_frame(
-    body: Mapping[str, Any], month: _MonthCache, recent_after: int
+    body: Mapping[str, Any], day: _DayCache, recent_after: int
 ) -> tuple[dict[Key, Totals], Recent, int] | str:
-    """A frame whose checksum is right, summed: its totals by (tenant, integration, month), the
-    times of its events after `recent_after`, and its event count; or what is wrong with it."""
+    """A frame whose checksum is right, summed: its totals by (tenant, integration, day) and by
+    (tenant, integration, month), the times of its events after `recent_after`, and its event
+    count; or what is wrong with it."""
     tenant, ids, models, rows = body.get("t"), body.get("i"), body.get("m"), body.get("e")
     if not (
         type(tenant) is str
@@ -185,7 +247,7 @@ def _fold_frame(
             and (cid is None or type(cid) is str)
         ):  # fmt: skip
             return "an event with an index out of range or a field of the wrong type"
-        key = (ii, month(at_us))
+        key = (ii, day(at_us))
         total = sums.get(key)
         if total is None:
             total = sums[key] = [0, 0, 0, 0, 0]
@@ -201,10 +263,19 @@ def _fold_frame(
     alerts = body.get("a", [])
     if type(alerts) is not list or not all(_alert_ok(a) for a in alerts):
         return "an alert of the wrong shape"
+    return _with_months(tenant, ids, sums), recent, len(rows)
+
+
+def _with_months(
+    tenant: str, ids: Sequence[str], sums: Mapping[tuple[int, str], Totals]
+) -> dict[Key, Totals]:
+    """Totals by (integration index, day) as rollup keys: each day's, and each month's sum."""
     agg: dict[Key, Totals] = {}
-    for (ii, period), total in sums.items():
-        _add(agg, (tenant, ids[ii], period), total)
-    return agg, recent, len(rows)
+    for (ii, day), total in sums.items():
+        iid = ids[ii]
+        agg[(tenant, iid, day)] = total
+        _add(agg, (tenant, iid, day[:7]), total)
+    return agg
 
 
 def day_number(segment: str) -> int:
@@ -257,6 +328,8 @@ class Limits:
     name: str
     budget_limit_cents: int
     token_limit_month: int
+    budget_period: str = "month"
+    alert_thresholds: Sequence[int] = DEFAULT_THRESHOLDS
 
 
 @dataclass(slots=True)
@@ -275,8 +348,8 @@ class CommitResult:
     alerts: list[dict[str, Any]] = field(default_factory=list)
 
 
-class _MonthCache:
-    """Month lookups for event times; events come in time order, so the last month usually hits."""
+class _DayCache:
+    """Day lookups for event times; events come in time order, so the last day usually hits."""
 
     __slots__ = ("end", "key", "start")
 
@@ -286,8 +359,15 @@ class _MonthCache:
     def __call__(self, us: int) -> str:
         if self.start <= us < self.end:
             return self.key
-        self.start, self.end, self.key = month_bounds(us)
+        self.start, self.end, self.key = budget_bounds(us, "day")
         return self.key
+
+
+def period_keys(kind: str, now_us: int) -> tuple[int, int, tuple[str, ...]]:
+    """The budget period of `kind` holding `now_us`: (start, end, the rollup keys it sums): the
+    month's key, or the day keys of a day or a week."""
+    start, end, key = budget_bounds(now_us, kind)
+    return start, end, (key,) if kind == "month" else tuple(period_days(start, end))
 
 
 def encode_frame(
@@ -402,7 +482,7 @@ class UsageStore:
         self.checkpoint_seconds = checkpoint_seconds
         self._tlock = threading.RLock()
         self._lock_fd: int | None = None
-        self._month = _MonthCache()
+        self._day = _DayCache()
         # the checkpoint
         self._gen: object = object()
         self._rollups: dict[Key, Totals] = {}
@@ -414,6 +494,8 @@ class UsageStore:
         self._delta: dict[Key, Totals] = {}
         self._alert_keys: set[str] = set()
         self._window: dict[WKey, list[int]] = {}
+        self._cp_recent = False  # the checkpoint holds the last minute before its watermark
+        self._backfill: dict[Key, Totals] | None = None  # days rebuilt for an older rollups file
         self._index: DedupeIndex | None = None  # opened by the first commit: readers never do
         self._pending_events = 0
         self._last_checkpoint = time.monotonic()
@@ -421,8 +503,9 @@ class UsageStore:
 
     # -- reading --------------------------------------------------------------------------------
 
-    def totals(self, tenant: str, integration_id: str, period: str) -> Totals:
-        """[input, output, cost_nc, requests, unpriced] for one integration and month."""
+    def totals(self, tenant: str, integration_id: str, period: str | Sequence[str]) -> Totals:
+        """[input, output, cost_nc, requests, unpriced] for one integration and a month "YYYY-MM",
+        a day "YYYY-MM-DD" (within the last DAY_ROLLUP_DAYS), or several of them summed."""
         with self._tlock:
             self._refresh()
             return self._totals(tenant, integration_id, period)
@@ -438,21 +521,34 @@ class UsageStore:
             return self._recent(tenant, integration_id, now_us, limit)
 
     def totals_and_recent(
-        self, tenant: str, integration_ids: Iterable[str], period: str, now_us: int
+        self,
+        tenant: str,
+        integration_ids: Iterable[str],
+        period: str | Sequence[str] | Mapping[str, Sequence[str]],
+        now_us: int,
     ) -> dict[str, tuple[Totals, int]]:
         """`totals` and the `recent` count of many integrations after ONE refresh (a dashboard
-        of 100 rows costs two stats, not two hundred)."""
+        of 100 rows costs two stats, not two hundred). `period`: one for all, or by id."""
         with self._tlock:
             self._refresh()
+            by_id = period if isinstance(period, Mapping) else None
             return {
                 iid: (
-                    self._totals(tenant, iid, period),
+                    self._totals(tenant, iid, period if by_id is None else by_id[iid]),
                     self._recent(tenant, iid, now_us, 0)[0],
                 )
                 for iid in integration_ids
             }
 
-    def _totals(self, tenant: str, integration_id: str, period: str) -> Totals:
+    def _totals(self, tenant: str, integration_id: str, period: str | Sequence[str]) -> Totals:
+        if not isinstance(period, str) and len(period) == 1:
+            period = period[0]
+        if not isinstance(period, str):
+            out = [0, 0, 0, 0, 0]
+            for one in period:
+                for i, x in enumerate(self._totals(tenant, integration_id, one)):
+                    out[i] += x
+            return out
         key = (tenant, integration_id, period)
         base = self._rollups.get(key)
         extra = self._delta.get(key)
@@ -583,13 +679,14 @@ class UsageStore:
     # -- in-memory state ------------------------------------------------------------------------
 
     def _aggregate(self, tenant: str, events: Sequence[Event]) -> dict[Key, Totals]:
-        month = self._month
-        agg: dict[Key, Totals] = {}
+        day = self._day
+        ids: dict[str, int] = {}
+        sums: dict[tuple[int, str], Totals] = {}
         for ev in events:
-            key = (tenant, ev.integration_id, month(ev.at_us))
-            row = agg.get(key)
+            key = (ids.setdefault(ev.integration_id, len(ids)), day(ev.at_us))
+            row = sums.get(key)
             if row is None:
-                row = agg[key] = [0, 0, 0, 0, 0]
+                row = sums[key] = [0, 0, 0, 0, 0]
             row[0] += ev.input_tokens
             row[1] += ev.output_tokens
             row[3] += 1
@@ -597,7 +694,7 @@ class UsageStore:
                 row[4] += 1
             else:
                 row[2] += ev.cost_nc
-        return agg
+        return _with_months(tenant, list(ids), sums)
 
     def _ingest_frame(
         self,
@@ -610,17 +707,24 @@ class UsageStore:
     ) -> None:
         window = self._window
         touched: set[WKey] = set()
-        for wkey, at_us in recent:
-            bisect.insort(window.setdefault(wkey, []), at_us)
-            touched.add(wkey)
-        self._prune(touched, now_us)
+        after = pos >= self._watermark
+        if after or not self._cp_recent:  # else the checkpoint's last minute holds them
+            for wkey, at_us in recent:
+                bisect.insort(window.setdefault(wkey, []), at_us)
+                touched.add(wkey)
+            self._prune(touched, now_us)
         for alert in alerts:
             self._alert_keys.add(alert["key"])
-        if pos >= self._watermark:
+        if after:
             self._pending.append(_Pending(pos=pos, agg=agg, alerts=alerts, recent=recent))
             self._pending_events += n_events
             for key, row in agg.items():
                 _add(self._delta, key, row)
+        elif self._backfill is not None:
+            for key, row in agg.items():
+                if len(key[2]) == 10:
+                    _add(self._backfill, key, row)
+                    _add(self._rollups, key, row)
 
     def _prune(self, keys: Iterable[WKey], now_us: int) -> None:
         """Keep only the last minute, also for integrations nobody reads."""
@@ -647,6 +751,28 @@ class UsageStore:
             rollups[(doc["tenant_id"], doc["integration_id"], doc["period"])] = _doc_totals(doc)
         state = data.get("state", {}).get("1", {})
         watermark: Pos = (state.get("segment", ""), state.get("offset", 0))
+        days = data.get("days")
+        backfilling = False
+        if days is not None:
+            self._backfill = None
+            for doc in days.values():
+                tenant, iid = doc["tenant_id"], doc["integration_id"]
+                for day, row in doc["days"].items():
+                    rollups[(tenant, iid, day)] = [_int(x) for x in row]
+        elif watermark > ("", 0):
+            # A rollups file of a byok without daily rollups: the days of what it folded are
+            # rebuilt from the retained log (read from its start once), then written with the
+            # next checkpoint.
+            if self._backfill is None:
+                self._backfill = {}
+                backfilling = True
+            for p in self._pending:
+                if p.pos < watermark:  # folded by that byok: their days go to the backfill
+                    for key, row in p.agg.items():
+                        if len(key[2]) == 10:
+                            _add(self._backfill, key, row)
+            for key, row in self._backfill.items():
+                _add(rollups, key, row)
         self._rollups = rollups
         self._cp_alerts = list(data.get("alerts", {}).values())
         self._watermark = watermark
@@ -656,12 +782,14 @@ class UsageStore:
         self._pending_events = 0
         delta: dict[Key, Totals] = {}
         for pending in self._pending:
-            self._pending_events += sum(row[3] for row in pending.agg.values())
+            # each event is in one month's row (and in one day's: not counted again)
+            self._pending_events += sum(r[3] for k, r in pending.agg.items() if len(k[2]) == 7)
             for key, row in pending.agg.items():
                 _add(delta, key, row)
         self._delta = delta
         self._alert_keys = {a["key"] for a in self._all_alerts()}
         recent = data.get("recent")
+        self._cp_recent = recent is not None
         if recent is not None:
             # The checkpoint holds the last minute of the frames before its watermark: the log
             # is read from the watermark on, not from its start.
@@ -672,7 +800,8 @@ class UsageStore:
                 for wkey, at_us in pending.recent:
                     bisect.insort(window.setdefault(wkey, []), at_us)
             self._window = window
-            self._cursor = max(self._cursor, watermark)
+            if not backfilling:
+                self._cursor = max(self._cursor, watermark)
         # else: a rollups file of an older byok, without the last minute: the log is read from
         # its start (the window then holds every frame read, as before).
 
@@ -720,7 +849,7 @@ class UsageStore:
         with paused_gc():  # a tail of many frames makes many small objects; none are cycles
             reader = _Lines(path, start)
             for line_pos, body in reader.frames():
-                summed = _fold_frame(body, self._month, recent_after)
+                summed = _fold_frame(body, self._day, recent_after)
                 if isinstance(summed, str):
                     raise StoreError(
                         f"{path}: the frame at byte {line_pos} has a valid checksum but "
@@ -872,8 +1001,14 @@ class UsageStore:
             return
         with self.rollups_file.transaction():
             data = self.rollups_file.read() or {}
+            days_delta: dict[Key, Totals] = {}
+            if "days" not in data and self._backfill:  # the first checkpoint with daily rollups
+                days_delta = {key: list(row) for key, row in self._backfill.items()}
             table = data.setdefault("rollups", {})
             for key, row in self._delta.items():
+                if len(key[2]) != 7:
+                    _add(days_delta, key, row)
+                    continue
                 doc_id = "/".join(key)
                 doc = table.get(doc_id)
                 base = _doc_totals(doc) if doc else [0, 0, 0, 0, 0]
@@ -888,6 +1023,7 @@ class UsageStore:
                     "requests": _json_int(total[3]),
                     "unpriced": _json_int(total[4]),
                 }
+            self._write_days(data.setdefault("days", {}), days_delta)
             alerts = data.setdefault("alerts", {})
             for pending in self._pending:
                 for alert in pending.alerts:
@@ -901,6 +1037,26 @@ class UsageStore:
             self.rollups_file.write(data)
         self._last_checkpoint = time.monotonic()
         self._load_checkpoint(self.rollups_file.generation())
+
+    def _write_days(self, table: dict[str, Any], delta: Mapping[Key, Totals]) -> None:
+        """Add `delta` (day keys) to the daily rollups and drop the days past DAY_ROLLUP_DAYS."""
+        oldest = day_key(self.clock() - timedelta(days=DAY_ROLLUP_DAYS - 1))
+        for (tenant, iid, day), row in delta.items():
+            if day < oldest:
+                continue
+            doc = table.setdefault(
+                f"{tenant}/{iid}", {"tenant_id": tenant, "integration_id": iid, "days": {}}
+            )
+            have = doc["days"].get(day)
+            total = row if have is None else [_int(a) + b for a, b in zip(have, row, strict=True)]
+            doc["days"][day] = [_json_int(total[0]), _json_int(total[1]), str(total[2]),
+                                _json_int(total[3]), _json_int(total[4])]  # fmt: skip
+        for doc_id in list(table):
+            days = table[doc_id]["days"]
+            for day in [d for d in days if d < oldest]:
+                del days[day]
+            if not days:
+                del table[doc_id]
 
     def _expire(self, cutoff: str) -> None:
         """Delete segments recorded before the retention, once the rollups include them."""
@@ -934,17 +1090,13 @@ class UsageStore:
         limits: Mapping[str, Limits],
         now_us: int,
     ) -> list[dict[str, Any]]:
-        """Thresholds (80%, 100%) of a budget or token limit that this batch's period reaches
-        and that have no alert yet in that period."""
+        """The integration's alert thresholds (80%, 100% by default) of a budget or token limit
+        that this batch reaches in a budget period (its `budget_period` holding the events) and
+        that have no alert yet in that period."""
         out: list[dict[str, Any]] = []
-        for key, row in agg.items():
-            lim = limits.get(key[1])
-            if lim is None or (not lim.budget_limit_cents and not lim.token_limit_month):
-                continue
-            base = self._rollups.get(key) or [0, 0, 0, 0, 0]
-            extra = self._delta.get(key) or [0, 0, 0, 0, 0]
-            tokens = base[0] + base[1] + extra[0] + extra[1] + row[0] + row[1]
-            cost = base[2] + extra[2] + row[2]
+        for (iid, period), sums in self._periods_touched(tenant, agg, limits).items():
+            lim = limits[iid]
+            tokens, cost = sums[0] + sums[1], sums[2]
             checks = (
                 ("budget", lim.budget_limit_cents, cost, NC_PER_CENT),
                 ("tokens", lim.token_limit_month, tokens, 1),
@@ -952,10 +1104,10 @@ class UsageStore:
             for kind, limit, used, unit in checks:
                 if not limit:
                     continue
-                for threshold in (80, 100):
+                for threshold in lim.alert_thresholds:
                     if used * 100 < threshold * limit * unit:
                         continue
-                    akey = f"{tenant}/{key[1]}/{key[2]}/{kind}/{threshold}"
+                    akey = f"{tenant}/{iid}/{period}/{kind}/{threshold}"
                     if akey in self._alert_keys:
                         continue
                     self._alert_keys.add(akey)
@@ -964,9 +1116,9 @@ class UsageStore:
                             "id": uuid.uuid4().hex,
                             "key": akey,
                             "tenant_id": tenant,
-                            "integration_id": key[1],
+                            "integration_id": iid,
                             "integration_name": lim.name,
-                            "period": key[2],
+                            "period": period,
                             "kind": kind,
                             "threshold": threshold,
                             "limit": limit,
@@ -975,6 +1127,38 @@ class UsageStore:
                             "created_at_us": now_us,
                         }
                     )
+        return out
+
+    def _periods_touched(
+        self, tenant: str, agg: Mapping[Key, Totals], limits: Mapping[str, Limits]
+    ) -> dict[tuple[str, str], Totals]:
+        """The totals (stored + this batch) of each (integration, period key) the batch adds to,
+        for integrations with a budget or token limit. A month is its monthly rollup; a day or a
+        week sums daily rollups."""
+        periods: dict[tuple[str, str], tuple[str, ...]] = {}
+        for _, iid, key in agg:
+            lim = limits.get(iid)
+            if lim is None or (not lim.budget_limit_cents and not lim.token_limit_month):
+                continue
+            kind = lim.budget_period
+            if kind == "month":
+                if len(key) == 7:
+                    periods[(iid, key)] = (key,)
+            elif len(key) == 10:
+                start_us = to_us(datetime.fromisoformat(key).replace(tzinfo=UTC))
+                _, _, pkey = budget_bounds(start_us, kind)
+                if (iid, pkey) not in periods:
+                    periods[(iid, pkey)] = period_keys(kind, start_us)[2]
+        out: dict[tuple[str, str], Totals] = {}
+        for (iid, pkey), keys in periods.items():
+            total = [0, 0, 0, 0, 0]
+            for key in keys:
+                for part in (self._rollups, self._delta, agg):
+                    row = part.get((tenant, iid, key))
+                    if row is not None:
+                        for i in range(5):
+                            total[i] += row[i]
+            out[(iid, pkey)] = total
         return out
 
 

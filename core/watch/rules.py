@@ -1,11 +1,13 @@
 """What raises an alert: the usage thresholds the store raised, and health transitions.
 
-Usage thresholds (80 % and 100 % of a budget or token limit) are raised by the usage store when
-recording reaches them, once per integration, period, limit and threshold; the watcher announces
-those of the current period. A health transition is an integration turning `failing` (a probe's
-verdict) or coming back from it (recovery is news too); `degraded` (slow, rate limited) and
-`unknown` (never probed) are neither. Each event has a key that names it for ever, so a rule
-evaluated again, by this watcher or the next, never fires it twice.
+Usage thresholds (each integration's `alert_thresholds`, 80 % and 100 % of a budget or token
+limit by default) are raised by the usage store when recording reaches them, once per
+integration, budget period (its day, week or month), limit and threshold; the watcher announces
+those of a period not over yet (`period_end` in the future). A health transition is an
+integration turning `failing` (a probe's verdict) or coming back from it (recovery is news
+too); `degraded` (slow, rate limited) and `unknown` (never probed) are neither. Each event has
+a key that names it for ever, so a rule evaluated again, by this watcher or the next, never
+fires it twice.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from core.enums import IntegrationStatus, ProviderType
+from core.timeutil import BUDGET_PERIODS
 from tui.cli import output as fmt
 from tui.cli.args import add_command, json_option, non_negative_int
 from tui.cli.credentials import credential_from_args
@@ -102,10 +103,22 @@ def _integration_options(parser: argparse.ArgumentParser, *, adding: bool) -> No
     parser.add_argument("--api-version", metavar="V", help="API version (azure_openai)")
     parser.add_argument("--region", metavar="R", help="AWS region (bedrock)")
     parser.add_argument(
-        "--budget-cents", metavar="N", type=non_negative_int, help="monthly budget (0 = none)"
+        "--budget-cents", metavar="N", type=non_negative_int, help="budget a period (0 = none)"
     )
     parser.add_argument(
-        "--token-limit", metavar="N", type=non_negative_int, help="monthly tokens (0 = none)"
+        "--token-limit", metavar="N", type=non_negative_int, help="tokens a period (0 = none)"
+    )
+    parser.add_argument(
+        "--budget-period",
+        choices=BUDGET_PERIODS,
+        help="the period of the budget and token limits, UTC: day, week (from Monday 00:00) "
+        "or month (the default)",
+    )
+    parser.add_argument(
+        "--alert-thresholds",
+        metavar="P,P",
+        help="percents of the budget and token limits that raise an alert (default 80,100; "
+        "'' for none)",
     )
     parser.add_argument(
         "--rpm", metavar="N", type=non_negative_int, help="requests per minute (0 = none)"
@@ -176,6 +189,8 @@ def _detail_pairs(d: IntegrationDetailResult) -> list[tuple[str, str]]:
         ("token limit", f"{d.token_limit_month:,}" if d.token_limit_month else "unlimited"),
         ("rate limit", f"{d.rate_limit_rpm} rpm" if d.rate_limit_rpm else "unlimited"),
         ("limits count", d.limits_source),
+        ("budget period", f"{d.budget_period} (UTC)"),
+        ("alert thresholds", ", ".join(f"{t}%" for t in d.alert_thresholds) or "none"),
     ]
     pairs += [(f"config.{k}", str(v)) for k, v in sorted(d.config.items())]
     pairs += [
@@ -208,6 +223,8 @@ def _limit_changes(args: argparse.Namespace) -> dict[str, Any]:
         "token_limit_month": args.token_limit,
         "rate_limit_rpm": args.rpm,
         "limits_source": args.limits_source,
+        "budget_period": args.budget_period,
+        "alert_thresholds": args.alert_thresholds,
     }
     return {k: v for k, v in pairs.items() if v is not None}
 

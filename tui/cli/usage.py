@@ -131,10 +131,11 @@ async def cmd_limits(facade: IntegrationsFacade, args: argparse.Namespace) -> in
         print("no integrations")
     else:
         fmt.table(
-            ["NAME", "SPENT", "BUDGET", "%", "TOKENS", "LIMIT", "%", "RPM", "LIMIT", "%"],
+            ["NAME", "PERIOD", "SPENT", "BUDGET", "%", "TOKENS", "LIMIT", "%", "RPM", "LIMIT", "%"],
             [
                 [
                     name,
+                    s.budget_period,
                     fmt.cents(s.budget_used_cents),
                     fmt.cents(s.budget_limit_cents) if s.budget_limit_cents else "-",
                     _pct(s.budget_limit_cents, s.budget_percent),

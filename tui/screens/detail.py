@@ -58,7 +58,7 @@ class DetailScreen(IntegrationScreen):
         with VerticalScroll(id="detail-scroll"):
             yield Static("Loading…", id="detail-fields")
             with Vertical(id="gauges"):
-                yield Static("Limits this month", classes="section-title")
+                yield Static("Limits this month", classes="section-title", id="detail-limits-title")
                 yield Gauge("budget", id="gauge-budget")
                 yield Gauge("tokens", id="gauge-tokens")
                 yield Gauge("rpm", id="gauge-rpm")
@@ -134,8 +134,18 @@ class DetailScreen(IntegrationScreen):
                 f"{d.credential_hint or '–'} (source: {fmt.value(d.credential_source)})",
             ),
             ("model", d.default_model or "–"),
-            ("budget", fmt.dollars(d.budget_limit_cents) if d.budget_limit_cents else "unlimited"),
-            ("tokens", fmt.count(d.token_limit_month) if d.token_limit_month else "unlimited"),
+            (
+                "budget",
+                fmt.dollars(d.budget_limit_cents) + fmt.per_period(d.budget_period)
+                if d.budget_limit_cents
+                else "unlimited",
+            ),
+            (
+                "tokens",
+                fmt.count(d.token_limit_month) + fmt.per_period(d.budget_period)
+                if d.token_limit_month
+                else "unlimited",
+            ),
             ("rpm", str(d.rate_limit_rpm) if d.rate_limit_rpm else "unlimited"),
         ]
         for key, value in sorted(d.config.items()):
@@ -179,7 +189,12 @@ class DetailScreen(IntegrationScreen):
             f"{lim.requests_this_minute}/min",
             f"{lim.rate_limit_rpm}/min",
         )
-        extra = f"{lim.requests_month:,} requests this month"
+        when = fmt.this_period(lim.budget_period)
+        title = f"Limits {when}"
+        if lim.budget_period != "month":
+            title += f" (from {lim.period_start:%a %Y-%m-%d} 00:00 UTC)"
+        self.query_one("#detail-limits-title", Static).update(title)
+        extra = f"{lim.requests_month:,} requests {when}"
         if lim.unpriced_calls:
             extra += f" · {lim.unpriced_calls:,} calls without a known price (cost 0)"
         note.update(Text(extra, style="dim"))

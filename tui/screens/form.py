@@ -44,6 +44,8 @@ FIELD_WIDGET = {
     "budget_limit_cents": "budget",
     "token_limit_month": "tokens",
     "rate_limit_rpm": "rpm",
+    "budget_period": "period",
+    "alert_thresholds": "thresholds",
 }
 # Where a provider's base URL and model mean something else than an API root and a model name.
 PLACEHOLDERS: dict[ProviderType, tuple[str, str]] = {
@@ -62,8 +64,12 @@ FIELDS = (
     "model",
     "budget",
     "tokens",
+    "period",
+    "thresholds",
     "rpm",
 )
+PERIODS = [("month (UTC calendar month)", "month"), ("week (from Monday 00:00 UTC)", "week"),
+           ("day (UTC)", "day")]  # fmt: skip
 
 
 class FormScreen(ByokModal[str | None]):
@@ -154,10 +160,26 @@ class FormScreen(ByokModal[str | None]):
                 "budget",
                 "Budget $",
                 f"{budget / 100:.2f}" if budget else "",
-                "monthly, in dollars; empty = unlimited",
+                "per budget period, in dollars; empty = unlimited",
             )
             yield from self._text_field(
-                "tokens", "Tokens", str(tokens or ""), "per month; empty = unlimited"
+                "tokens", "Tokens", str(tokens or ""), "per budget period; empty = unlimited"
+            )
+            yield from self._field(
+                "period",
+                "Period",
+                Select(
+                    PERIODS,
+                    value=ex.budget_period if ex else "month",
+                    allow_blank=False,
+                    id="period",
+                ),
+            )
+            yield from self._text_field(
+                "thresholds",
+                "Alerts at %",
+                ", ".join(map(str, ex.alert_thresholds if ex else (80, 100))),
+                "percents of the limits, e.g. 80, 100; empty = no alerts",
             )
             yield from self._text_field(
                 "rpm", "RPM", str(rpm or ""), "requests per minute; empty = unlimited"
@@ -247,6 +269,8 @@ class FormScreen(ByokModal[str | None]):
             "budget_limit_cents": fmt.cents_from_dollars(text("budget")),
             "token_limit_month": fmt.int_or_text(text("tokens")),
             "rate_limit_rpm": fmt.int_or_text(text("rpm")),
+            "budget_period": self.query_one("#period", Select).value,
+            "alert_thresholds": text("thresholds"),
         }
         credential = text("credential")
         if self.existing is None:

@@ -557,7 +557,8 @@ class HomeScreen(IntegrationScreen):
                 text.append(f"{label:<8} ")
                 text.append(fmt.bar(pct, limit, 10), style=self.look(fmt.level_style(pct, limit)))
                 shown = fmt.percent(pct, limit)
-                text.append(f" {shown:>5} {used} / {cap if limit else 'unlimited'}\n")
+                every = fmt.per_period(lim.budget_period) if label != "rpm" and limit else ""
+                text.append(f" {shown:>5} {used} / {cap if limit else 'unlimited'}{every}\n")
         return text
 
     @work(exclusive=True, group="home-panel", exit_on_error=False)

@@ -18,6 +18,7 @@ from tui.widgets.keybar import KeyBar
 
 MAX_ROWS = 500  # worst first, so what matters is on the first screen anyway
 TITLE = "Limits this month, worst first"
+MIXED_TITLE = "Limits in each one's budget period (UTC), worst first"
 
 
 def worst(lim: LimitFigures) -> float:
@@ -37,6 +38,10 @@ def gauge_cell(pct: float, limit: int, look: fmt.Look, width: int = 10) -> Text:
     if pct >= 100:
         text.append("!", style=look("over"))
     return text
+
+
+def _period_note(lim: LimitFigures) -> str:
+    return "" if lim.budget_period == "month" else f" · {fmt.this_period(lim.budget_period)}"
 
 
 class LimitsScreen(TableScreen):
@@ -115,13 +120,17 @@ class LimitsScreen(TableScreen):
                 gauge_cell(lim.token_percent, lim.token_limit_month, self.look),
                 gauge_cell(lim.rate_percent, lim.rate_limit_rpm, self.look),
                 f"{fmt.dollars(lim.budget_used_cents)} · {fmt.count(lim.tokens_used_month)} tok"
-                f" · {lim.requests_this_minute}/min",
+                f" · {lim.requests_this_minute}/min{_period_note(lim)}",
                 key=lim.integration_id,
             )
         for index, (_, lim) in enumerate(rows[:MAX_ROWS]):
             if lim.integration_id == keep:
                 table.move_cursor(row=index, animate=False)
                 break
+        kinds = {lim.budget_period for _, lim in rows} or {"month"}
+        one = len(kinds) == 1
+        title = f"Limits {fmt.this_period(kinds.pop())}, worst first" if one else MIXED_TITLE
+        self.query_one("#limits-title", Static).update(title)
         over = sum(1 for _, lim in rows if worst(lim) >= 100)
         high = sum(1 for _, lim in rows if 80 <= worst(lim) < 100)
         unlimited = listing.total - len(limited)
