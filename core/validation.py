@@ -577,6 +577,8 @@ class UsageInput:
             )
         if not errors and self.at_us > now_us + FUTURE_SKEW_US:
             errors["at"] = "is more than 5 minutes in the future"
+        if not errors and self.at_us < 0:  # the usage log and its rollups count from 1970
+            errors["at"] = "is before 1970-01-01T00:00:00Z: usage is recorded from 1970 on"
         if errors:
             raise ValidationError(errors)
 

@@ -65,23 +65,25 @@ def test_any_name_is_refused_or_shown_literally(
 ) -> None:
     db = tmp_path / "names" / "byok.json"
 
-    async def create() -> str | None:
+    async def create() -> tuple[str, str] | None:
         f = IntegrationsFacade(db, durable=False)
         try:
-            return (await f.create_integration("default", name=name, provider_type="ollama")).id
+            made = await f.create_integration("default", name=name, provider_type="ollama")
+            return made.id, made.name
         except (ValidationError, DuplicateNameError):
             return None
         finally:
             await f.aclose()
 
-    iid = asyncio.run(create())
-    if iid is None:
+    created = asyncio.run(create())
+    if created is None:
         return
+    iid, stored = created  # the name as stored: trimmed (a line end around it is not kept)
     for args in (("show", iid), ("show", iid, "--json"), ("list",), ("rm", iid, "--yes")):
         # a name is no secret, whatever it looks like
         assert run_cli(capsys, "--db", str(db), *args, secret=NO_SECRET) == 0
-    shown = console_fmt.safe(f"Delete {name}?")
-    assert name.strip() in shown.plain and unsafe(shown.plain) == []
+    shown = console_fmt.safe(f"Delete {stored}?")
+    assert stored in shown.plain and unsafe(shown.plain) == []
 
 
 # -- provider answers ---------------------------------------------------------------------------

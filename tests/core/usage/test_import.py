@@ -159,3 +159,16 @@ async def test_an_extreme_timestamp_is_one_bad_line(two) -> None:  # type: ignor
     assert (report.imported, report.error_count) == (1, 2)
     assert [e.line for e in report.errors] == [1, 3]
     assert all("between the years 1 and 9999" in e.message for e in report.errors)
+
+
+async def test_a_time_before_1970_is_one_bad_line_and_the_limits_still_read(two) -> None:  # type: ignore[no-untyped-def]
+    """A year-2 time was once imported, and the rollup it made ('0002-01') failed the store's own
+    shape check: every later read of the database was refused (found by the usage-line fuzz)."""
+    f, oa, _ = two
+    line = {"integration": oa, "model": "m", "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
+    text = _jsonl({**line, "timestamp": "0002-01-01T00:00:00Z"}, {**line, "timestamp": -1}, line)
+    report = await f.import_usage_jsonl(T, io.StringIO(text))
+    assert (report.imported, report.error_count) == (1, 2)
+    assert "1970" in report.errors[0].message
+    status = await f.get_limits_status(T, oa)
+    assert status is not None and status.requests_month == 1
