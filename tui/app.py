@@ -43,8 +43,17 @@ if TYPE_CHECKING:
     from core import IntegrationsFacade
 
 Clock = Callable[[], datetime]
+SCREENS_CSS = Path(__file__).with_name("screens.tcss")  # every screen's but the list's
 CLOCK_S = 5.0  # ages and the rolling minute repaint this often on a database nobody writes to
 ANSI_COLOR_SYSTEMS = {"standard", "windows"}
+ANSI_SCROLLBARS = {  # the thumb in the terminal's grey, white when hovered or dragged
+    "scrollbar": "ansi_bright_black",
+    **dict.fromkeys(["scrollbar-hover", "scrollbar-active"], "ansi_default"),
+    **dict.fromkeys(
+        ["scrollbar-background", "scrollbar-background-hover", "scrollbar-background-active"],
+        "ansi_default",
+    ),
+}
 HEALTH_SEVERITY: dict[HealthState, SeverityLevel] = {
     HealthState.FAILING: "error",
     HealthState.DEGRADED: "warning",
@@ -142,6 +151,7 @@ class ByokApp(App[int]):
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())
+        self.screen_change_signal.subscribe(self, self._screen_changed, immediate=True)
         self.call_after_refresh(lambda: self._check_size(self.size))  # over the home screen
         if self.refresh_interval_s:
             self._watch_timer = self.set_timer(self.refresh_interval_s, self._watch)
@@ -152,8 +162,35 @@ class ByokApp(App[int]):
         """Once, after the home screen's first paint: now load what the first paint did not
         need (the full facade, in a thread, for the alerts baseline and the panel's key line)
         and the keymap file."""
+        self.load_screen_styles()
         self.warm_up()
         self.apply_keymap_file()
+
+    def _screen_changed(self, screen: Screen[Any]) -> None:
+        if not isinstance(screen, HomeScreen):  # another screen before the list's first paint
+            self.load_screen_styles()
+
+    def load_screen_styles(self) -> None:
+        """Read the styles of every screen but the list (tui/screens.tcss), once. Left out of
+        the first paint: parsed, and matched against every widget, they cost ~15 ms of it."""
+        if self.stylesheet.has_source(str(SCREENS_CSS), ""):
+            return
+        self.stylesheet.read(SCREENS_CSS)
+        self.stylesheet.parse()  # only the new file: the others' rules are cached
+        self.stylesheet.update(self)
+
+    def get_css_variables(self) -> dict[str, str]:
+        """The theme's variables, with the scrollbars in legible greys: the foreground's on the
+        surface, in ANSI mode the terminal's grey (a rule on every widget would do the same,
+        matched against every widget at start-up)."""
+        variables = super().get_css_variables()
+        if self.native_ansi_color:
+            variables.update(ANSI_SCROLLBARS)
+        else:
+            grey = "foreground-darken-3" if self.current_theme.dark else "foreground-lighten-3"
+            variables["scrollbar"] = variables[grey]
+            variables["scrollbar-background"] = variables["surface"]
+        return variables
 
     @work(exclusive=True, group="keymap", exit_on_error=False)
     async def apply_keymap_file(self) -> None:
@@ -189,12 +226,12 @@ class ByokApp(App[int]):
         if name == self.theme:
             return
         self.set_reactive(App.theme, name)
+        self.ansi_color = self.current_theme.ansi
         # The stylesheet took the default theme's variables when App.__init__ built it.
         self.stylesheet.set_variables(self.get_css_variables())
         dark = self.current_theme.dark
         self.set_class(dark, "-dark-mode", update=False)
         self.set_class(not dark, "-light-mode", update=False)
-        self.ansi_color = self.current_theme.ansi
 
     def _pick_theme(self) -> str:
         """ANSI themes in 16-colour terminals (and when asked): the terminal's own palette."""
