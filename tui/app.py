@@ -29,9 +29,7 @@ from core.enums import HealthState
 from core.errors import ErrorKind, IntegrationError
 from core.readside import Dashboard
 from tui import format as fmt
-from tui.commands import BindingCommands
 from tui.data import ConsoleData, Listing
-from tui.errors import SHOWN, UNEXPECTED, sentence
 from tui.notices import Notice, NoticeLog
 from tui.screens.base import DataScreen
 from tui.screens.home import PAGE_SIZE, HomeScreen
@@ -60,6 +58,13 @@ HEALTH_SEVERITY: dict[HealthState, SeverityLevel] = {
 }  # of a notification about a health state; else "information"
 
 
+def _binding_commands() -> type[Provider]:
+    """The palette's commands of the key bindings, imported when the palette first opens."""
+    from tui.commands import BindingCommands
+
+    return BindingCommands
+
+
 class ByokApp(App[int]):
     """The byok console for one tenant. See tui/__init__.py for the options."""
 
@@ -67,7 +72,7 @@ class ByokApp(App[int]):
     TITLE = "byok"
     # Textual's own commands (theme, quit, keys, screenshot), then one per key binding.
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = App.COMMANDS | {
-        BindingCommands
+        _binding_commands
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key"),
@@ -171,9 +176,10 @@ class ByokApp(App[int]):
             self.load_screen_styles()
 
     def load_screen_styles(self) -> None:
-        """Read the styles of every screen but the list (tui/screens.tcss), once. Left out of
-        the first paint: parsed, and matched against every widget, they cost ~15 ms of it."""
-        if self.stylesheet.has_source(str(SCREENS_CSS), ""):
+        """Read the styles the list's first paint does without (tui/screens.tcss: the other
+        screens, the filter box, the toasts), once; parsed and matched against every widget,
+        they cost ~25 ms of it. Not before the app runs: app.tcss must come first."""
+        if not self.is_running or self.stylesheet.has_source(str(SCREENS_CSS), ""):
             return
         self.stylesheet.read(SCREENS_CSS)
         self.stylesheet.parse()  # only the new file: the others' rules are cached
@@ -278,6 +284,7 @@ class ByokApp(App[int]):
         """Every notification is kept for the notifications screen (ctrl+n), and is plain text
         whatever `markup` says: messages and titles carry data (names, provider messages,
         errors), which is shown literally (tui.format.safe)."""
+        self.load_screen_styles()  # the toasts' (a failed first load notifies before any paint)
         self.notices.add(Notice(self.now(), title, message, severity))
         super().notify(
             fmt.lines(message), title=fmt.lines(title), severity=severity, timeout=timeout,
@@ -292,6 +299,8 @@ class ByokApp(App[int]):
 
     def report_error(self, exc: BaseException) -> None:
         """Every failure a user can meet, said in a sentence; never a traceback on screen."""
+        from tui.errors import SHOWN, UNEXPECTED, sentence
+
         if isinstance(exc, IntegrationError):
             shown, text = SHOWN[exc.kind], sentence(exc)
         elif isinstance(exc, OSError):  # shown like a core error of no particular kind
