@@ -9,10 +9,10 @@ previous one finished (set_timer, never an interval that could overlap itself).
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -27,6 +27,7 @@ from textual.worker import Worker, WorkerState
 
 from core.enums import HealthState
 from core.errors import ErrorKind, IntegrationError
+from core.gcpause import FREEZE_BYTES, paused_gc
 from core.readside import Dashboard
 from tui import format as fmt
 from tui.data import ConsoleData, Listing
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 Clock = Callable[[], datetime]
 SCREENS_CSS = Path(__file__).with_name("screens.tcss")  # every screen's but the list's
 CLOCK_S = 5.0  # ages and the rolling minute repaint this often on a database nobody writes to
+START_UP_S = 10.0  # the collector is on again by then, whether or not the first paint came
 ANSI_COLOR_SYSTEMS = {"standard", "windows"}
 ANSI_SCROLLBARS = {  # the thumb in the terminal's grey, white when hovered or dragged
     "scrollbar": "ansi_bright_black",
@@ -143,6 +145,7 @@ class ByokApp(App[int]):
         self.testing_all = False
         self.notices = NoticeLog(self)
         self.key_overrides: dict[str, str] = {}  # the keymap file's, once applied
+        self._start_up = ExitStack()  # the collector's pause while the console starts
 
     @property
     def facade(self) -> IntegrationsFacade | None:
@@ -153,6 +156,14 @@ class ByokApp(App[int]):
 
     def now(self) -> datetime:
         return self.clock() if self.clock is not None else datetime.now(UTC)
+
+    def on_load(self) -> None:
+        # No cyclic garbage collection while the console starts: what it builds (styles, widgets,
+        # the rows) lives on, and 30-40 collections walking it cost ~40 ms of the first paint.
+        # Once the first paint's deferred work is done (warm_up), one collection, and what
+        # lives is frozen (core.gcpause); by START_UP_S in any case.
+        self._start_up.enter_context(paused_gc(FREEZE_BYTES))
+        self.set_timer(START_UP_S, self._start_up.close)
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())
@@ -216,12 +227,15 @@ class ByokApp(App[int]):
 
     @work(exclusive=True, group="warm-up", exit_on_error=False)
     async def warm_up(self) -> None:
-        await self.data.get_facade()
-        # The start-up's objects (modules, the parsed database, its rows) live as long as the
-        # console. Left in the collector's oldest generation, each full collection walks them
-        # all: 65-105 ms pauses at 10,000 integrations, felt as a stuck keystroke. Frozen, a
-        # collection walks only what came after. Collected first, so no garbage is frozen.
-        await asyncio.to_thread(_collect_and_freeze)
+        try:
+            await self.data.get_facade()
+        finally:
+            # The start-up's objects (modules, the parsed database, its rows) live as long as
+            # the console. Left in the collector's oldest generation, each full collection walks
+            # them all: 65-105 ms pauses at 10,000 integrations, felt as a stuck keystroke.
+            # Frozen, a collection walks only what came after. Collected first, so no garbage
+            # is frozen. On the main thread: the collection holds the GIL wherever it runs.
+            self._start_up.close()
         self.check_alerts()
 
     def _set_first_theme(self, name: str) -> None:
@@ -267,6 +281,7 @@ class ByokApp(App[int]):
             self.push_screen(TooSmallScreen())
 
     async def on_unmount(self) -> None:
+        self._start_up.close()
         if self._owns_files:
             await self.data.aclose()
 
@@ -541,11 +556,6 @@ def _light_terminal() -> bool:
     numbers, set by rxvt, Konsole and others): 7 and 15 are white, 9-14 light colours."""
     background = os.environ.get("COLORFGBG", "").rpartition(";")[2]
     return background.isdigit() and int(background) in (7, *range(9, 16))
-
-
-def _collect_and_freeze() -> None:
-    gc.collect()
-    gc.freeze()
 
 
 def run_console(
