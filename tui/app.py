@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -571,8 +573,19 @@ def run_console(
     if dashboard is None:
         dashboard = Dashboard(db_path)
     app = ByokApp(tenant_id=tenant_id, dashboard=dashboard, **opts)
+
+    def hang_up(signum: int, _frame: object) -> None:
+        # SIGTERM, or SIGHUP from a closed ssh session: leave as after q (the terminal restored,
+        # the files closed), with the shell's code for the signal (143, 129).
+        app.exit(return_code=128 + signum)
+
+    saved: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():  # where signals can be handled
+        saved = {sig: signal.signal(sig, hang_up) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         app.run()
         return int(app.return_code or 0)
     finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
         asyncio.run(app.data.aclose())

@@ -25,6 +25,7 @@ from tui.screens.healthlog import HealthLogScreen
 from tui.screens.home import HomeScreen
 from tui.screens.limits import LimitsScreen
 from tui.screens.notifications import NotificationsScreen
+from tui.widgets.keybar import KeyBar
 from tui.widgets.rowtable import RowTable
 
 RULE = (
@@ -57,6 +58,7 @@ class HelpScreen(ByokModal[None]):
                 placeholder="type to filter the keys (esc clears, then closes)", id="help-filter"
             )
             yield Static(self._render_keys(""), id="help-text")
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#help-filter", Input).cursor_blink = self.app.cursor_blink
