@@ -162,9 +162,9 @@ async def test_a_too_small_terminal_says_so_until_it_grows(tfacade, fake_server)
 
 
 async def test_help_has_its_key_bar(tfacade, fake_server):
-    async with loaded_app(tfacade, size=(80, 24)) as (app, pilot):
-        from tui.screens.help import HelpScreen
+    from tui.screens.help import HelpScreen
 
+    async with loaded_app(tfacade, size=(80, 24)) as (_app, pilot):
         help_screen = await open_screen(pilot, "question_mark", HelpScreen)
         keybar = str(help_screen.query_one("KeyBar").render())
         assert "Close" in keybar
