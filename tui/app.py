@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -28,11 +30,10 @@ from textual.worker import Worker, WorkerState
 
 from core.enums import HealthState
 from core.errors import ErrorKind, IntegrationError
+from core.gcpause import FREEZE_BYTES, paused_gc
 from core.readside import Dashboard
 from tui import format as fmt
-from tui.commands import BindingCommands
 from tui.data import ConsoleData, Listing
-from tui.errors import SHOWN, UNEXPECTED, sentence
 from tui.notices import Notice, NoticeLog
 from tui.screens.base import DataScreen
 from tui.screens.home import PAGE_SIZE, HomeScreen
@@ -45,13 +46,30 @@ if TYPE_CHECKING:
     from core.watch.status import WatcherStatus
 
 Clock = Callable[[], datetime]
+SCREENS_CSS = Path(__file__).with_name("screens.tcss")  # every screen's but the list's
 CLOCK_S = 5.0  # ages and the rolling minute repaint this often on a database nobody writes to
 SYNC_S = 900.0  # the background spend sync: accounts not synced (by anyone) for this long
+START_UP_S = 10.0  # the collector is on again by then, whether or not the first paint came
 ANSI_COLOR_SYSTEMS = {"standard", "windows"}
+ANSI_SCROLLBARS = {  # the thumb in the terminal's grey, white when hovered or dragged
+    "scrollbar": "ansi_bright_black",
+    **dict.fromkeys(["scrollbar-hover", "scrollbar-active"], "ansi_default"),
+    **dict.fromkeys(
+        ["scrollbar-background", "scrollbar-background-hover", "scrollbar-background-active"],
+        "ansi_default",
+    ),
+}
 HEALTH_SEVERITY: dict[HealthState, SeverityLevel] = {
     HealthState.FAILING: "error",
     HealthState.DEGRADED: "warning",
 }  # of a notification about a health state; else "information"
+
+
+def _binding_commands() -> type[Provider]:
+    """The palette's commands of the key bindings, imported when the palette first opens."""
+    from tui.commands import BindingCommands
+
+    return BindingCommands
 
 
 class ByokApp(App[int]):
@@ -61,7 +79,7 @@ class ByokApp(App[int]):
     TITLE = "byok"
     # Textual's own commands (theme, quit, keys, screenshot), then one per key binding.
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = App.COMMANDS | {
-        BindingCommands
+        _binding_commands
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key"),
@@ -152,6 +170,7 @@ class ByokApp(App[int]):
         self.key_overrides: dict[str, str] = {}  # the keymap file's, once applied
         self.watcher: WatcherStatus | None = None  # byok watch on this database (poll_watcher)
         self._watcher_polled = -CLOCK_S
+        self._start_up = ExitStack()  # the collector's pause while the console starts
 
     @property
     def facade(self) -> IntegrationsFacade | None:
@@ -163,8 +182,17 @@ class ByokApp(App[int]):
     def now(self) -> datetime:
         return self.clock() if self.clock is not None else datetime.now(UTC)
 
+    def on_load(self) -> None:
+        # No cyclic garbage collection while the console starts: what it builds (styles, widgets,
+        # the rows) lives on, and 30-40 collections walking it cost ~40 ms of the first paint.
+        # Once the first paint's deferred work is done (warm_up), one collection, and what
+        # lives is frozen (core.gcpause); by START_UP_S in any case.
+        self._start_up.enter_context(paused_gc(FREEZE_BYTES))
+        self.set_timer(START_UP_S, self._start_up.close)
+
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())
+        self.screen_change_signal.subscribe(self, self._screen_changed, immediate=True)
         self.call_after_refresh(lambda: self._check_size(self.size))  # over the home screen
         if self.refresh_interval_s:
             self._watch_timer = self.set_timer(self.refresh_interval_s, self._watch)
@@ -175,9 +203,37 @@ class ByokApp(App[int]):
         """Once, after the home screen's first paint: now load what the first paint did not
         need (the full facade, in a thread, for the alerts baseline and the panel's key line)
         and the keymap file."""
+        self.load_screen_styles()
         self.warm_up()
         self.apply_keymap_file()
         self.poll_watcher()
+
+    def _screen_changed(self, screen: Screen[Any]) -> None:
+        if not isinstance(screen, HomeScreen):  # another screen before the list's first paint
+            self.load_screen_styles()
+
+    def load_screen_styles(self) -> None:
+        """Read the styles the list's first paint does without (tui/screens.tcss: the other
+        screens, the filter box, the toasts), once; parsed and matched against every widget,
+        they cost ~25 ms of it. Not before the app runs: app.tcss must come first."""
+        if not self.is_running or self.stylesheet.has_source(str(SCREENS_CSS), ""):
+            return
+        self.stylesheet.read(SCREENS_CSS)
+        self.stylesheet.parse()  # only the new file: the others' rules are cached
+        self.stylesheet.update(self)
+
+    def get_css_variables(self) -> dict[str, str]:
+        """The theme's variables, with the scrollbars in legible greys: the foreground's on the
+        surface, in ANSI mode the terminal's grey (a rule on every widget would do the same,
+        matched against every widget at start-up)."""
+        variables = super().get_css_variables()
+        if self.native_ansi_color:
+            variables.update(ANSI_SCROLLBARS)
+        else:
+            grey = "foreground-darken-3" if self.current_theme.dark else "foreground-lighten-3"
+            variables["scrollbar"] = variables[grey]
+            variables["scrollbar-background"] = variables["surface"]
+        return variables
 
     @work(exclusive=True, group="keymap", exit_on_error=False)
     async def apply_keymap_file(self) -> None:
@@ -197,12 +253,15 @@ class ByokApp(App[int]):
 
     @work(exclusive=True, group="warm-up", exit_on_error=False)
     async def warm_up(self) -> None:
-        await self.data.get_facade()
-        # The start-up's objects (modules, the parsed database, its rows) live as long as the
-        # console. Left in the collector's oldest generation, each full collection walks them
-        # all: 65-105 ms pauses at 10,000 integrations, felt as a stuck keystroke. Frozen, a
-        # collection walks only what came after. Collected first, so no garbage is frozen.
-        await asyncio.to_thread(_collect_and_freeze)
+        try:
+            await self.data.get_facade()
+        finally:
+            # The start-up's objects (modules, the parsed database, its rows) live as long as
+            # the console. Left in the collector's oldest generation, each full collection walks
+            # them all: 65-105 ms pauses at 10,000 integrations, felt as a stuck keystroke.
+            # Frozen, a collection walks only what came after. Collected first, so no garbage
+            # is frozen. On the main thread: the collection holds the GIL wherever it runs.
+            self._start_up.close()
         self.check_alerts()
         if self.sync_interval_s:
             self.sync_spend(due_only=True)  # what nobody synced for an interval: now
@@ -215,12 +274,12 @@ class ByokApp(App[int]):
         if name == self.theme:
             return
         self.set_reactive(App.theme, name)
+        self.ansi_color = self.current_theme.ansi
         # The stylesheet took the default theme's variables when App.__init__ built it.
         self.stylesheet.set_variables(self.get_css_variables())
         dark = self.current_theme.dark
         self.set_class(dark, "-dark-mode", update=False)
         self.set_class(not dark, "-light-mode", update=False)
-        self.ansi_color = self.current_theme.ansi
 
     def _pick_theme(self) -> str:
         """ANSI themes in 16-colour terminals (and when asked): the terminal's own palette."""
@@ -250,6 +309,7 @@ class ByokApp(App[int]):
             self.push_screen(TooSmallScreen())
 
     async def on_unmount(self) -> None:
+        self._start_up.close()
         if self._owns_files:
             await self.data.aclose()
 
@@ -267,6 +327,7 @@ class ByokApp(App[int]):
         """Every notification is kept for the notifications screen (ctrl+n), and is plain text
         whatever `markup` says: messages and titles carry data (names, provider messages,
         errors), which is shown literally (tui.format.safe)."""
+        self.load_screen_styles()  # the toasts' (a failed first load notifies before any paint)
         self.notices.add(Notice(self.now(), title, message, severity))
         super().notify(
             fmt.lines(message), title=fmt.lines(title), severity=severity, timeout=timeout,
@@ -281,6 +342,8 @@ class ByokApp(App[int]):
 
     def report_error(self, exc: BaseException) -> None:
         """Every failure a user can meet, said in a sentence; never a traceback on screen."""
+        from tui.errors import SHOWN, UNEXPECTED, sentence
+
         if isinstance(exc, IntegrationError):
             shown, text = SHOWN[exc.kind], sentence(exc)
         elif isinstance(exc, OSError):  # shown like a core error of no particular kind
@@ -626,11 +689,6 @@ def _light_terminal() -> bool:
     return background.isdigit() and int(background) in (7, *range(9, 16))
 
 
-def _collect_and_freeze() -> None:
-    gc.collect()
-    gc.freeze()
-
-
 def run_console(
     db_path: str | os.PathLike[str] | None = None,
     tenant_id: str = "default",
@@ -644,8 +702,19 @@ def run_console(
     if dashboard is None:
         dashboard = Dashboard(db_path)
     app = ByokApp(tenant_id=tenant_id, dashboard=dashboard, **opts)
+
+    def hang_up(signum: int, _frame: object) -> None:
+        # SIGTERM, or SIGHUP from a closed ssh session: leave as after q (the terminal restored,
+        # the files closed), with the shell's code for the signal (143, 129).
+        app.exit(return_code=128 + signum)
+
+    saved: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():  # where signals can be handled
+        saved = {sig: signal.signal(sig, hang_up) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         app.run()
         return int(app.return_code or 0)
     finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
         asyncio.run(app.data.aclose())

@@ -20,7 +20,6 @@ from rich.style import Style
 from rich.text import Text
 
 from core.enums import HealthState, IntegrationStatus
-from core.integrations.redaction import visible
 
 if TYPE_CHECKING:
     from core.watch.status import WatcherStatus
@@ -53,6 +52,13 @@ Look = Callable[[str], Style]  # a style name -> its Rich style (DataScreen.look
 
 def lines(text: str) -> str:
     """`text` with control characters made visible, line ends kept."""
+    # Printable lines (str.isprintable: no control, format, separator or surrogate character)
+    # are what `visible` leaves as they are: the common case (a thousand cells at the first
+    # paint) is done without it, and without importing it.
+    if text.isprintable() or text.replace("\n", "").isprintable():
+        return text
+    from core.integrations.redaction import visible
+
     return "\n".join(visible(line) for line in text.split("\n"))
 
 

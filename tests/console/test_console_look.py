@@ -159,3 +159,12 @@ async def test_a_too_small_terminal_says_so_until_it_grows(tfacade, fake_server)
         assert "40x12" in str(app.screen.query_one("#too-small", Static).render())
         await pilot.resize_terminal(80, 24)
         await wait_for(pilot, lambda: app.screen is app.home())
+
+
+async def test_help_has_its_key_bar(tfacade, fake_server):
+    from tui.screens.help import HelpScreen
+
+    async with loaded_app(tfacade, size=(80, 24)) as (_app, pilot):
+        help_screen = await open_screen(pilot, "question_mark", HelpScreen)
+        keybar = str(help_screen.query_one("KeyBar").render())
+        assert "Close" in keybar

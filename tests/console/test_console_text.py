@@ -5,6 +5,7 @@ items 5 and 6). Screens are opened through the app's own methods, as their keys 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,8 @@ from textual.content import Content
 from textual.widget import Widget
 
 from core import IntegrationsFacade
+from core.integrations.redaction import visible
+from tui import format as fmt
 from tui.app import ByokApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.detail import DetailScreen
@@ -173,3 +176,15 @@ async def test_control_characters_an_old_database_holds_never_reach_the_terminal
             assert unsafe(shown(app.screen.query_one("#detail-fields")), keep="\n") == []
     finally:
         await facade.aclose()
+
+
+def test_the_printable_shortcut_of_the_cells_skips_only_what_visible_keeps() -> None:
+    """tui.format.lines hands a printable str through without `visible` (the first paint's
+    thousand cells): every printable code point must be one that `visible` keeps, and text with
+    any other goes through it."""
+    printable = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isprintable())
+    assert visible(printable) == printable
+    assert fmt.lines(printable) is printable
+    for attack in ("\x1b[2J", "a\u202eb", "a\u2028b", "\x9b1m", "x\ud800"):
+        assert fmt.lines(attack) == visible(attack) != attack
+    assert fmt.lines("a\x1b\nb") == "a\\x1b\nb"  # line ends kept, each line made visible

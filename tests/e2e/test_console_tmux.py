@@ -7,6 +7,8 @@ The database is then read back through the CLI, so the row on screen is also on 
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,3 +64,24 @@ def test_add_an_integration_through_the_console_form(term: Terminal, tmp_path: P
     assert data["total"] == 1
     item = data["items"][0]
     assert (item["name"], item["provider_type"]) == ("e2e-openai", "openai")
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_the_console_ends_cleanly_on_sigterm_and_sighup(
+    term: Terminal, tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    """The console (`byok`) killed (SIGTERM) or its ssh session closed (SIGHUP): it exits with the
+    signal's code, the terminal restored (the shell's prompt, no traceback)."""
+    db = tmp_path / "byok.json"
+    assert byok("add", "sig-ollama", "--provider", "ollama", db=db).code == 0
+    term.run(byok_command("--db", str(db)))
+    term.wait_for("sig-ollama", "the console's list")
+    [pid] = term.foreground_pids()
+    os.kill(pid, sig)
+    term.wait_for(term.prompt_is_back, "the shell prompt after the signal", timeout=30)
+    term.run("echo rc=$?")
+    screen = term.wait_for(
+        lambda s: any(line.startswith("rc=") for line in s.splitlines()), "the exit code"
+    )
+    assert f"rc={code}" in screen and "Traceback" not in screen
+    assert not Path(f"/proc/{pid}").exists()

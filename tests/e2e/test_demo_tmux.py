@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,3 +79,31 @@ def test_demo_cleans_up_when_terminated(term: Terminal, tmp_path: Path) -> None:
     )
     assert "rc=143" in screen and "Traceback" not in screen
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("byok-demo-")]
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_demo_ends_on_sighup_and_frees_the_fake_providers_port(
+    term: Terminal, tmp_path: Path
+) -> None:
+    """A closed ssh session (SIGHUP): the demo exits, its fake provider stops listening, its
+    temp dir goes, and the terminal is the shell's again."""
+    term.run(byok_command("demo"))
+    term.wait_for("prod-openai", "the demo console", timeout=60)
+    [demo_dir] = [p for p in tmp_path.iterdir() if p.name.startswith("byok-demo-")]
+    stored = (demo_dir / "byok.json").read_text()  # the samples' base URLs: the fake's port
+    ports = {int(p) for p in re.findall(r"http://127\.0\.0\.1:(\d+)/", stored)}
+    assert ports and not any(_port_is_free(port) for port in ports)
+    [pid] = term.foreground_pids()
+    os.kill(pid, signal.SIGHUP)
+    term.wait_for(term.prompt_is_back, "the shell prompt after SIGHUP", timeout=30)
+    term.run("echo rc=$?")
+    screen = term.wait_for(
+        lambda s: any(line.startswith("rc=") for line in s.splitlines()), "the demo's exit code"
+    )
+    assert "rc=129" in screen and "Traceback" not in screen
+    assert all(_port_is_free(port) for port in ports)
+    assert not demo_dir.exists()

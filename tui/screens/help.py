@@ -27,6 +27,7 @@ from tui.screens.limits import LimitsScreen
 from tui.screens.notifications import NotificationsScreen
 from tui.screens.outbox import OutboxScreen
 from tui.screens.spend import SpendScreen
+from tui.widgets.keybar import KeyBar
 from tui.widgets.rowtable import RowTable
 
 RULE = (
@@ -59,6 +60,7 @@ class HelpScreen(ByokModal[None]):
                 placeholder="type to filter the keys (esc clears, then closes)", id="help-filter"
             )
             yield Static(self._render_keys(""), id="help-text")
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#help-filter", Input).cursor_blink = self.app.cursor_blink

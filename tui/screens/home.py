@@ -16,14 +16,17 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.css.query import NoMatches
-from textual.widgets import Input, Label, ProgressBar, Static
+from textual.widgets import Input, Static
 
 from core.enums import HealthState
 from core.readside import LimitFigures, Row
 
 if TYPE_CHECKING:
+    from textual.containers import Horizontal
+    from textual.widgets import Label, ProgressBar
+
     from core import IntegrationDetailResult
 
 from tui import format as fmt
@@ -612,6 +615,7 @@ class HomeScreen(IntegrationScreen):
         try:
             return self.query_one("#filter", Input)
         except NoMatches:
+            self.app.load_screen_styles()  # its styles, if `/` came before the first paint
             box = Input(placeholder="filter: name, provider or model (esc clears)", id="filter")
             box.cursor_blink = self.app.cursor_blink
             self.mount(box, after="#header-bar")
@@ -747,6 +751,10 @@ class HomeScreen(IntegrationScreen):
 
     def _progress(self) -> tuple[Horizontal, Label, ProgressBar]:
         if self._progress_parts is None:
+            from textual.containers import Horizontal  # not for the first paint
+            from textual.widgets import Label, ProgressBar
+
+            self.app.load_screen_styles()  # its styles, if `T` came before the first paint
             label = Label("", id="test-progress-label")
             bar = ProgressBar(total=1, show_eta=False, id="test-progress-bar")
             box = Horizontal(label, bar, id="test-progress")
