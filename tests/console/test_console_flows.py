@@ -405,7 +405,7 @@ async def test_health_log_screen_filters(tfacade, fake_server):
 
 
 async def test_help_lists_every_binding_with_its_id(tfacade):
-    async with loaded_app(tfacade, size=(120, 40)) as (app, pilot):
+    async with loaded_app(tfacade, size=(120, 60)) as (app, pilot):  # tall: no scrolling
         await open_screen(pilot, "question_mark", HelpScreen)
         svg = app.export_screenshot()
         for binding_id in (
