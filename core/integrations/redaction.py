@@ -69,6 +69,8 @@ def _escape(match: re.Match[str]) -> str:
 def visible(text: str) -> str:
     """`text` with format characters dropped and every other control character shown as an
     escape (`\\x1b`, `\\u2028`); printable text, markup brackets included, is left as it is."""
+    if text.isascii() and text.isprintable():  # most text: no format or control character
+        return text
     return _CONTROL.sub(_escape, _FORMAT.sub("", text))
 
 
@@ -119,7 +121,10 @@ def redact(
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """An identifier or value without the secrets and with control characters made visible;
     unlike `redact`, nothing shaped like a key is guessed at and nothing is folded or cut."""
-    return visible(_mask_secrets(_FORMAT.sub("", text), _pieces_of(secrets)))
+    known = _pieces_of(secrets)
+    if not known:
+        return visible(text)
+    return visible(_mask_secrets(_FORMAT.sub("", text), known))
 
 
 def scrub_value(value: Any, secrets: Iterable[str] = ()) -> Any:
