@@ -43,7 +43,9 @@ def keymap_file(text: str) -> Path:
 
 def open_command_line(term: Terminal) -> None:
     term.keys(":")
-    term.wait_for(lambda s: "limits  log  " in s and "  new  " in s, "the command line and its commands")
+    term.wait_for(
+        lambda s: "limits  log  " in s and "  new  " in s, "the command line and its commands"
+    )
 
 
 def test_command_mode_completes_runs_refuses_and_quits(term: Terminal, db: Path) -> None:
