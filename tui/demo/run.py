@@ -181,15 +181,20 @@ async def seed(facade: IntegrationsFacade, base_url_for: Any) -> dict[str, str]:
     return ids
 
 
-# The demo's provider accounts (admin keys of the fake provider, never valid anywhere), and
+# The demo's provider accounts (name, provider, the prefix of that provider's admin keys), and
 # what its admin routes report (tui/demo/fakeadmin.py): usage a little off what byok recorded,
 # so that the spend screen shows drift both ways, and balances with a long and a short runway.
 DEMO_ACCOUNTS = (
-    ("demo-openai", "openai", "sk-admin-demo-openai-organization-0000"),
-    ("demo-anthropic", "anthropic", "sk-ant-admin01-demo-anthropic-org-0000"),
-    ("demo-openrouter", "openrouter", "sk-or-v1-demo-management-key-0000"),
-    ("demo-deepseek", "deepseek", "sk-demo-deepseek-balance-key-0000"),
+    ("demo-openai", "openai", "sk-admin"),
+    ("demo-anthropic", "anthropic", "sk-ant-admin01"),
+    ("demo-openrouter", "openrouter", "sk-or-v1"),
+    ("demo-deepseek", "deepseek", "sk"),
 )
+
+
+def demo_admin_key(name: str, prefix: str) -> str:
+    """A fake admin key (never valid anywhere), made when needed as demo_key makes the others."""
+    return f"{prefix}-{name}-0000"
 # (sample, the provider's key id, the model it reports, cents a token of its 5:1 in:out mix)
 REPORTED = (
     ("prod-openai", "key_demo_prod", "gpt-4o", 3.75e-4),  # $2.50 / $10 per M tokens
@@ -243,8 +248,9 @@ def add_demo_accounts(facade: IntegrationsFacade, server: Any) -> list[dict[str,
     """The demo's accounts, pointed at the fake provider, then one sync of them all
     (synchronous: run it in a thread)."""
     spend = facade.spend()
-    for name, provider, credential in DEMO_ACCOUNTS:
-        spend.add_account(TENANT, name, provider, credential, server.base_url_for(provider))
+    for name, provider, prefix in DEMO_ACCOUNTS:
+        key = demo_admin_key(name, prefix)
+        spend.add_account(TENANT, name, provider, key, server.base_url_for(provider))
     return spend.sync(TENANT)
 
 
