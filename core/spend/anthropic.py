@@ -41,19 +41,20 @@ def floor(now: datetime) -> datetime:
 
 def usage(client: p.AdminClient, start: datetime, end: datetime) -> list[p.Row]:
     """Hourly token usage per API key and model: analytics, else the legacy report."""
-    rows = _analytics(client, start, end, _usage_rows)
+    rows = _analytics(client, start, end, USAGE, _usage_rows)
     return p.anthropic_usage(client, start, end) if rows is None else rows
 
 
 def costs(client: p.AdminClient, start: datetime, end: datetime) -> list[p.Row]:
     """Daily cost per API key (`key`; None for spend no key authenticated, such as the Console's
     workbench): analytics, else the legacy report (per organisation, no `key`)."""
-    rows = _analytics(client, start, end, _cost_rows)
+    rows = _analytics(client, start, end, COST, _cost_rows)
     return p.anthropic_costs(client, start, end) if rows is None else rows
 
 
-def _analytics(client: p.AdminClient, start: datetime, end: datetime, read: Any) -> Any:
-    path = USAGE if read is _usage_rows else COST
+def _analytics(
+    client: p.AdminClient, start: datetime, end: datetime, path: str, read: Any
+) -> list[p.Row] | None:
     if start < floor(client.now()) or path in client.refused:
         return None
     try:

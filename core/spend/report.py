@@ -8,18 +8,15 @@ only (7 by default): for an older day `recorded_cents` is None (not known), not 
 from __future__ import annotations
 
 import os
-import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from core.spend.store import Doc
 from core.timeutil import to_iso
 from core.usage.pricing import nc_to_cents
-from core.usage.store import FORMAT, SEGMENT_SUFFIX
+from core.usage.store import SEGMENT_SUFFIX, segment_frames
 
 Row = dict[str, Any]
 RUNWAY_DAYS = 7  # the burn that the runway extrapolates: the last 7 days
@@ -42,7 +39,7 @@ def recorded_by_day(
     except FileNotFoundError:
         return sums, None
     for name in names:
-        for body in _frames(log_dir / name):
+        for body in segment_frames(log_dir / name):
             if body.get("t") != tenant_id:
                 continue
             ids = body.get("i") or []
@@ -53,22 +50,6 @@ def recorded_by_day(
                 day = datetime.fromtimestamp(row[2] / 1e6, UTC).strftime("%Y-%m-%d")
                 sums[(iid, day)] = sums.get((iid, day), 0.0) + nc_to_cents(int(row[5]))
     return sums, (names[0][:10] if names else None)
-
-
-def _frames(path: Path) -> Iterator[dict[str, Any]]:
-    """The frames of one log segment (`crc32-hex SPACE json`, see core.usage.store) whose
-    checksum holds; an unterminated last line (a writer killed mid-append) is not one."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:  # expired meanwhile
-        return
-    for line in raw.split(b"\n")[:-1]:
-        payload = line[9:]
-        if line[8:9] != b" " or line[:8] != b"%08x" % zlib.crc32(payload):
-            continue
-        body = orjson.loads(payload)
-        if isinstance(body, dict) and body.get("v") == FORMAT:
-            yield body
 
 
 def spend_rows(

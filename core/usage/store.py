@@ -457,6 +457,13 @@ class _Lines:
             self.tail = len(carry)
 
 
+def segment_frames(path: Path) -> Iterator[dict[str, Any]]:
+    """The bodies of a log segment's complete frames whose checksum holds (a reader outside the
+    store, such as `byok spend`'s recorded days); nothing when the segment expired meanwhile."""
+    for _, body in _Lines(path, 0).frames():
+        yield body
+
+
 class UsageStore:
     """The log, the rollups and this process's in-memory view of both. Thread-safe."""
 
