@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
         LimitDecision,
         LimitsStatusResult,
         UsageRecordResult,
+        WatchAlert,
     )
     from core.providers.catalogue import CATALOGUE, ProviderInfo, provider_info
     from core.readside import Dashboard, Row
@@ -71,6 +72,7 @@ _HOMES = {
         "LimitDecision",
         "LimitsStatusResult",
         "UsageRecordResult",
+        "WatchAlert",
     ),
     "providers.catalogue": ("CATALOGUE", "ProviderInfo", "provider_info"),
 }
@@ -128,6 +130,7 @@ __all__ = [
     "StoreError",
     "UsageRecordResult",
     "ValidationError",
+    "WatchAlert",
     "get_integrations_facade",
     "provider_info",
 ]

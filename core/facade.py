@@ -36,6 +36,7 @@ from core.models import (
     LimitDecision,
     LimitsStatusResult,
     UsageRecordResult,
+    WatchAlert,
 )
 from core.options import Options
 from core.readside import Dashboard
@@ -422,6 +423,42 @@ class IntegrationsFacade:
             if a.id in found
             else a
             for a in alerts
+        ]
+
+    async def get_watch_alerts(
+        self, tenant_id: str, integration_id: str | None = None, *, limit: int = 100
+    ) -> list[WatchAlert]:
+        """Alerts `byok watch`'s own rules raised (health transitions, low credit runway, spend
+        drift), newest first, each with its deliveries; [] when no watcher ever ran."""
+        tenant = v.tenant(tenant_id)
+        iid = v.integration_id(integration_id) if integration_id is not None else None
+        most = v.read_limit(limit, v.MAX_PAGE)
+        return await self._run(self._watch_alerts, tenant, iid, most)
+
+    def _watch_alerts(self, tenant: str, iid: str | None, most: int) -> list[WatchAlert]:
+        from core.timeutil import from_us
+        from core.watch.state import watch_alerts
+
+        raised = watch_alerts(self._ctx.db_path, tenant, iid, most)
+        if not raised:
+            return []
+        names: dict[str, str] = {}
+        for found in {d["integration_id"] for d in raised if d.get("integration_id")}:
+            doc = self._repo.get(tenant, found)
+            if doc is not None:  # a deleted integration's alerts stay, with no name
+                names[found] = doc["name"]
+        return [
+            WatchAlert(
+                id=d["key"],
+                kind=d["event"],
+                integration_id=d.get("integration_id"),
+                integration_name=names.get(d.get("integration_id") or ""),
+                title=d["title"],
+                message=d["body"],
+                created_at=from_us(d["created_us"]),
+                deliveries=[AlertDelivery(**x) for x in d["deliveries"]],
+            )
+            for d in raised
         ]
 
     # -- lifetime -------------------------------------------------------------------------------

@@ -189,6 +189,27 @@ class Alert(_Result):
     )
 
 
+class WatchAlert(_Result):
+    """An alert raised by `byok watch`'s own rules, beside the usage alerts (`Alert`): a health
+    transition, a low credit runway or drift between recorded and reported spend. Raised once
+    per integration (or account), day or period and threshold (see core.watch.rules and
+    core.watch.spendrules); listed by `get_watch_alerts` and `byok alerts`.
+    """
+
+    id: str = Field(description="the event's key: names it for ever, and rides in each message")
+    kind: str = Field(
+        description="'health_failing', 'health_recovered', 'runway_low' or 'spend_drift'"
+    )
+    integration_id: str | None = Field(description="None for an account's runway")
+    integration_name: str | None = None
+    title: str
+    message: str
+    created_at: datetime
+    deliveries: list[AlertDelivery] = Field(
+        default_factory=list, description="one per channel set up when it was raised"
+    )
+
+
 class BatchResult(_Result):
     """What `record_usage_batch` stored. Everything counted as accepted is durable."""
 

@@ -18,7 +18,7 @@ from core.paths import side_file
 from core.readside import Dashboard, LimitFigures, Row, count_by_health
 
 if TYPE_CHECKING:
-    from core import Alert, IntegrationsFacade
+    from core import Alert, IntegrationsFacade, WatchAlert
     from core.watch.status import WatcherStatus
 
 
@@ -171,6 +171,12 @@ class ConsoleData:
     async def alerts(self, integration_id: str | None = None, limit: int = 100) -> list[Alert]:
         facade = await self.get_facade()
         return await facade.get_alerts(self.tenant_id, integration_id, limit=limit)
+
+    async def watch_alerts(
+        self, integration_id: str | None = None, limit: int = 100
+    ) -> list[WatchAlert]:
+        facade = await self.get_facade()
+        return await facade.get_watch_alerts(self.tenant_id, integration_id, limit=limit)
 
     async def health_log(self, integration_id: str | None = None, limit: int = 100) -> list[Any]:
         facade = await self.get_facade()

@@ -85,7 +85,17 @@ class Outbox:
                 if f"event:{event.key}" in seen:
                     continue
                 new.append(event)
-                seen[f"event:{event.key}"] = {"kind": "event", "created_us": event.created_us}
+                # what was raised, kept whether or not a channel takes it (`get_watch_alerts`)
+                seen[f"event:{event.key}"] = {
+                    "kind": "event",
+                    "created_us": event.created_us,
+                    "event": event.kind,
+                    "tenant_id": event.tenant_id,
+                    "integration_id": event.integration_id,
+                    "alert_id": event.alert_id,
+                    "title": event.title,
+                    "body": event.body,
+                }
                 for channel in names:
                     outbox[item_id(event.key, channel)] = {
                         "key": event.key,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -42,22 +42,25 @@ class WatchState:
         self.store.close()
 
 
-def deliveries_by_alert(db_path: Path) -> dict[str, list[dict[str, Any]]]:
-    """The outbox's items of each usage alert (by alert id), for `get_alerts`: nothing when no
-    watcher ever ran on this database (and then no file is created)."""
+def _read(db_path: Path) -> dict[str, dict[str, dict[str, Any]]] | None:
+    """The file's tables; None when no watcher ever ran on this database (none is created)."""
     if not side_file(db_path, "watch").exists():
-        return {}
-    from core.timeutil import from_us
-
+        return None
     state = WatchState(db_path, create=False)
     try:
-        items = state.tables()["outbox"].values()
+        return state.tables()
     finally:
         state.close()
+
+
+def _deliveries(items: Iterable[dict[str, Any]], field: str) -> dict[str, list[dict[str, Any]]]:
+    """The outbox's items grouped by `field` (an alert id, an event key), by channel."""
+    from core.timeutil import from_us
+
     out: dict[str, list[dict[str, Any]]] = {}
     for item in sorted(items, key=lambda i: i["channel"]):
-        if item.get("alert_id"):
-            out.setdefault(item["alert_id"], []).append(
+        if item.get(field):
+            out.setdefault(item[field], []).append(
                 {
                     "channel": item["channel"],
                     "state": item["state"],
@@ -67,3 +70,34 @@ def deliveries_by_alert(db_path: Path) -> dict[str, list[dict[str, Any]]]:
                 }
             )
     return out
+
+
+def deliveries_by_alert(db_path: Path) -> dict[str, list[dict[str, Any]]]:
+    """The outbox's items of each usage alert (by alert id), for `get_alerts`."""
+    tables = _read(db_path)
+    return {} if tables is None else _deliveries(tables["outbox"].values(), "alert_id")
+
+
+def watch_alerts(
+    db_path: Path, tenant_id: str, integration_id: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """The alerts the watcher's own rules raised (health transitions, low runway, drift: not
+    the usage alerts, which `get_alerts` lists), newest first, each with its key, what was
+    raised and its deliveries (none when no channel is set up). Kept as long as the outbox
+    keeps its delivered items (RETAIN_US); an event recorded by a byok that kept no content is
+    left out."""
+    tables = _read(db_path)
+    if tables is None:
+        return []
+    raised = [
+        {"key": key.removeprefix("event:"), **doc}
+        for key, doc in tables["seen"].items()
+        if key.startswith("event:")
+        and "title" in doc
+        and not doc.get("alert_id")
+        and doc.get("tenant_id") == tenant_id
+        and integration_id in (None, doc.get("integration_id"))
+    ]
+    raised.sort(key=lambda d: (d["created_us"], d["key"]), reverse=True)
+    deliveries = _deliveries(tables["outbox"].values(), "key")
+    return [{**d, "deliveries": deliveries.get(d["key"], [])} for d in raised[:limit]]

@@ -167,9 +167,15 @@ def test_an_alert_raised_then_killed_before_delivery_arrives_once_after_restart(
     finally:
         assert second.stop() == 0
     assert second.said("delivered budget_80 to hook")
-    alerts = byok("alerts", "--json", db=db).json
-    (alert,) = alerts
-    assert [(d["channel"], d["state"]) for d in alert["deliveries"]] == [("hook", "delivered")]
+    # both in `byok alerts`, the usage alert and the watcher's own, each with its delivery
+    alerts = {a["kind"]: a for a in byok("alerts", "--json", db=db).json}
+    assert sorted(alerts) == ["budget", "health_failing"]
+    for alert in alerts.values():
+        assert [(d["channel"], d["state"]) for d in alert["deliveries"]] == [("hook", "delivered")]
+    assert alerts["health_failing"]["integration_name"] == "refused"
+    assert alerts["health_failing"]["title"] == "byok: refused is failing"
+    text = byok("alerts", db=db).out
+    assert "health_failing" in text and "refused is failing" in text
 
 
 def test_a_channel_down_for_a_while_then_back(
@@ -430,6 +436,16 @@ def test_runway_and_drift_alerts_arrive_once_and_a_failed_sync_is_counted(
     items = status(db)["outbox"]
     assert sorted(i["kind"] for i in items) == ["runway_low", "spend_drift"]
     assert {i["state"] for i in items} == {"delivered"}
+    alerts = byok("alerts", "--json", db=db).json
+    assert sorted(a["title"] for a in alerts) == expected
+    for alert in alerts:
+        assert [(d["channel"], d["state"]) for d in alert["deliveries"]] == [("hook", "delivered")]
+    by_kind = {a["kind"]: a for a in alerts}
+    assert by_kind["runway_low"]["integration_id"] is None  # an account's
+    assert by_kind["spend_drift"]["integration_name"] == "prod"
+    assert "250.00 cents" in by_kind["spend_drift"]["message"]
+    (prod_alert,) = byok("alerts", "prod", "--json", db=db).json  # one integration's
+    assert prod_alert["kind"] == "spend_drift"
 
 
 class HeldBalance:

@@ -116,6 +116,35 @@ async def test_the_outbox_screen_lists_each_delivery_literally(
         await wait_for(pilot, lambda: isinstance(app.screen, OutboxScreen))
 
 
+async def test_the_detail_screen_lists_the_watchers_alerts_of_the_integration_literally(
+    tfacade: IntegrationsFacade, db_path: Path
+) -> None:
+    from tui.screens.detail import DetailScreen
+
+    made = await tfacade.create_integration("default", name="refused", provider_type="ollama")
+    state = WatchState(db_path, durable=False)
+    try:
+        box = Outbox(state)
+        at = NOW - 120 * S
+        box.fire([Event("health/x", "default", made.id, "health_failing",
+                        "byok: [red]refused[/red] is failing", "b", at)], ["hook"], at)  # fmt: skip
+        ((iid, _),) = box.due(at)
+        box.failed(iid, ERROR, at)
+        box.fire([Event("drift/y", "default", made.id, "spend_drift", "byok: refused drifted",
+                        "b", NOW - 60 * S)], [], NOW - 60 * S)  # no channel: listed all the same
+    finally:
+        state.close()
+    async with loaded_app(tfacade, size=(120, 40)) as (app, pilot):
+        screen = await open_screen(pilot, "enter", DetailScreen)
+        box = screen.query_one("#detail-alerts", Static)
+        await wait_for(pilot, lambda: "drift" in str(box.render()))
+        lines = str(box.render()).splitlines()
+        assert lines[0].endswith("ago  drift  refused drifted")  # newest first
+        assert lines[1].endswith("ago  failing  [red]refused[/red] is failing")
+        assert "… pending to hook (1 tries: [bold]HTTP 503[/bold] from hook \\x1b[31m)" in lines[2]
+        assert "\x1b" not in app.export_screenshot()
+
+
 async def test_the_outbox_screen_without_a_watcher(tfacade: IntegrationsFacade) -> None:
     async with loaded_app(tfacade) as (_app, pilot):
         screen = await open_screen(pilot, "ctrl+o", OutboxScreen)

@@ -25,7 +25,7 @@ from tui.cli.lookup import act_on, every, resolve
 from tui.errors import EX_DATAERR, EX_OK
 
 if TYPE_CHECKING:
-    from core import Alert, IntegrationsFacade, LimitsStatusResult
+    from core import Alert, IntegrationsFacade, LimitsStatusResult, WatchAlert
     from tui.cli.args import Subcommands
 
 # By the values of core.models.Decision, a str-valued enum, so that a Decision finds its entry:
@@ -91,8 +91,8 @@ def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
         sub,
         common,
         "alerts",
-        "usage alerts (80%% and 100%% of a limit), newest first; `alerts test CHANNEL` sends a "
-        "test message",
+        "alerts, newest first: usage (80%% and 100%% of a limit) and, where `byok watch` runs, "
+        "health, runway and drift; `alerts test CHANNEL` sends a test message",
     )
     history_options(p, limit=50)
     p.add_argument("channel", metavar="CHANNEL", nargs="?", help="after `test`: the channel")
@@ -237,15 +237,26 @@ async def cmd_alerts(facade: IntegrationsFacade, args: argparse.Namespace) -> in
     iid = None
     if args.ref is not None:
         iid = (await resolve(facade, args.tenant, args.ref)).id
-    alerts = await facade.get_alerts(args.tenant, iid, limit=args.limit)
+    from core import WatchAlert
 
-    def row(a: Alert) -> list[str]:
+    usage = await facade.get_alerts(args.tenant, iid, limit=args.limit)
+    watch = await facade.get_watch_alerts(args.tenant, iid, limit=args.limit)
+    # one list, newest first: the usage alerts and the watcher's (health, runway, drift)
+    alerts: list[Alert | WatchAlert] = sorted(
+        [*usage, *watch], key=lambda a: a.created_at, reverse=True
+    )[: args.limit]
+
+    def row(a: Alert | WatchAlert) -> list[str]:
+        if isinstance(a, WatchAlert):
+            at, message = "-", a.title.removeprefix("byok: ")
+        else:
+            at, message = f"{a.threshold}%", a.message
         return [
             a.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
-            a.integration_name or a.integration_id,
+            a.integration_name or a.integration_id or "-",
             a.kind,
-            f"{a.threshold}%",
-            a.message,
+            at,
+            message,
         ]
 
     fmt.results(alerts, args.json, "no alerts", ALERT_COLUMNS, row)

@@ -17,7 +17,15 @@ from tui.widgets.gauge import Gauge
 from tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
-    from core import Alert, HealthLogEntry
+    from core import Alert, HealthLogEntry, WatchAlert
+
+# The watcher's alert kinds (core.watch): the word shown and its state style.
+WATCH_WORDS = {
+    "health_failing": ("failing", "failing"),
+    "health_recovered": ("recovered", "healthy"),
+    "spend_drift": ("drift", "warn"),
+    "runway_low": ("runway", "warn"),
+}
 
 
 class DetailScreen(IntegrationScreen):
@@ -92,7 +100,8 @@ class DetailScreen(IntegrationScreen):
         log = await data.health_log(detail.id, limit=50)
         self._render_log(log, None)
         alerts = await data.alerts(detail.id, limit=10)
-        self._render_alerts(alerts, None)
+        raised = await data.watch_alerts(detail.id, limit=10)
+        self._render_alerts([*alerts, *raised], None)
         if self.spend is None:  # read when the files changed, not on every tick of the clock
             self.spend = await data.spend()
         self._render_spend(self.spend)
@@ -231,7 +240,8 @@ class DetailScreen(IntegrationScreen):
             t.append(f"{entry.reason or ''}: {entry.message or ''}\n")
         box.update(fmt.safe(t))
 
-    def _render_alerts(self, alerts: list[Alert], unavailable: str | None) -> None:
+    def _render_alerts(self, alerts: list[Alert | WatchAlert], unavailable: str | None) -> None:
+        """The usage alerts and the watcher's (health, drift), newest first, ten at most."""
         box = self.query_one("#detail-alerts", Static)
         if unavailable:
             box.update(fmt.safe(unavailable))
@@ -239,13 +249,20 @@ class DetailScreen(IntegrationScreen):
         if not alerts:
             box.update(Text("No alert this period.", style="dim"))
             return
+        from core import Alert  # loaded by now: the facade gave these
+
         now = self.app.now()
         t = Text()
-        for alert in alerts:
-            style = self.look("over" if alert.threshold >= 100 else "warn")
+        for alert in sorted(alerts, key=lambda a: a.created_at, reverse=True)[:10]:
             t.append(f"{fmt.ago(alert.created_at, now):>9}  ")
-            t.append(f"{alert.threshold}% {alert.kind}", style=style)
-            t.append(f"  {alert.message}\n")
+            if isinstance(alert, Alert):
+                style = self.look("over" if alert.threshold >= 100 else "warn")
+                t.append(f"{alert.threshold}% {alert.kind}", style=style)
+                t.append(f"  {alert.message}\n")
+            else:
+                word, look = WATCH_WORDS.get(alert.kind, (alert.kind, "warn"))
+                t.append(word, style=self.look(look))
+                t.append(f"  {alert.title.removeprefix('byok: ')}\n")
             for d in alert.deliveries:  # once `byok watch` has announced it
                 word = {"delivered": "✓ delivered", "dead": "✗ given up"}.get(d.state, "… pending")
                 t.append(f"{'':>11}{word} to {d.channel}", style="dim" if d.state != "dead" else "")

@@ -103,3 +103,58 @@ def test_only_the_lease_holder_claims_and_a_claim_excludes_others_until_it_ends(
     assert box.claim(x, b.holder, 61 * S + 1, 60 * S) is not None  # a's claim ran out
     box.failed(x, "down", 62 * S)
     assert box.claim(x, b.holder, 62 * S, 60 * S) is None  # backing off
+
+
+async def test_the_watchers_alerts_are_listed_with_their_deliveries_channels_or_none(
+    db_path: Path,
+) -> None:
+    from core import IntegrationsFacade
+
+    facade = IntegrationsFacade(db_path)
+    try:
+        kept = await facade.create_integration("t1", name="kept", provider_type="ollama")
+        gone = await facade.create_integration("t1", name="gone", provider_type="ollama")
+        box = Outbox(WatchState(db_path))
+        box.fire([Event("health/a", "t1", kept.id, "health_failing", "byok: kept", "b1", 1 * S)],
+                 [], 1 * S)  # fmt: skip
+        box.fire(
+            [
+                Event("runway/x", "t1", None, "runway_low", "byok: low", "b2", 2 * S),
+                Event("drift/y", "t1", gone.id, "spend_drift", "byok: drift", "b3", 3 * S),
+                Event("usage/z", "t1", kept.id, "budget_80", "u", "u", 4 * S, alert_id="al"),
+                Event("health/o", "t2", None, "health_failing", "other tenant", "o", 5 * S),
+            ],
+            ["hook"],
+            2 * S,
+        )
+        ((iid, _),) = [(i, d) for i, d in box.due(2 * S) if d["key"] == "drift/y"]
+        box.delivered(iid, 6 * S)
+        await facade.delete_integration("t1", gone.id)
+
+        alerts = await facade.get_watch_alerts("t1")
+        # newest first; the usage alert is get_alerts's, the other tenant's is not listed
+        assert [a.id for a in alerts] == ["drift/y", "runway/x", "health/a"]
+        drift, runway, health = alerts
+        assert (drift.kind, drift.integration_id, drift.integration_name) == (
+            "spend_drift", gone.id, None)  # fmt: skip
+        assert [(d.channel, d.state) for d in drift.deliveries] == [("hook", "delivered")]
+        assert [(d.channel, d.state) for d in runway.deliveries] == [("hook", "pending")]
+        assert health.deliveries == []  # raised when no channel was set up: still listed
+        assert (health.integration_name, health.title, health.message) == ("kept", "byok: kept",
+                                                                           "b1")  # fmt: skip
+        assert [a.id for a in await facade.get_watch_alerts("t1", kept.id)] == ["health/a"]
+        assert [a.id for a in await facade.get_watch_alerts("t1", limit=1)] == ["drift/y"]
+    finally:
+        await facade.aclose()
+
+
+async def test_no_watcher_no_alerts_and_no_file(db_path: Path) -> None:
+    from core import IntegrationsFacade
+    from core.paths import side_file
+
+    facade = IntegrationsFacade(db_path)
+    try:
+        assert await facade.get_watch_alerts("t1") == []
+        assert not side_file(db_path, "watch").exists()
+    finally:
+        await facade.aclose()
