@@ -174,8 +174,8 @@ COMMANDS = [
     ("check", "may this call go ahead? (exit 0 allowed, 1 warned or throttled, 2 blocked)"),
     (
         "alerts",
-        "usage alerts (80% and 100% of a limit), newest first; `alerts test CHANNEL` sends a "
-        "test message",
+        "alerts, newest first: usage (80% and 100% of a limit) and, where `byok watch` runs, "
+        "health, runway and drift; `alerts test CHANNEL` sends a test message",
     ),
     ("account", "provider accounts (admin keys) for spend sync"),
     ("sync", "read usage, cost and balances from the provider accounts"),
