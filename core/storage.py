@@ -343,6 +343,37 @@ class AtomicJSONStorage(Storage):
                 self._dirty = False
                 self._release()
 
+    def patch(
+        self, table: str, change: Callable[[Mapping[str, Any]], Mapping[str, Any]]
+    ) -> Mapping[str, Any]:
+        """A transaction that replaces a few documents of one table and copies nothing else.
+
+        Under the lock, `change` gets the table as last committed (shared: read it, never mutate
+        it) and returns the documents to store by id, each a new dict, or None for one to
+        remove. They are committed once (nothing when it returns none; an exception in `change`
+        commits nothing); the rest of the new snapshot is shared with the last,
+        so a commit costs the file's serialisation and write, not a parse of the whole file
+        into a private copy (300 ms at 50,000 integrations, and as much again in collections
+        of what it made). Returns what `change` returned.
+        """
+        with self._thread_lock:
+            if self._txn is not None:
+                raise RuntimeError("AtomicJSONStorage: patch() inside transaction()")
+            self._acquire()
+            try:
+                snap = self._load()
+                base = snap.data if snap is not None else self._empty()
+                current = base.get(table, {})
+                changes = change(current)
+                if changes:
+                    new = {**current, **changes}
+                    for doc_id in [k for k, doc in changes.items() if doc is None]:
+                        del new[doc_id]
+                    self._commit({**base, table: new})
+                return changes
+            finally:
+                self._release()
+
     def ensure_created(self) -> None:
         """Create the file now (mode 0600, schema recorded) if it does not exist yet."""
         if not self.path.exists():

@@ -6,17 +6,15 @@ block an event loop. Documents are keyed by integration id in the `integrations`
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import hashlib
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 import orjson
-from tinydb.table import Document, Table
 
 from core import validation as v
 from core.enums import CredentialSource, HealthState, IntegrationStatus, ProviderType
@@ -300,18 +298,18 @@ class IntegrationRepo:
                 errors.update({prefix + k: m for k, m in exc.errors.items()})
         if errors:
             raise ValidationError(errors)
-        with self.store.transaction() as db:
-            table = db.table(TABLE)
-            taken = {
-                d["name_key"]
-                for d in (self.store.read() or {}).get(TABLE, {}).values()
-                if d["tenant_id"] == tenant_id
-            }
+
+        def change(table: Mapping[str, Doc]) -> dict[str, Doc]:
+            taken = {d["name_key"] for d in table.values() if d["tenant_id"] == tenant_id}
+            new: dict[str, Doc] = {}
             for doc in docs:
                 if doc["name_key"] in taken:
                     raise DuplicateNameError(doc["name"])
                 taken.add(doc["name_key"])
-            table.insert_multiple(Document(dict(doc), doc_id=doc["id"]) for doc in docs)
+                new[doc["id"]] = dict(doc)
+            return new
+
+        self.store.patch(TABLE, change)
         return docs
 
     def update(
@@ -379,15 +377,14 @@ class IntegrationRepo:
             )
         if "name" in fields:
             fields["name_key"] = v.name_key(fields["name"])
-        with self._locked(tenant_id, integration_id) as (table, doc):
-            if doc is None:
-                return None
+
+        def change(table: Mapping[str, Doc], doc: Doc) -> Doc:
             if patch is not None:  # merged with what is stored now, not with what was read
                 fields["config"] = v.config(kind, {**(doc.get("config") or {}), **patch})
             if expected:
                 _check_expected(doc, expected, fields)
             if "name_key" in fields:
-                self._check_unique(tenant_id, fields["name_key"], integration_id, fields["name"])
+                _check_unique(table, tenant_id, fields["name_key"], integration_id, fields["name"])
             reprobe = "credential" in fields or (
                 "config" in fields and fields["config"] != doc.get("config")
             )
@@ -397,27 +394,32 @@ class IntegrationRepo:
                     fields.update(_error_cleared(IntegrationStatus.DISABLED))
             fields["updated_at"] = to_iso(self.clock())
             merged = {**doc, **fields}
-            fields["search_text"] = _search_text(merged)
-            table.update(fields, doc_ids=[integration_id])
-            return {**merged, "search_text": fields["search_text"]}
+            return {**merged, "search_text": _search_text(merged)}
+
+        return self._change_one(tenant_id, integration_id, change)
 
     def delete(self, tenant_id: str, integration_id: str) -> bool:
         if self.get(tenant_id, integration_id) is None:
             return False  # no lock (and no file rewrite) for a miss
-        with self._locked(tenant_id, integration_id) as (table, doc):
-            if doc is None:
-                return False
-            table.remove(doc_ids=[integration_id])  # the sealed secret goes with the document
-            return True
+        found = False
+
+        def change(table: Mapping[str, Doc]) -> dict[str, Doc | None]:
+            nonlocal found
+            found = _own(table, tenant_id, integration_id) is not None
+            # the sealed secret goes with the document
+            return {integration_id: None} if found else {}
+
+        self.store.patch(TABLE, change)
+        return found
 
     def set_status(
         self, tenant_id: str, integration_id: str, target: IntegrationStatus
     ) -> tuple[Doc, str] | None:
         if self.get(tenant_id, integration_id) is None:
             return None
-        with self._locked(tenant_id, integration_id) as (table, doc):
-            if doc is None:
-                return None
+        said: list[str] = []
+
+        def change(_table: Mapping[str, Doc], doc: Doc) -> Doc | None:
             current = IntegrationStatus(doc["status"])
             if target is IntegrationStatus.ENABLED and current is IntegrationStatus.ERROR:
                 # Quote why the status is error, not the last probe's message: they can differ
@@ -429,12 +431,16 @@ class IntegrationRepo:
                     "(a probe that reaches the provider clears the error)"
                 )
             if current is target:
-                return dict(doc), f"{doc['name']} is already {target.value}"
+                said.append(f"{doc['name']} is already {target.value}")
+                return None
             fields: dict[str, Any] = {"status": target.value, "updated_at": to_iso(self.clock())}
             if current is IntegrationStatus.ERROR:
                 fields.update(_error_cleared(target))
-            table.update(fields, doc_ids=[integration_id])
-            return {**doc, **fields}, f"{doc['name']} {current.value} -> {target.value}"
+            said.append(f"{doc['name']} {current.value} -> {target.value}")
+            return {**doc, **fields}
+
+        doc = self._change_one(tenant_id, integration_id, change)
+        return (doc, said[0]) if doc is not None else None
 
     def apply_health(
         self,
@@ -480,38 +486,62 @@ class IntegrationRepo:
         """
         batch = list(outcomes)
         applied: list[Doc | None] = []
-        with self.store.transaction():
-            # The transaction's private copy, changed in place and written once: TinyDB's
-            # Table.update rebuilds the whole table on every call (a 125-result commit at 50,000
-            # integrations cost 4.6 s that way).
-            data = self.store.read() or {}
-            table = data.get(TABLE, {})
+
+        def change(table: Mapping[str, Doc]) -> dict[str, Doc]:
+            # New documents for the probed ones only, committed once: TinyDB's Table.update
+            # rebuilds the whole table on every call (a 125-result commit at 50,000
+            # integrations cost 4.6 s that way), and a private copy of the file costs a parse.
+            applied.clear()
+            changed: dict[str, Doc] = {}
             for item in batch:
-                doc = table.get(item["integration_id"])
+                iid = item["integration_id"]
+                doc = changed.get(iid) or table.get(iid)
                 fields = health_fields(doc, tenant_id, item)
                 if doc is None or fields is None:
                     applied.append(None)
                     continue
-                doc.update(fields)
-                applied.append(dict(doc))
-            if any(doc is not None for doc in applied):
-                self.store.write(data)
+                changed[iid] = {**doc, **fields}
+                applied.append(dict(changed[iid]))
+            return changed
+
+        self.store.patch(TABLE, change)
         return applied
 
-    @contextlib.contextmanager
-    def _locked(self, tenant_id: str, integration_id: str) -> Iterator[tuple[Table, Doc | None]]:
-        """A write transaction: its table, and the tenant's document re-read under the lock
-        (None: not found, or another tenant's)."""
-        with self.store.transaction() as db:
-            table = db.table(TABLE)
-            doc = table.get(doc_id=integration_id)
-            yield table, doc if doc is not None and doc["tenant_id"] == tenant_id else None
+    def _change_one(
+        self,
+        tenant_id: str,
+        integration_id: str,
+        change: Callable[[Mapping[str, Doc], Doc], Doc | None],
+    ) -> Doc | None:
+        """One locked read-modify-write of the tenant's document, re-read under the lock:
+        `change(table, doc)` gives the new document, or None to keep it as it is. The document
+        after it (a copy), or None when it was not found (or is another tenant's)."""
+        found: list[Doc] = []
 
-    def _check_unique(self, tenant_id: str, key: str, own_id: str | None, shown: str) -> None:
-        # Inside a transaction read() is the locked, latest copy, so the check cannot race.
-        for doc_id, doc in (self.store.read() or {}).get(TABLE, {}).items():
-            if doc["tenant_id"] == tenant_id and doc["name_key"] == key and doc_id != own_id:
-                raise DuplicateNameError(shown)
+        def one(table: Mapping[str, Doc]) -> dict[str, Doc]:
+            doc = _own(table, tenant_id, integration_id)
+            if doc is None:
+                return {}
+            new = change(table, doc)
+            found.append(doc if new is None else new)
+            return {} if new is None else {integration_id: new}
+
+        self.store.patch(TABLE, one)
+        return dict(found[0]) if found else None
+
+
+def _own(table: Mapping[str, Doc], tenant_id: str, integration_id: str) -> Doc | None:
+    doc = table.get(integration_id)
+    return doc if doc is not None and doc["tenant_id"] == tenant_id else None
+
+
+def _check_unique(
+    table: Mapping[str, Doc], tenant_id: str, key: str, own_id: str | None, shown: str
+) -> None:
+    # `table` is the locked, latest commit (store.patch), so the check cannot race.
+    for doc_id, doc in table.items():
+        if doc["tenant_id"] == tenant_id and doc["name_key"] == key and doc_id != own_id:
+            raise DuplicateNameError(shown)
 
 
 def _collect(errors: dict[str, str], out: dict[str, Any], field: str, check: Any) -> Any:
