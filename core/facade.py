@@ -475,6 +475,7 @@ class IntegrationsFacade:
                 self._ctx.clock,
                 usage_log_dir=self._dashboard.usage.log_dir,
                 durable=self._ctx.options.durable,
+                after_sync=self._usage.raise_reported_alerts,
             )
         return self._spend
 

@@ -166,7 +166,9 @@ class Alert(_Result):
     """A usage threshold (one of the integration's `alert_thresholds`, 80% and 100% by default,
     of a budget or token limit) reached in a budget period (a month, week or day, UTC).
 
-    Raised once per integration, period, limit and threshold, when recording usage reaches it.
+    Raised once per integration, period, limit and threshold, when recording usage reaches it,
+    or a spend sync brings the provider's reported figure there (where the integration's limits
+    count it: `limits_source` reported, or max with the reported figure the larger).
     """
 
     id: str
@@ -186,6 +188,10 @@ class Alert(_Result):
     )
     deliveries: list[AlertDelivery] = Field(
         default_factory=list, description="one per channel once a watcher has announced it"
+    )
+    source: str = Field(
+        default="recorded",
+        description="what reached the threshold: 'recorded' usage or 'reported' spend (a sync)",
     )
 
 

@@ -32,6 +32,7 @@ class SpendService:
         durable: bool = True,
         sleep: Callable[[float], None] = time.sleep,
         max_wait_s: float = 60.0,
+        after_sync: Callable[[str], object] | None = None,
     ) -> None:
         db_path = repo.store.path
         self.store = SpendStore(side_file(db_path, "spend"), durable=durable)
@@ -39,6 +40,7 @@ class SpendService:
             self.store, vault, clock, repo.environ, db_path, first_seal=repo._first_seal
         )
         self.repo, self.clock, self.log_dir = repo, clock, usage_log_dir
+        self.after_sync = after_sync  # the facade's: the alerts the reported spend brings
         self.syncer = Syncer(
             self.store, self.accounts, repo, clock, sleep=sleep, max_wait_s=max_wait_s
         )
@@ -53,7 +55,10 @@ class SpendService:
     def sync(
         self, tenant_id: str, account: str | None = None, days: int | None = None
     ) -> list[dict[str, Any]]:
-        return self.syncer.sync(tenant_id, account, days)
+        reports = self.syncer.sync(tenant_id, account, days)
+        if self.after_sync is not None and any(r.get("ok") for r in reports):
+            self.after_sync(tenant_id)
+        return reports
 
     def link(
         self, tenant_id: str, ref: str, provider_key_id: str, account: str | None = None

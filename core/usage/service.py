@@ -39,7 +39,7 @@ from core.models import (
     UsageRecordResult,
 )
 from core.spend.reported import ReportedSpend
-from core.timeutil import US_PER_S, from_us, period_bounds, to_us
+from core.timeutil import US_PER_S, budget_bounds, from_us, period_bounds, to_us
 from core.usage.limits import REPORTED, limit_figures, percent, used
 from core.usage.pricing import NC_PER_CENT, PriceTable, nc_to_cents
 from core.usage.store import Event, Limits, UsageStore, open_usage_store, period_keys
@@ -51,6 +51,17 @@ def _fmt_cents(nc: int) -> str:
     """Nano-cents as cents for a message: up to 4 decimals, trailing zeros dropped."""
     text = f"{Decimal(nc).scaleb(-9).quantize(Decimal('0.0001'), ROUND_HALF_UP):f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _limits_of(doc: Mapping[str, Any]) -> Limits:
+    """What the alert check needs of an integration's document."""
+    return Limits(
+        name=doc["name"],
+        budget_limit_cents=doc["budget_limit_cents"],
+        token_limit_month=doc["token_limit_month"],
+        budget_period=v.setting(doc, "budget_period"),
+        alert_thresholds=v.setting(doc, "alert_thresholds"),
+    )
 
 
 # -- the service --------------------------------------------------------------------------------
@@ -210,16 +221,7 @@ class UsageService:
                     rec.extra,
                 )
             events.append(Event(rec.iid, rec.model, rec.at_us, rec.inp, rec.out, cost, rec.call_id))
-        limits = {
-            iid: Limits(
-                name=doc["name"],
-                budget_limit_cents=doc["budget_limit_cents"],
-                token_limit_month=doc["token_limit_month"],
-                budget_period=v.setting(doc, "budget_period"),
-                alert_thresholds=v.setting(doc, "alert_thresholds"),
-            )
-            for iid, doc in docs.items()
-        }
+        limits = {iid: _limits_of(doc) for iid, doc in docs.items()}
         return events, limits
 
     # -- reading --------------------------------------------------------------------------------
@@ -315,6 +317,37 @@ class UsageService:
 
     # -- alerts ---------------------------------------------------------------------------------
 
+    def raise_reported_alerts(self, tenant_id: str) -> list[Alert]:
+        """The alerts the providers' reported spend brings (after a sync): each integration
+        whose limits count the reported figure (`limits_source` reported, or max where it is the
+        larger) gets the thresholds that figure reaches in its current period, once per period,
+        kind and threshold whichever source reaches it first. Those raised, oldest first."""
+        docs = [
+            d
+            for d in self.ctx.repo.tenant_docs(tenant_id)
+            if (d["budget_limit_cents"] or d["token_limit_month"])
+            and v.setting(d, "limits_source") != "recorded"
+        ]
+        if not docs:
+            return []
+        now_us = self._now_us()
+        figures = limit_figures(self.store, tenant_id, docs, now_us, self.reported)
+        wanted: dict[str, tuple[str, dict[str, int], dict[str, str]]] = {}
+        for doc in docs:
+            f = figures[doc["id"]]
+            used_now: dict[str, int] = {}
+            if f.budget_source == REPORTED and f.reported_cents is not None:
+                used_now["budget"] = round(f.reported_cents * NC_PER_CENT)
+            if f.tokens_source == REPORTED and f.reported_tokens is not None:
+                used_now["tokens"] = f.reported_tokens
+            if used_now:
+                period = budget_bounds(now_us, v.setting(doc, "budget_period"))[2]
+                wanted[doc["id"]] = (period, used_now, dict.fromkeys(used_now, REPORTED))
+        if not wanted:
+            return []
+        limits = {iid: _limits_of(doc) for doc in docs if (iid := doc["id"]) in wanted}
+        return [self._alert(a) for a in self.store.raise_alerts(tenant_id, wanted, limits)]
+
     def get_alerts(self, tenant_id: str, integration_id: str | None, limit: int) -> list[Alert]:
         """The tenant's alerts, newest first (also those of deleted integrations)."""
         return [self._alert(a) for a in self.store.alerts(tenant_id, integration_id, limit)]
@@ -343,7 +376,9 @@ class UsageService:
             message=(
                 f"{name} reached {raw['threshold']}% of its {what} for {raw['period']}: "
                 f"{int(raw['used'])} of {raw['limit']} {unit}"
+                + (" (reported by the provider)" if raw.get("source") == REPORTED else "")
             ),
+            source=REPORTED if raw.get("source") == REPORTED else "recorded",
         )
 
     # -- import ---------------------------------------------------------------------------------

@@ -1102,39 +1102,91 @@ class UsageStore:
         that have no alert yet in that period."""
         out: list[dict[str, Any]] = []
         for (iid, period), sums in self._periods_touched(tenant, agg, limits).items():
-            lim = limits[iid]
-            tokens, cost = sums[0] + sums[1], sums[2]
-            checks = (
-                ("budget", lim.budget_limit_cents, cost, NC_PER_CENT),
-                ("tokens", lim.token_limit_month, tokens, 1),
-            )
-            for kind, limit, used, unit in checks:
-                if not limit:
-                    continue
-                for threshold in lim.alert_thresholds:
-                    if used * 100 < threshold * limit * unit:
-                        continue
-                    akey = f"{tenant}/{iid}/{period}/{kind}/{threshold}"
-                    if akey in self._alert_keys:
-                        continue
-                    self._alert_keys.add(akey)
-                    out.append(
-                        {
-                            "id": uuid.uuid4().hex,
-                            "key": akey,
-                            "tenant_id": tenant,
-                            "integration_id": iid,
-                            "integration_name": lim.name,
-                            "period": period,
-                            "kind": kind,
-                            "threshold": threshold,
-                            "limit": limit,
-                            "used": _json_int(used if unit == 1 else nc_round_cents(used)),
-                            "percent": used / (limit * unit) * 100,
-                            "created_at_us": now_us,
-                        }
-                    )
+            used = {"budget": sums[2], "tokens": sums[0] + sums[1]}
+            out += self._threshold_alerts(tenant, iid, period, limits[iid], used, {}, now_us)
         return out
+
+    def _threshold_alerts(
+        self,
+        tenant: str,
+        iid: str,
+        period: str,
+        lim: Limits,
+        used: Mapping[str, int],
+        sources: Mapping[str, str],
+        now_us: int,
+    ) -> list[dict[str, Any]]:
+        """The alerts of the thresholds `used` (nano-cents of "budget", tokens of "tokens")
+        reaches in `period` that have none yet, whatever source raised that one; `sources`
+        names a figure that is not recorded usage ("reported")."""
+        out: list[dict[str, Any]] = []
+        checks = (
+            ("budget", lim.budget_limit_cents, NC_PER_CENT),
+            ("tokens", lim.token_limit_month, 1),
+        )
+        for kind, limit, unit in checks:
+            if not limit or kind not in used:
+                continue
+            figure = used[kind]
+            for threshold in lim.alert_thresholds:
+                if figure * 100 < threshold * limit * unit:
+                    continue
+                akey = f"{tenant}/{iid}/{period}/{kind}/{threshold}"
+                if akey in self._alert_keys:
+                    continue
+                self._alert_keys.add(akey)
+                alert = {
+                    "id": uuid.uuid4().hex,
+                    "key": akey,
+                    "tenant_id": tenant,
+                    "integration_id": iid,
+                    "integration_name": lim.name,
+                    "period": period,
+                    "kind": kind,
+                    "threshold": threshold,
+                    "limit": limit,
+                    "used": _json_int(figure if unit == 1 else nc_round_cents(figure)),
+                    "percent": figure / (limit * unit) * 100,
+                    "created_at_us": now_us,
+                }
+                if kind in sources:
+                    alert["source"] = sources[kind]
+                out.append(alert)
+        return out
+
+    def raise_alerts(
+        self,
+        tenant: str,
+        figures: Mapping[str, tuple[str, Mapping[str, int], Mapping[str, str]]],
+        limits: Mapping[str, Limits],
+    ) -> list[dict[str, Any]]:
+        """Alerts from figures that recording did not bring (the providers' reported spend):
+        by integration, (its current period's key, the used figures as `_threshold_alerts`
+        takes them, their sources). Raised once per integration, period, kind and threshold,
+        as recording raises them, and stored as a frame of no events; durable on return."""
+        with self._tlock, self._locked():
+            self._refresh(locked=True)
+            now = self.clock()
+            now_us = to_us(now)
+            alerts: list[dict[str, Any]] = []
+            for iid, (period, used, sources) in figures.items():
+                lim = limits.get(iid)
+                if lim is not None:
+                    alerts += self._threshold_alerts(
+                        tenant, iid, period, lim, used, sources, now_us
+                    )
+            if not alerts:
+                return []
+            frame = encode_frame(tenant, [], alerts, now_us)
+            segment = self._target_segment(now)
+            try:
+                start = self._append(segment, frame)
+            except BaseException:
+                self._alert_keys.difference_update(a["key"] for a in alerts)
+                raise
+            self._ingest_frame((segment, start), {}, [], alerts, 0, now_us)
+            self._cursor = (segment, start + len(frame))
+            return alerts
 
     def _periods_touched(
         self, tenant: str, agg: Mapping[Key, Totals], limits: Mapping[str, Limits]

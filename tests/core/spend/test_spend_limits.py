@@ -303,11 +303,15 @@ def test_a_schema_1_file_is_migrated_to_segments(tmp_path: Path) -> None:
 
 
 async def test_a_segment_removed_by_hand_is_a_clear_store_error(synced, db_path: Path) -> None:
-    facade, iid, _ = synced
+    _, iid, clock = synced
     for seg in segment_dir(side_file(db_path, "spend")).iterdir():
         seg.unlink()
-    with pytest.raises(StoreError, match=r"is missing .* run byok sync --days N again"):
-        await facade.get_limits_status("default", iid)
+    later = IntegrationsFacade(db_path, clock=clock)  # the next command (this one's read is cached)
+    try:
+        with pytest.raises(StoreError, match=r"is missing .* run byok sync --days N again"):
+            await later.get_limits_status("default", iid)
+    finally:
+        await later.aclose()
 
 
 async def test_a_cost_the_provider_reports_for_the_key_replaces_its_priced_tokens(synced) -> None:
@@ -323,3 +327,65 @@ async def test_a_cost_the_provider_reports_for_the_key_replaces_its_priced_token
     s = await facade.get_limits_status("default", iid)
     assert s is not None and s.reported_cents == 500.0 and s.budget_used_cents == 500
     assert s.reported_tokens == 33_000  # the tokens are still the usage report's
+
+
+async def test_a_sync_raises_the_thresholds_the_reported_spend_reaches_once(
+    db_path: Path, server: FakeProviderServer
+) -> None:
+    clock = Clock(NOW)
+    facade = IntegrationsFacade(db_path, clock=clock)
+    try:
+        made = await facade.create_integration(
+            "default", name="a", provider_type="openai", credential=KEY_A,
+            token_limit_month=40_000, alert_thresholds=[50, 80, 100],
+        )  # fmt: skip
+        spend = facade.spend()
+        spend.add_account("default", "org", "openai", ADMIN, server.base_url_for("openai"))
+        assert all(r["ok"] for r in spend.sync("default", days=2))
+        # December's three reported hours: 33,000 tokens of 40,000 = 82.5 %
+        alerts = await facade.get_alerts("default")
+        assert sorted((a.kind, a.threshold, a.source) for a in alerts) == [
+            ("tokens", 50, "reported"), ("tokens", 80, "reported")]  # fmt: skip
+        assert all(a.used == 33_000 and a.period == "2026-12" for a in alerts)
+        assert alerts[0].message.endswith("33000 of 40000 tokens (reported by the provider)")
+        # a re-sync raises nothing again; recording to the same threshold neither
+        assert all(r["ok"] for r in spend.sync("default", days=2))
+        await facade.record_usage(
+            "default", made.id, model="gpt-4o", input_tokens=34_000, output_tokens=0,
+            cost_cents=1,
+        )  # fmt: skip
+        assert len(await facade.get_alerts("default")) == 2
+        # the provider reports more: the 100 % threshold, once
+        server.admin.usage["openai"].append(
+            Use(NOW - timedelta(hours=1), "key_A", "gpt-4o", 10_000, 0)
+        )
+        clock.advance(minutes=5)
+        assert all(r["ok"] for r in spend.sync("default", days=1))
+        latest = (await facade.get_alerts("default"))[0]
+        assert (latest.threshold, latest.used, latest.source) == (100, 43_000, "reported")
+        assert len(await facade.get_alerts("default")) == 3
+        # another process sees them (they are in the usage log, durable)
+        other = IntegrationsFacade(db_path, clock=clock)
+        try:
+            assert len(await other.get_alerts("default", made.id)) == 3
+        finally:
+            await other.aclose()
+    finally:
+        await facade.aclose()
+
+
+async def test_no_alert_from_reported_spend_where_the_limits_count_recorded_usage(
+    db_path: Path, server: FakeProviderServer
+) -> None:
+    facade = IntegrationsFacade(db_path, clock=Clock(NOW))
+    try:
+        await facade.create_integration(
+            "default", name="a", provider_type="openai", credential=KEY_A,
+            token_limit_month=20_000, limits_source="recorded",
+        )  # fmt: skip
+        spend = facade.spend()
+        spend.add_account("default", "org", "openai", ADMIN, server.base_url_for("openai"))
+        assert all(r["ok"] for r in spend.sync("default", days=2))
+        assert await facade.get_alerts("default") == []
+    finally:
+        await facade.aclose()
