@@ -1,10 +1,10 @@
 """Provider health: live probes, the health log, checks of many integrations at once.
 
-One shared httpx.AsyncClient (created lazily on the running loop, closed by `aclose`) with a
-bounded connection pool; a semaphore bounds concurrent probes; every request runs under
-`asyncio.timeout`, a real overall deadline, since httpx's own timeouts are per phase (a server
-that trickles bytes would never trip them). The provider-specific parts live in
-`core.providers.probes`.
+One shared `ProbeClient` (core.providers.probehttp, on aiohttp: created lazily on the running
+loop, closed by `aclose`) with a bounded connection pool; a semaphore bounds concurrent probes;
+every request runs under `asyncio.timeout`, a real overall deadline, since a client's own
+timeouts are per phase (a server that trickles bytes would never trip them). The
+provider-specific parts live in `core.providers.probes`.
 
 Its options (probe_timeout_s, probe_connect_timeout_s, slow_threshold_ms, probe_concurrency,
 probe_trust_env, health_batch_window_s, health_log_retention) are declared in `core.options`.
@@ -35,13 +35,10 @@ from core.providers import probes as p
 from core.smallfile import reading_ahead
 from core.timeutil import from_iso, seconds_before, to_iso
 
-if TYPE_CHECKING:  # httpx costs ~40 ms to import: loaded by the first probe, not at start
-    import httpx
+if TYPE_CHECKING:  # aiohttp costs ~100 ms to import: loaded by the first probe, not at start
+    from core.providers.probehttp import ProbeClient
 
 Doc = Mapping[str, Any]
-# httpcore trace events (HTTP/1.1 and 2): the request starts out, its response's headers are read
-_SENT = "send_request_headers.started"
-_ANSWERED = "receive_response_headers.complete"
 
 
 def _host(url: str) -> str:
@@ -57,40 +54,37 @@ class HealthService:
             ctx.side_path("health"), retention=opts.health_log_retention, durable=ctx.store.durable
         )
         self.models = ModelLists(ctx.side_path("models"), durable=ctx.store.durable)
-        self._client: httpx.AsyncClient | None = None
+        self._client: ProbeClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sem: asyncio.Semaphore | None = None
         self._seq = itertools.count(int(time.time() * 1000) * 1000)
 
     # -- the client -----------------------------------------------------------------------------
 
-    def _http(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+    async def _http(self) -> tuple[ProbeClient, asyncio.Semaphore]:
         """The shared client (pool and bound: `probe_concurrency`) and its semaphore."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop or self._client.is_closed:
-            # A client belongs to one loop: a new loop (asyncio.run per CLI call) gets its own.
+            # A client belongs to one loop: a new loop (asyncio.run per CLI call) gets its own,
+            # and the last one's is closed here once its loop has ended (nothing to wait for
+            # then; left alone, aiohttp would warn of an unclosed session at exit).
+            old = self._client
+            if old is not None and self._loop is not None and self._loop.is_closed():
+                await old.aclose()
             self._client = self._new_client(self.options.probe_concurrency)
             self._sem = asyncio.Semaphore(self.options.probe_concurrency)
             self._loop = loop
         assert self._sem is not None
         return self._client, self._sem
 
-    def _new_client(self, pool: int) -> httpx.AsyncClient:
-        import httpx
-
-        from core.providers.transport import ACCEPT_ENCODING, ProbeTransport, cookieless_jar
+    def _new_client(self, pool: int) -> ProbeClient:
+        from core.providers.probehttp import ProbeClient
 
         opts = self.options
-        return httpx.AsyncClient(
-            timeout=httpx.Timeout(
-                opts.probe_timeout_s,
-                connect=min(opts.probe_connect_timeout_s, opts.probe_timeout_s),
-            ),
-            transport=ProbeTransport(pool, opts.probe_trust_env),
-            follow_redirects=False,
+        return ProbeClient(
+            pool,
+            connect_s=min(opts.probe_connect_timeout_s, opts.probe_timeout_s),
             trust_env=opts.probe_trust_env,
-            headers={"user-agent": "byok-console health probe", "accept-encoding": ACCEPT_ENCODING},
-            cookies=cookieless_jar(),
         )
 
     async def aclose(self) -> None:
@@ -133,13 +127,13 @@ class HealthService:
         *,
         deep: bool,
         resolved: str | Exception | bool | None = False,
-        http: tuple[httpx.AsyncClient, asyncio.Semaphore] | None = None,
+        http: tuple[ProbeClient, asyncio.Semaphore] | None = None,
     ) -> tuple[HealthCheckResult, bool]:
         """Run the probe of one integration; returns the result and whether the key is unusable.
 
         `resolved` is the credential already resolved by check_many (False: resolve it here);
         `http` the client and bound to probe with (None: the shared ones).
-        Whatever the probe raises (a bug, MemoryError, an error from httpx that nobody expected)
+        Whatever the probe raises (a bug, MemoryError, an error of the client nobody expected)
         ends it as a failing result with the reason `probe_error`: a probe always ends with a
         result, so check_many never waits for one that died. Cancellation still propagates.
         """
@@ -160,7 +154,7 @@ class HealthService:
         *,
         deep: bool,
         resolved: str | Exception | bool | None,
-        http: tuple[httpx.AsyncClient, asyncio.Semaphore] | None,
+        http: tuple[ProbeClient, asyncio.Semaphore] | None,
     ) -> tuple[HealthCheckResult, bool]:
         if resolved is False:
             resolved = (await asyncio.to_thread(self._secrets, [doc]))[0]
@@ -183,7 +177,7 @@ class HealthService:
         secrets: tuple[str, ...],
         *,
         deep: bool,
-        http: tuple[httpx.AsyncClient, asyncio.Semaphore] | None,
+        http: tuple[ProbeClient, asyncio.Semaphore] | None,
     ) -> HealthCheckResult:
         """The probe itself (and the deep one), its result not yet scrubbed."""
         kind = ProviderType(doc["provider_type"])
@@ -193,7 +187,7 @@ class HealthService:
             request = p.build_probe(kind, config, secret)
         except ValueError as exc:
             return self._result(iid, HealthState.FAILING, p.NOT_FOUND, str(exc))
-        client, sem = http or self._http()
+        client, sem = http or await self._http()
         async with sem:
             answer = await self._send(client, request, secrets)
             if isinstance(answer, p.Verdict):  # no HTTP answer: timeout or unreachable
@@ -212,64 +206,51 @@ class HealthService:
         return result
 
     async def _send(
-        self, client: httpx.AsyncClient, request: p.ProbeRequest, secrets: tuple[str, ...]
+        self, client: ProbeClient, request: p.ProbeRequest, secrets: tuple[str, ...]
     ) -> tuple[int, Mapping[str, str], bytes, int] | p.Verdict:
-        import httpx  # already loaded by _http(): a dict lookup
-
-        from core.providers.transport import AnswerTooLarge, Undecodable, read_capped
+        from core.providers.probehttp import Unreachable
+        from core.providers.transport import AnswerTooLarge, Undecodable
 
         deadline = self.options.probe_timeout_s
-        started = time.perf_counter()
-        stamps: list[float] = []
-        status, encoding = 0, ""
-
-        async def trace(event: str, info: Mapping[str, Any]) -> None:
-            if event.endswith((_SENT, _ANSWERED)):
-                stamps.append(time.perf_counter())
-
         try:
             async with asyncio.timeout(deadline):
-                async with client.stream(
+                answer = await client.send(
                     request.method,
                     request.url,
-                    headers=request.headers,
-                    json=request.json,
-                    extensions={"trace": trace},
-                ) as response:
-                    status = response.status_code
-                    encoding = response.headers.get("content-encoding", "")
-                    body = await read_capped(response, p.MAX_ANSWER_BYTES)
+                    request.headers,
+                    request.json,
+                    p.MAX_ANSWER_BYTES,
+                )
         except AnswerTooLarge as exc:
             what = "decompressed " if exc.decoded else ""
             return p.Verdict(
                 HealthState.FAILING,
                 p.TOO_LARGE,
-                f"{_host(request.url)} answered {status} with more than "
+                f"{_host(request.url)} answered {exc.status} with more than "
                 f"{exc.limit / 2**20:g} MiB {what}(no probe answer is that large): byok stopped "
                 "reading there",
             )
-        except Undecodable:
+        except Undecodable as exc:
             return p.Verdict(
                 HealthState.DEGRADED,
                 p.BAD_ANSWER,
-                f"{_host(request.url)} answered {status} with a body that does not decompress as "
-                f"its Content-Encoding ({redact(encoding, secrets, 40)}) says",
+                f"{_host(request.url)} answered {exc.status} with a body that does not "
+                f"decompress as its Content-Encoding ({redact(exc.encoding, secrets, 40)}) says",
             )
-        except (TimeoutError, httpx.TimeoutException):
+        except TimeoutError:
             return p.Verdict(
                 HealthState.FAILING,
                 p.TIMEOUT,
                 f"no answer from {_host(request.url)} within {deadline:g} s",
             )
-        except httpx.TransportError as exc:
-            why = redact(str(exc) or type(exc).__name__, secrets, 160)
+        except Unreachable as exc:
+            why = redact(str(exc), secrets, 160)
             return p.Verdict(
                 HealthState.FAILING, p.UNREACHABLE, f"cannot reach {_host(request.url)}: {why}"
             )
         # The provider's answer time: from the request going out to its response's headers read;
         # not the wait for a pooled connection, the connect, nor this process's own CPU before.
-        latency_s = stamps[-1] - stamps[0] if len(stamps) == 2 else time.perf_counter() - started
-        return status, response.headers, body, round(latency_s * 1000)
+        return answer.status, answer.headers, answer.body, answer.latency_ms
 
     def _judge(
         self, doc: Doc, kind: ProviderType, verdict: p.Verdict, status: int, latency: int
@@ -302,7 +283,7 @@ class HealthService:
 
     async def _deep(
         self,
-        client: httpx.AsyncClient,
+        client: ProbeClient,
         doc: Doc,
         kind: ProviderType,
         config: Mapping[str, Any],

@@ -1,70 +1,16 @@
-"""The health probes' HTTP transport: one bounded connection pool (`core.providers.pool`), a
-cookie jar that keeps nothing, and reading an answer up to a cap counted after decompression.
-
-Its own module so that httpx (~40 ms to import) is loaded by the first probe, not by every
-process that imports `core`.
+"""Reading a probe's answer up to a cap counted after decompression (`core.providers.probehttp`
+sends the probes). No HTTP library here: the decoding is plain zlib.
 """
 
 from __future__ import annotations
 
-import functools
-import ssl
 import zlib
-from http.cookiejar import CookieJar, CookiePolicy
-from typing import Any
-
-import httpx
-
-from core.providers.pool import ProbePool
-
-# What probes accept: the encodings BoundedDecoder can stop at its cap (httpx would also offer
-# br and zstd when their packages are installed, and decode them without a bound).
-ACCEPT_ENCODING = "gzip, deflate"
-
-
-class ProbeTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport (its errors, its response wrapping) on `ProbePool`: at most `total`
-    connections, taking and giving one back costs the same at any pool size."""
-
-    KEEPALIVE_S = 30.0
-
-    def __init__(self, total: int, trust_env: bool) -> None:
-        tls = tls_context(trust_env)
-        super().__init__(verify=tls, trust_env=trust_env)
-        self._pool = ProbePool(total, tls, self.KEEPALIVE_S)  # type: ignore[assignment]
-
-
-@functools.cache
-def tls_context(trust_env: bool) -> ssl.SSLContext:
-    """One per process: loading the CA bundle takes ~20 ms, and each wide check has a client."""
-    return httpx.create_ssl_context(trust_env=trust_env)
-
-
-class _KeepNoCookies(CookiePolicy):
-    """Probes of different integrations share one client: a cookie that one endpoint sets must
-    not ride along with another integration's key (nor with the next probe of the same one)."""
-
-    netscape, rfc2965, hide_cookie2 = True, False, False
-
-    def set_ok(self, cookie: Any, request: Any) -> bool:
-        return False
-
-    def return_ok(self, cookie: Any, request: Any) -> bool:
-        return False
-
-    def domain_return_ok(self, domain: str, request: Any) -> bool:
-        return False
-
-    def path_return_ok(self, path: str, request: Any) -> bool:
-        return False
-
-
-def cookieless_jar() -> CookieJar:
-    return CookieJar(policy=_KeepNoCookies())
 
 
 class AnswerTooLarge(Exception):
     """The answer went past the cap; `decoded` says whether decompression took it there."""
+
+    status = 0  # the answer's HTTP status, set by the client that read it
 
     def __init__(self, limit: int, decoded: bool) -> None:
         super().__init__(limit)
@@ -73,6 +19,8 @@ class AnswerTooLarge(Exception):
 
 class Undecodable(Exception):
     """The body does not decompress as its Content-Encoding says."""
+
+    status, encoding = 0, ""  # the answer's status and Content-Encoding, set by the client
 
 
 class BoundedDecoder:
@@ -137,18 +85,3 @@ class _Inflate:
             return self._z.flush()
         except zlib.error:
             raise Undecodable() from None
-
-
-async def read_capped(response: httpx.Response, limit: int) -> bytes:
-    """The decoded body of a streamed `response`, refused past `limit` bytes read or decoded."""
-    decoder = BoundedDecoder(response.headers.get("content-encoding", ""), limit)
-    chunks = []
-    try:
-        async for raw in response.aiter_raw():
-            if response.num_bytes_downloaded > limit:  # bytes that may inflate to nothing
-                raise AnswerTooLarge(limit, decoded=False)
-            chunks.append(decoder.decode(raw))
-        chunks.append(decoder.flush())
-    except zlib.error:
-        raise Undecodable() from None
-    return b"".join(chunks)

@@ -1,6 +1,7 @@
 """What importing `core` costs: the console's read path (core.readside) must run without
-pydantic, httpx, cryptography, genai-prices or textual; `import core` alone loads none of them;
-every public name still resolves. Checked in fresh interpreters, where sys.modules is honest."""
+pydantic, httpx, aiohttp, cryptography, genai-prices or textual; `import core` alone loads none
+of them; every public name still resolves. Checked in fresh interpreters, where sys.modules is
+honest."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from core import IntegrationsFacade
 
-HEAVY = ("pydantic", "httpx", "cryptography", "genai_prices", "textual")
+HEAVY = ("pydantic", "httpx", "aiohttp", "cryptography", "genai_prices", "textual")
 T = "acme"
 
 
@@ -106,7 +107,7 @@ def test_the_lazy_exports_resolve() -> None:
 
 
 async def test_heavy_modules_load_only_when_used(db_path: Path) -> None:
-    """Sealing a secret loads cryptography, pricing a call genai-prices, a probe httpx."""
+    """Sealing a secret loads cryptography, pricing a call genai-prices, a probe aiohttp."""
     out = _run(
         """
         import asyncio
@@ -149,6 +150,6 @@ async def test_heavy_modules_load_only_when_used(db_path: Path) -> None:
             ["cryptography", "pydantic"],  # a call with its cost needs no price table
             ["cryptography", "genai_prices", "pydantic"],
             ["cryptography", "genai_prices", "pydantic"],
-            ["cryptography", "genai_prices", "httpx", "pydantic"],  # the first probe
+            ["aiohttp", "cryptography", "genai_prices", "pydantic"],  # the first probe
         ]
     )

@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from support.providers import drained, enabled_fleet, key_for, make
 
 from core import HealthState, IntegrationsFacade
-from core.providers.transport import ProbeTransport
 from tui.demo.fakeprovider import FakeProviderServer
 
 
@@ -20,13 +20,13 @@ async def test_latency_leaves_out_the_clients_own_time_before_the_request_is_sen
 ) -> None:
     f = IntegrationsFacade(db_path, slow_threshold_ms=300)
     iid = await make(f, fake_server, "openai", key_for("slow:100"))
-    handle = ProbeTransport.handle_async_request
+    connect = aiohttp.TCPConnector.connect
 
-    async def busy_client(self: ProbeTransport, request: Any) -> Any:
+    async def busy_client(self: aiohttp.TCPConnector, *args: Any, **kwargs: Any) -> Any:
         time.sleep(0.5)  # the event loop busy with other probes before this one goes out
-        return await handle(self, request)
+        return await connect(self, *args, **kwargs)
 
-    monkeypatch.setattr(ProbeTransport, "handle_async_request", busy_client)
+    monkeypatch.setattr(aiohttp.TCPConnector, "connect", busy_client)
     result = await f.test_credentials("t1", iid)
     assert result is not None and result.latency_ms is not None
     assert 100 <= result.latency_ms < 400, result.latency_ms

@@ -1,29 +1,26 @@
-"""The probes' connection pool (core.providers.pool): bounded, connections kept per origin and
-reused, a full pool waits or makes room, and a waiter that gives up leaves no place lost."""
+"""The probes' HTTP client (core.providers.probehttp): connections bounded and reused, a waiter
+that gives up leaves no place lost, closing closes them all, cookies are never kept."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 from support.providers import drained, key_for
 
-from core.providers.transport import ProbeTransport
+from core.providers.probehttp import ProbeClient
 from tui.demo.fakeprovider import FakeProviderServer
 
 
-def client(size: int, pool_s: float | None = None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=ProbeTransport(size, False), timeout=httpx.Timeout(10.0, pool=pool_s)
-    )
+def client(size: int) -> ProbeClient:
+    return ProbeClient(size, connect_s=5.0, trust_env=False)
 
 
-async def get(http: httpx.AsyncClient, server: FakeProviderServer, outcome: str) -> int:
+async def get(http: ProbeClient, server: FakeProviderServer, outcome: str) -> int:
     url = server.base_url_for("openai") + "/models"
-    response = await http.get(url, headers={"authorization": f"Bearer {key_for(outcome)}"})
-    return response.status_code
+    answer = await http.send("GET", url, {"authorization": f"Bearer {key_for(outcome)}"}, None,
+                             1 << 20)  # fmt: skip
+    return answer.status
 
 
 async def open_on(server: FakeProviderServer, count: int) -> int:
@@ -33,13 +30,6 @@ async def open_on(server: FakeProviderServer, count: int) -> int:
     while server.stats()["open_connections"] != count and loop.time() < deadline:
         await asyncio.sleep(0.02)
     return server.stats()["open_connections"]
-
-
-@pytest.fixture
-async def other_server() -> AsyncIterator[FakeProviderServer]:
-    server = FakeProviderServer().start()
-    yield server
-    server.stop()
 
 
 async def test_connections_are_bounded_and_reused(own_fake_server: FakeProviderServer) -> None:
@@ -53,28 +43,15 @@ async def test_connections_are_bounded_and_reused(own_fake_server: FakeProviderS
     await http.aclose()
 
 
-async def test_a_full_pool_makes_room_by_closing_another_origins_idle_connection(
-    own_fake_server: FakeProviderServer, other_server: FakeProviderServer
-) -> None:
-    await drained(own_fake_server)
-    http = client(1)
-    assert await get(http, own_fake_server, "ok") == 200
-    assert own_fake_server.stats()["open_connections"] == 1  # kept alive, idle
-    assert await get(http, other_server, "ok") == 200
-    assert await open_on(own_fake_server, 0) == 0  # closed by the client, to make room
-    assert await get(http, other_server, "ok") == 200
-    assert other_server.stats()["total_connections"] == 1  # reused
-    await http.aclose()
-
-
-async def test_a_request_waits_for_a_place_at_most_the_pool_timeout(
+async def test_a_request_waits_for_a_place_within_the_callers_deadline(
     own_fake_server: FakeProviderServer,
 ) -> None:
-    http = client(1, pool_s=0.2)
+    http = client(1)
     busy = asyncio.create_task(get(http, own_fake_server, "slow:1500"))
     await asyncio.sleep(0.1)
-    with pytest.raises(httpx.PoolTimeout):
-        await get(http, own_fake_server, "ok")
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.2):
+            await get(http, own_fake_server, "ok")
     assert await busy == 200
     assert await get(http, own_fake_server, "ok") == 200  # the timed-out waiter took no place
     await http.aclose()
@@ -105,4 +82,4 @@ async def test_closing_the_client_closes_every_connection(
     await asyncio.gather(*(get(http, own_fake_server, "slow:50") for _ in range(4)))
     assert own_fake_server.stats()["open_connections"] == 4
     await http.aclose()
-    assert await open_on(own_fake_server, 0) == 0  # without aclose, kept alive for 10 s
+    assert await open_on(own_fake_server, 0) == 0  # without aclose, kept alive for 30 s
