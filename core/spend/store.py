@@ -17,7 +17,9 @@ next commit: a reader holding the previous index still finds its files meanwhile
 Tables:
 * `accounts`  id -> {tenant_id, name, provider, base_url, credential (the stored form), created_at}
 * `links`     integration id -> {tenant_id, account_id, provider_key_id, how: auto|manual}
-* `days`      "account|kind|YYYY-MM-DD" -> {tenant_id, account_id, kind, day, synced_at, seg}
+* `days`      "account|kind|YYYY-MM-DD" -> {tenant_id, account_id, kind, day, synced_at, seg,
+              at: [offset, length] of the day's rows in seg: a reader parses that slice only;
+              absent for a segment written before, which is then parsed whole}
 * `balances`  account id -> {tenant_id, currency, amount_cents, burn7_cents, synced_at}
 * `marks`     "account|kind" -> {end}: the end of the last committed window
 * `syncs`     account id -> {tenant_id, at, ok, error, ambiguous, unmatched}: its last sync
@@ -31,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ from typing import Any
 import orjson
 
 from core.errors import StoreError
-from core.storage import AtomicJSONStorage, ensure_private_dir, replace_file
+from core.storage import CLOEXEC, AtomicJSONStorage, ensure_private_dir, replace_file
 
 Doc = dict[str, Any]
 SCHEMA = 2
@@ -62,6 +64,11 @@ def check_shape(data: Mapping[str, Any]) -> str | None:
                 doc.get("kind") not in COLUMNS or type(doc.get("seg") or "") is not str
             ):
                 return f"day {key[:60]!r} has no segment"
+            at = doc.get("at") if table == "days" else None
+            if at is not None and not (
+                type(at) is list and len(at) == 2 and all(type(n) is int and n >= 0 for n in at)
+            ):
+                return f"day {key[:60]!r} has a bad segment range"
     return None
 
 
@@ -145,25 +152,43 @@ class Segments:
         self.dir, self.durable = directory, durable
         self._cache: dict[str, dict[str, list[list[Any]]]] = {}
 
-    def write(self, account_id: str, kind: str, days: Mapping[str, list[list[Any]]]) -> str:
-        """Write a new segment (call under the spend file's lock); its name."""
+    def write(
+        self, account_id: str, kind: str, days: Mapping[str, list[list[Any]]]
+    ) -> tuple[str, dict[str, list[int]]]:
+        """Write a new segment (call under the spend file's lock): its name, and where each
+        day's rows lie in it ([offset, length] of their JSON), so that a reader of one day
+        parses that day, not the whole window (90 days: 2.8 MB)."""
         ensure_private_dir(self.dir)
         name = f"{kind}-{uuid.uuid4().hex}{SEGMENT_SUFFIX}"
-        body = {"v": 1, "account_id": account_id, "kind": kind, "columns": COLUMNS[kind],
-                "days": dict(days)}  # fmt: skip
+        head = {"v": 1, "account_id": account_id, "kind": kind, "columns": COLUMNS[kind]}
+        # The same JSON document as ever ({..., "days": {day: rows}}), written piece by piece.
+        parts = [orjson.dumps(head)[:-1], b',"days":{']
+        size, at = len(parts[0]) + len(parts[1]), {}
+        for i, (day, rows) in enumerate(days.items()):
+            label = (b"," if i else b"") + orjson.dumps(day) + b":"
+            data = orjson.dumps(rows)
+            at[day] = [size + len(label), len(data)]
+            parts += [label, data]
+            size += len(label) + len(data)
+        parts.append(b"}}")
         tmp = self.dir / f".{name}.{os.getpid()}.tmp"
         try:
-            replace_file(self.dir / name, orjson.dumps(body), tmp, durable=self.durable)
+            replace_file(self.dir / name, b"".join(parts), tmp, durable=self.durable)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             where = str(self.dir / name)
             raise StoreError(f"cannot write {where}: {exc.strerror}", where) from None
-        return name
+        return name, at
 
-    def day(self, name: str, day: str) -> list[list[Any]]:
-        """The rows of `day` in segment `name` (FileNotFoundError when it was removed)."""
+    def day(self, name: str, day: str, at: Sequence[int] | None = None) -> list[list[Any]]:
+        """The rows of `day` in segment `name` (FileNotFoundError when it was removed): only
+        their slice when the index says where it lies (`at`), else the whole segment."""
         days = self._cache.get(name)
+        if days is None and at is not None:
+            rows = self._slice(name, at)
+            if rows is not None:
+                return rows
         if days is None:
             path = self.dir / name
             raw = path.read_bytes()
@@ -181,6 +206,21 @@ class Segments:
                 self._cache.clear()
             self._cache[name] = days
         return days.get(day) or []
+
+    def _slice(self, name: str, at: Sequence[int]) -> list[list[Any]] | None:
+        """The rows at [offset, length] of segment `name`; None when that is not a list there
+        (a segment damaged or not of this layout: the whole file is read then)."""
+        offset, length = at
+        fd = os.open(self.dir / name, os.O_RDONLY | CLOEXEC)
+        try:
+            raw = os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
+        try:
+            rows = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        return rows if isinstance(rows, list) else None
 
     def sweep(self, keep: Iterable[str]) -> None:
         """Remove the segments not in `keep` and temp files (call under the lock: no writer is
@@ -203,7 +243,7 @@ def day_rows(
     """The stored rows of one day entry of the index `data`."""
     if doc.get("seg") is None:  # migrated from schema 1, not written yet
         return (data.get("pending", {}).get(key) or {}).get("rows") or []
-    return segments.day(doc["seg"], doc["day"])
+    return segments.day(doc["seg"], doc["day"], doc.get("at"))
 
 
 def read_days(
@@ -261,9 +301,9 @@ class SpendStore:
                 groups.setdefault((doc["account_id"], doc["kind"]), {})[doc["day"]] = key
         for (account_id, kind), keys in groups.items():
             rows = {day: (pending.get(k) or {}).get("rows") or [] for day, k in keys.items()}
-            name = self.segments.write(account_id, kind, rows)
-            for key in keys.values():
-                data["days"][key]["seg"] = name
+            name, at = self.segments.write(account_id, kind, rows)
+            for day, key in keys.items():
+                data["days"][key].update(seg=name, at=at[day])
 
     def table(self, name: str) -> Mapping[str, Doc]:
         return self.file.snapshot().get(name, {})
@@ -304,7 +344,7 @@ class SpendStore:
         """Replace the days of one window (each given day, empty ones too; rows as DayRows
         gives them) and move the watermark to `end`: one atomic commit."""
         with self._writing() as data:
-            name = self.segments.write(account_id, kind, days)
+            name, at = self.segments.write(account_id, kind, days)
             table = data.setdefault("days", {})
             for day in days:
                 table[day_key(account_id, kind, day)] = {
@@ -314,6 +354,7 @@ class SpendStore:
                     "day": day,
                     "synced_at": synced_at,
                     "seg": name,
+                    "at": at[day],
                 }
             data.setdefault("marks", {})[f"{account_id}|{kind}"] = {"end": end}
 

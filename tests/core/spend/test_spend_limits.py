@@ -389,3 +389,31 @@ async def test_no_alert_from_reported_spend_where_the_limits_count_recorded_usag
         assert await facade.get_alerts("default") == []
     finally:
         await facade.aclose()
+
+
+async def test_a_day_is_read_from_its_slice_and_an_older_index_reads_the_whole_segment(
+    synced, db_path: Path
+) -> None:
+    facade, iid, clock = synced
+    path = side_file(db_path, "spend")
+    days = orjson.loads(path.read_bytes())["days"]
+    assert days and all(len(d["at"]) == 2 for d in days.values())
+    for doc in days.values():  # each slice is that day's rows, as the whole segment holds them
+        raw = (segment_dir(path) / doc["seg"]).read_bytes()
+        offset, length = doc["at"]
+        whole = orjson.loads(raw)["days"][doc["day"]]
+        assert orjson.loads(raw[offset : offset + length]) == whole
+    before = await facade.get_limits_status("default", iid)
+    # an index written before the ranges existed: the same figures, from the whole segment
+    data = orjson.loads(path.read_bytes())
+    for doc in data["days"].values():
+        del doc["at"]
+    path.write_bytes(orjson.dumps(data))
+    other = IntegrationsFacade(db_path, clock=clock)
+    try:
+        after = await other.get_limits_status("default", iid)
+    finally:
+        await other.aclose()
+    assert after is not None and before is not None
+    assert (after.reported_cents, after.reported_tokens) == (
+        before.reported_cents, before.reported_tokens)  # fmt: skip
