@@ -106,6 +106,10 @@ def _settled_after(
     async def run_before(pilot: Pilot) -> None:
         if theme is not None:
             pilot.app.theme = theme
+            # the theme's reload first: one that read the file while the sample was half built
+            # (no health yet) would make the next one announce every health as a change
+            await wait_for(pilot, lambda: pilot.app.home().loaded)
+            await wait_for(pilot, lambda: not _busy(pilot.app))
         await _load_sample(pilot, sample=sample)
         for keys in presses:
             await pilot.press(*keys)
