@@ -45,6 +45,7 @@ from core.usage.service import UsageService
 
 if TYPE_CHECKING:
     from core.spend.service import SpendService
+    from core.watch.state import Tables
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -409,13 +410,22 @@ class IntegrationsFacade:
         tenant = v.tenant(tenant_id)
         iid = v.integration_id(integration_id) if integration_id is not None else None
         most = v.read_limit(limit, v.MAX_PAGE)
-        return await self._run(self._alerts_with_deliveries, tenant, iid, most)
+        return await self._run(
+            lambda: self._alerts_with_deliveries(tenant, iid, most, self._watch_tables())
+        )
 
-    def _alerts_with_deliveries(self, tenant: str, iid: str | None, most: int) -> list[Alert]:
-        alerts = self._usage.get_alerts(tenant, iid, most)
+    def _watch_tables(self) -> Tables | None:
+        from core.watch.state import read_tables
+
+        return read_tables(self._ctx.db_path)
+
+    def _alerts_with_deliveries(
+        self, tenant: str, iid: str | None, most: int, tables: Tables | None
+    ) -> list[Alert]:
         from core.watch.state import deliveries_by_alert
 
-        found = deliveries_by_alert(self._ctx.db_path)
+        alerts = self._usage.get_alerts(tenant, iid, most)
+        found = deliveries_by_alert(tables)
         if not found:
             return alerts
         return [
@@ -433,13 +443,36 @@ class IntegrationsFacade:
         tenant = v.tenant(tenant_id)
         iid = v.integration_id(integration_id) if integration_id is not None else None
         most = v.read_limit(limit, v.MAX_PAGE)
-        return await self._run(self._watch_alerts, tenant, iid, most)
+        return await self._run(
+            lambda: self._watch_alerts(tenant, iid, most, self._watch_tables())
+        )
 
-    def _watch_alerts(self, tenant: str, iid: str | None, most: int) -> list[WatchAlert]:
+    async def get_every_alert(
+        self, tenant_id: str, integration_id: str | None = None, *, limit: int = 100
+    ) -> list[Alert | WatchAlert]:
+        """`get_alerts` and `get_watch_alerts` in one list, newest first, `limit` in all: what
+        `byok alerts` and the console's detail show (the watcher's file read once)."""
+        tenant = v.tenant(tenant_id)
+        iid = v.integration_id(integration_id) if integration_id is not None else None
+        most = v.read_limit(limit, v.MAX_PAGE)
+
+        def every() -> list[Alert | WatchAlert]:
+            tables = self._watch_tables()
+            both: list[Alert | WatchAlert] = [
+                *self._alerts_with_deliveries(tenant, iid, most, tables),
+                *self._watch_alerts(tenant, iid, most, tables),
+            ]
+            return sorted(both, key=lambda a: a.created_at, reverse=True)[:most]
+
+        return await self._run(every)
+
+    def _watch_alerts(
+        self, tenant: str, iid: str | None, most: int, tables: Tables | None
+    ) -> list[WatchAlert]:
         from core.timeutil import from_us
         from core.watch.state import watch_alerts
 
-        raised = watch_alerts(self._ctx.db_path, tenant, iid, most)
+        raised = watch_alerts(tables, tenant, iid, most)
         if not raised:
             return []
         names: dict[str, str] = {}

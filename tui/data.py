@@ -172,11 +172,12 @@ class ConsoleData:
         facade = await self.get_facade()
         return await facade.get_alerts(self.tenant_id, integration_id, limit=limit)
 
-    async def watch_alerts(
+    async def every_alert(
         self, integration_id: str | None = None, limit: int = 100
-    ) -> list[WatchAlert]:
+    ) -> list[Alert | WatchAlert]:
+        """The usage alerts and the watcher's, newest first."""
         facade = await self.get_facade()
-        return await facade.get_watch_alerts(self.tenant_id, integration_id, limit=limit)
+        return await facade.get_every_alert(self.tenant_id, integration_id, limit=limit)
 
     async def health_log(self, integration_id: str | None = None, limit: int = 100) -> list[Any]:
         facade = await self.get_facade()

@@ -42,7 +42,10 @@ class WatchState:
         self.store.close()
 
 
-def _read(db_path: Path) -> dict[str, dict[str, dict[str, Any]]] | None:
+Tables = dict[str, dict[str, dict[str, Any]]]
+
+
+def read_tables(db_path: Path) -> Tables | None:
     """The file's tables; None when no watcher ever ran on this database (none is created)."""
     if not side_file(db_path, "watch").exists():
         return None
@@ -72,21 +75,19 @@ def _deliveries(items: Iterable[dict[str, Any]], field: str) -> dict[str, list[d
     return out
 
 
-def deliveries_by_alert(db_path: Path) -> dict[str, list[dict[str, Any]]]:
+def deliveries_by_alert(tables: Tables | None) -> dict[str, list[dict[str, Any]]]:
     """The outbox's items of each usage alert (by alert id), for `get_alerts`."""
-    tables = _read(db_path)
     return {} if tables is None else _deliveries(tables["outbox"].values(), "alert_id")
 
 
 def watch_alerts(
-    db_path: Path, tenant_id: str, integration_id: str | None, limit: int
+    tables: Tables | None, tenant_id: str, integration_id: str | None, limit: int
 ) -> list[dict[str, Any]]:
     """The alerts the watcher's own rules raised (health transitions, low runway, drift: not
     the usage alerts, which `get_alerts` lists), newest first, each with its key, what was
     raised and its deliveries (none when no channel is set up). Kept as long as the outbox
     keeps its delivered items (RETAIN_US); an event recorded by a byok that kept no content is
     left out."""
-    tables = _read(db_path)
     if tables is None:
         return []
     raised = [

@@ -239,12 +239,7 @@ async def cmd_alerts(facade: IntegrationsFacade, args: argparse.Namespace) -> in
         iid = (await resolve(facade, args.tenant, args.ref)).id
     from core import WatchAlert
 
-    usage = await facade.get_alerts(args.tenant, iid, limit=args.limit)
-    watch = await facade.get_watch_alerts(args.tenant, iid, limit=args.limit)
-    # one list, newest first: the usage alerts and the watcher's (health, runway, drift)
-    alerts: list[Alert | WatchAlert] = sorted(
-        [*usage, *watch], key=lambda a: a.created_at, reverse=True
-    )[: args.limit]
+    alerts = await facade.get_every_alert(args.tenant, iid, limit=args.limit)
 
     def row(a: Alert | WatchAlert) -> list[str]:
         if isinstance(a, WatchAlert):

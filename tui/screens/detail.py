@@ -99,9 +99,7 @@ class DetailScreen(IntegrationScreen):
         self._render_limits(limits, None)
         log = await data.health_log(detail.id, limit=50)
         self._render_log(log, None)
-        alerts = await data.alerts(detail.id, limit=10)
-        raised = await data.watch_alerts(detail.id, limit=10)
-        self._render_alerts([*alerts, *raised], None)
+        self._render_alerts(await data.every_alert(detail.id, limit=10), None)
         if self.spend is None:  # read when the files changed, not on every tick of the clock
             self.spend = await data.spend()
         self._render_spend(self.spend)
@@ -241,7 +239,7 @@ class DetailScreen(IntegrationScreen):
         box.update(fmt.safe(t))
 
     def _render_alerts(self, alerts: list[Alert | WatchAlert], unavailable: str | None) -> None:
-        """The usage alerts and the watcher's (health, drift), newest first, ten at most."""
+        """The usage alerts and the watcher's (health, drift), newest first."""
         box = self.query_one("#detail-alerts", Static)
         if unavailable:
             box.update(fmt.safe(unavailable))
@@ -253,7 +251,7 @@ class DetailScreen(IntegrationScreen):
 
         now = self.app.now()
         t = Text()
-        for alert in sorted(alerts, key=lambda a: a.created_at, reverse=True)[:10]:
+        for alert in alerts:
             t.append(f"{fmt.ago(alert.created_at, now):>9}  ")
             if isinstance(alert, Alert):
                 style = self.look("over" if alert.threshold >= 100 else "warn")
