@@ -332,7 +332,7 @@ class UsageService:
             return []
         now_us = self._now_us()
         figures = limit_figures(self.store, tenant_id, docs, now_us, self.reported)
-        wanted: dict[str, tuple[str, dict[str, int], dict[str, str]]] = {}
+        wanted: dict[str, tuple[str, dict[str, int]]] = {}
         for doc in docs:
             f = figures[doc["id"]]
             used_now: dict[str, int] = {}
@@ -342,11 +342,12 @@ class UsageService:
                 used_now["tokens"] = f.reported_tokens
             if used_now:
                 period = budget_bounds(now_us, v.setting(doc, "budget_period"))[2]
-                wanted[doc["id"]] = (period, used_now, dict.fromkeys(used_now, REPORTED))
+                wanted[doc["id"]] = (period, used_now)
         if not wanted:
             return []
         limits = {iid: _limits_of(doc) for doc in docs if (iid := doc["id"]) in wanted}
-        return [self._alert(a) for a in self.store.raise_alerts(tenant_id, wanted, limits)]
+        raised = self.store.raise_alerts(tenant_id, wanted, limits, REPORTED)
+        return [self._alert(a) for a in raised]
 
     def get_alerts(self, tenant_id: str, integration_id: str | None, limit: int) -> list[Alert]:
         """The tenant's alerts, newest first (also those of deleted integrations)."""

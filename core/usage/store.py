@@ -636,21 +636,13 @@ class UsageStore:
             if keep:
                 agg = self._aggregate(tenant, keep)
                 result.alerts = self._new_alerts(tenant, agg, limits, now_us)
-                frame = encode_frame(tenant, keep, result.alerts, now_us)
-                segment = self._target_segment(now)
-                try:
-                    start = self._append(segment, frame)
-                except BaseException:
-                    self._alert_keys.difference_update(a["key"] for a in result.alerts)
-                    raise
                 recent_after = now_us - WINDOW_US
                 recent = [
                     ((tenant, ev.integration_id), ev.at_us)
                     for ev in keep
                     if ev.at_us > recent_after
                 ]
-                self._ingest_frame((segment, start), agg, recent, result.alerts, len(keep), now_us)
-                self._cursor = (segment, start + len(frame))
+                segment = self._write_frame(tenant, keep, agg, recent, result.alerts, now)
                 day = day_number(segment)
                 # The frame is durable, so acknowledged; an index that failed to take it catches
                 # up from the log at the next commit (which fails, storing nothing, if it cannot).
@@ -1088,6 +1080,29 @@ class UsageStore:
             self._index.expire(day_number(cutoff))
         self._retention_checked = cutoff
 
+    def _write_frame(
+        self,
+        tenant: str,
+        events: Sequence[Event],
+        agg: dict[Key, Totals],
+        recent: Recent,
+        alerts: list[dict[str, Any]],
+        now: datetime,
+    ) -> str:
+        """Append one frame (under the lock) and take it into this process's view; its
+        segment. The alerts' keys are given back if the append fails."""
+        now_us = to_us(now)
+        frame = encode_frame(tenant, events, alerts, now_us)
+        segment = self._target_segment(now)
+        try:
+            start = self._append(segment, frame)
+        except BaseException:
+            self._alert_keys.difference_update(a["key"] for a in alerts)
+            raise
+        self._ingest_frame((segment, start), agg, recent, alerts, len(events), now_us)
+        self._cursor = (segment, start + len(frame))
+        return segment
+
     # -- alerts ---------------------------------------------------------------------------------
 
     def _new_alerts(
@@ -1103,7 +1118,7 @@ class UsageStore:
         out: list[dict[str, Any]] = []
         for (iid, period), sums in self._periods_touched(tenant, agg, limits).items():
             used = {"budget": sums[2], "tokens": sums[0] + sums[1]}
-            out += self._threshold_alerts(tenant, iid, period, limits[iid], used, {}, now_us)
+            out += self._threshold_alerts(tenant, iid, period, limits[iid], used, None, now_us)
         return out
 
     def _threshold_alerts(
@@ -1113,12 +1128,12 @@ class UsageStore:
         period: str,
         lim: Limits,
         used: Mapping[str, int],
-        sources: Mapping[str, str],
+        source: str | None,
         now_us: int,
     ) -> list[dict[str, Any]]:
         """The alerts of the thresholds `used` (nano-cents of "budget", tokens of "tokens")
-        reaches in `period` that have none yet, whatever source raised that one; `sources`
-        names a figure that is not recorded usage ("reported")."""
+        reaches in `period` that have none yet, whatever source raised that one; `source`
+        names figures that are not recorded usage ("reported")."""
         out: list[dict[str, Any]] = []
         checks = (
             ("budget", lim.budget_limit_cents, NC_PER_CENT),
@@ -1149,43 +1164,34 @@ class UsageStore:
                     "percent": figure / (limit * unit) * 100,
                     "created_at_us": now_us,
                 }
-                if kind in sources:
-                    alert["source"] = sources[kind]
+                if source is not None:
+                    alert["source"] = source
                 out.append(alert)
         return out
 
     def raise_alerts(
         self,
         tenant: str,
-        figures: Mapping[str, tuple[str, Mapping[str, int], Mapping[str, str]]],
+        figures: Mapping[str, tuple[str, Mapping[str, int]]],
         limits: Mapping[str, Limits],
+        source: str,
     ) -> list[dict[str, Any]]:
-        """Alerts from figures that recording did not bring (the providers' reported spend):
-        by integration, (its current period's key, the used figures as `_threshold_alerts`
-        takes them, their sources). Raised once per integration, period, kind and threshold,
-        as recording raises them, and stored as a frame of no events; durable on return."""
+        """Alerts from figures that recording did not bring (`source`: the providers' reported
+        spend): by integration, (its current period's key, the used figures as
+        `_threshold_alerts` takes them). Raised once per integration, period, kind and
+        threshold, as recording raises them, and stored as a frame of no events; durable on
+        return."""
         with self._tlock, self._locked():
             self._refresh(locked=True)
             now = self.clock()
             now_us = to_us(now)
             alerts: list[dict[str, Any]] = []
-            for iid, (period, used, sources) in figures.items():
+            for iid, (period, used) in figures.items():
                 lim = limits.get(iid)
                 if lim is not None:
-                    alerts += self._threshold_alerts(
-                        tenant, iid, period, lim, used, sources, now_us
-                    )
-            if not alerts:
-                return []
-            frame = encode_frame(tenant, [], alerts, now_us)
-            segment = self._target_segment(now)
-            try:
-                start = self._append(segment, frame)
-            except BaseException:
-                self._alert_keys.difference_update(a["key"] for a in alerts)
-                raise
-            self._ingest_frame((segment, start), {}, [], alerts, 0, now_us)
-            self._cursor = (segment, start + len(frame))
+                    alerts += self._threshold_alerts(tenant, iid, period, lim, used, source, now_us)
+            if alerts:
+                self._write_frame(tenant, [], {}, [], alerts, now)
             return alerts
 
     def _periods_touched(
