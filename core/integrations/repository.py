@@ -401,16 +401,12 @@ class IntegrationRepo:
     def delete(self, tenant_id: str, integration_id: str) -> bool:
         if self.get(tenant_id, integration_id) is None:
             return False  # no lock (and no file rewrite) for a miss
-        found = False
 
         def change(table: Mapping[str, Doc]) -> dict[str, Doc | None]:
-            nonlocal found
-            found = _own(table, tenant_id, integration_id) is not None
             # the sealed secret goes with the document
-            return {integration_id: None} if found else {}
+            return {integration_id: None} if _own(table, tenant_id, integration_id) else {}
 
-        self.store.patch(TABLE, change)
-        return found
+        return bool(self.store.patch(TABLE, change))
 
     def set_status(
         self, tenant_id: str, integration_id: str, target: IntegrationStatus

@@ -149,22 +149,11 @@ class ProbeClient:
                 trace_request_ctx=stamps, skip_auto_headers=() if data else _NO_BODY,
                 proxy=proxy, proxy_headers=proxy_headers,
             ) as response:  # fmt: skip
-                try:
-                    content = await _read_capped(response, limit)
-                except (AnswerTooLarge, Undecodable) as exc:
-                    exc.status = response.status
-                    if isinstance(exc, Undecodable):
-                        exc.encoding = response.headers.get("content-encoding", "")
-                    raise
-        except aiohttp.ServerTimeoutError:
+                content = await _read_capped(response, limit)
+        except aiohttp.ServerTimeoutError:  # a connect timeout (a ClientError too)
             raise TimeoutError() from None
-        except (AnswerTooLarge, Undecodable):
-            raise
-        except aiohttp.ClientPayloadError as exc:  # a body cut short or badly framed
-            raise Unreachable(_words(exc)) from None
-        except aiohttp.ClientError as exc:
-            raise Unreachable(_words(exc)) from None
-        except (ValueError, OSError) as exc:  # an URL aiohttp refuses; a socket error
+        # a failed connection or exchange, a body cut short, an URL aiohttp refuses, a socket
+        except (aiohttp.ClientError, ValueError, OSError) as exc:
             raise Unreachable(_words(exc)) from None
         elapsed = stamps[-1] - stamps[0] if len(stamps) >= 2 else time.perf_counter() - started
         return Answer(response.status, response.headers, content, round(elapsed * 1000))
@@ -204,17 +193,22 @@ def _words(exc: BaseException) -> str:
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The decoded body, refused past `limit` bytes read or decoded."""
+    """The decoded body, refused past `limit` bytes read or decoded (AnswerTooLarge,
+    Undecodable, each told the answer's status and Content-Encoding)."""
     encoding = response.headers.get("content-encoding", "")
     decoder = BoundedDecoder(encoding, limit)
     chunks, read = [], 0
     try:
-        async for raw in response.content.iter_any():
-            read += len(raw)
-            if read > limit:  # bytes that may inflate to nothing
-                raise AnswerTooLarge(limit, decoded=False)
-            chunks.append(decoder.decode(raw))
-        chunks.append(decoder.flush())
-    except zlib.error:
-        raise Undecodable() from None
+        try:
+            async for raw in response.content.iter_any():
+                read += len(raw)
+                if read > limit:  # bytes that may inflate to nothing
+                    raise AnswerTooLarge(limit, decoded=False)
+                chunks.append(decoder.decode(raw))
+            chunks.append(decoder.flush())
+        except zlib.error:
+            raise Undecodable() from None
+    except (AnswerTooLarge, Undecodable) as exc:
+        exc.status, exc.encoding = response.status, encoding
+        raise
     return b"".join(chunks)

@@ -10,7 +10,7 @@ import zlib
 class AnswerTooLarge(Exception):
     """The answer went past the cap; `decoded` says whether decompression took it there."""
 
-    status = 0  # the answer's HTTP status, set by the client that read it
+    status, encoding = 0, ""  # the answer's status and Content-Encoding, set by the client
 
     def __init__(self, limit: int, decoded: bool) -> None:
         super().__init__(limit)
@@ -27,8 +27,9 @@ class BoundedDecoder:
     """Content-Encoding decoding that never produces more than `limit` bytes in all.
 
     zlib's `max_length` bounds each step's output, so a gzip bomb costs at most `limit` bytes of
-    memory before it is refused (httpx's decoders inflate a whole network chunk at once: 64 KiB
-    of a bomb is 64 MiB). Encodings other than gzip and deflate (never asked for) pass through.
+    memory before it is refused (a decoder that inflates a whole network chunk at once turns
+    64 KiB of a bomb into 64 MiB). Encodings other than gzip and deflate (never asked for)
+    pass through.
     """
 
     def __init__(self, content_encoding: str, limit: int) -> None:
